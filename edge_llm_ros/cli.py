@@ -1,2 +1,254 @@
-def main() -> int:
+"""`edge-llm-ros`: one command with verbs, the offline twin of every node.
+
+Verbs that start ROS nodes import rclpy lazily, so `--help`, `info` and the
+offline verbs work without a sourced ROS environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from edge_llm_ros.paths import config_file
+
+_FORMATTER = argparse.RawDescriptionHelpFormatter
+
+
+def _parse_set(values: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """-p node.param=value (value parsed as YAML) -> {node: {param: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        node, dot, param = key.partition(".")
+        if not sep or not dot or not param:
+            raise SystemExit(f"error: -p expects NODE.PARAM=VALUE, got {item!r}")
+        out.setdefault(node, {})[param] = yaml.safe_load(raw) if raw != "" else ""
+    return out
+
+
+def _print_bag_summary(path: Path, as_json: bool = False) -> dict[str, Any]:
+    from edge_llm_ros.bag import open_bag
+
+    info = open_bag(path)
+    topics = []
+    for topic in sorted(info.topics, key=lambda t: t.name):
+        rate = (topic.count - 1) / info.duration_s if info.duration_s > 0 and topic.count > 1 else 0.0
+        topics.append({"topic": topic.name, "type": topic.msgtype, "count": topic.count,
+                       "rate_hz": round(rate, 2)})
+    summary = {"bag": str(path), "storage": info.storage_id, "duration_s": round(info.duration_s, 3),
+               "messages": info.message_count, "topics": topics}
+    if as_json:
+        print(json.dumps(summary))
+        return summary
+    print(f"bag {path}: {info.storage_id}, {info.duration_s:.2f} s, {info.message_count} messages")
+    width = max([len(t["topic"]) for t in topics] + [5])
+    print(f"  {'topic':<{width}}  {'count':>7}  {'rate Hz':>8}  type")
+    for t in topics:
+        print(f"  {t['topic']:<{width}}  {t['count']:>7}  {t['rate_hz']:>8.2f}  {t['type']}")
+    return summary
+
+
+def _run(kinds: list[str], args: argparse.Namespace, params_files: list[Path],
+         overrides: dict[str, dict[str, Any]], until_finished: Sequence[str] = ()) -> int:
+    from edge_llm_ros.nodes.runner import run_nodes
+
+    result = run_nodes(
+        kinds, params_files=params_files, overrides=overrides,
+        namespace=getattr(args, "namespace", "") or "",
+        use_sim_time=bool(getattr(args, "use_sim_time", False)),
+        duration_s=getattr(args, "duration", None), until_finished=until_finished,
+    )
+    print(f"stopped ({result.stopped_by}) after {result.wall_s:.1f} s wall time")
+    for kind, node in result.nodes.items():
+        report = node.health.report(time.monotonic())
+        print(f"  {kind}: {report.level.name} {report.message}; "
+              + ", ".join(f"{k}={v}" for k, v in report.values.items()))
+    recorder = result.nodes.get("bag_recorder")
+    if recorder is not None and Path(recorder.output_path).exists():
+        _print_bag_summary(Path(recorder.output_path))
+    return result.exit_code
+
+
+# -- verbs --------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    kinds = [k for k in args.nodes.split(",") if k]
+    files = [Path(f) for f in args.params_file]
+    return _run(kinds, args, files, _parse_set(args.param), until_finished=args.until_finished)
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    if args.list:
+        from edge_llm_ros.sim import list_scenarios, load_scenario
+
+        for name in list_scenarios():
+            print(f"{name:<26} {load_scenario(name).description}")
+        return 0
+    overrides = _parse_set(args.param)
+    sim = overrides.setdefault("simulator", {})
+    for key, value in (("scenario", args.scenario), ("seed", args.seed),
+                       ("realtime_factor", args.realtime_factor), ("rate_hz", args.rate_hz)):
+        if value is not None:
+            sim[key] = value
+    kinds = ["simulator"]
+    files = [config_file("simulator.yaml")]
+    if args.record:
+        kinds.append("bag_recorder")
+        files.append(config_file("bag.yaml"))
+        overrides.setdefault("bag_recorder", {})["output_path"] = str(args.record)
+    return _run(kinds, args, files, overrides, until_finished=["simulator"])
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    overrides = _parse_set(args.param)
+    rep = overrides.setdefault("bag_replay", {})
+    rep.update(bag_path=str(args.bag), rate=args.rate, loop=args.loop,
+               start_offset_s=args.start_offset, publish_clock=not args.no_clock,
+               skip_unknown_types=args.skip_unknown_types)
+    if args.topics:
+        rep["topics"] = args.topics
+    return _run(["bag_replay"], args, [config_file("bag.yaml")], overrides,
+                until_finished=["bag_replay"])
+
+
+def cmd_record(args: argparse.Namespace) -> int:
+    overrides = _parse_set(args.param)
+    rec = overrides.setdefault("bag_recorder", {})
+    rec.update(output_path=str(args.output), storage=args.storage)
+    if args.topics:
+        rec["topics"] = args.topics
+    return _run(["bag_recorder"], args, [config_file("bag.yaml")], overrides)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    _print_bag_summary(Path(args.bag), as_json=args.json)
     return 0
+
+
+# -- parser ---------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edge-llm-ros", formatter_class=_FORMATTER,
+        description="On-board language reasoning for vehicles on ROS 2: run the nodes, "
+        "the simulator and bag tools from one command.",
+        epilog="Run `edge-llm-ros VERB --help` for a verb's options and examples.",
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def add_common(p: argparse.ArgumentParser, duration: bool = True) -> None:
+        p.add_argument("-p", "--param", action="append", default=[], metavar="NODE.PARAM=VALUE",
+                       help="override one node parameter (value parsed as YAML); repeatable")
+        p.add_argument("--namespace", default="", help="ROS namespace for the nodes")
+        p.add_argument("--use-sim-time", action="store_true",
+                       help="nodes follow /clock instead of the wall clock")
+        if duration:
+            p.add_argument("--duration", type=float, default=None, metavar="S",
+                           help="stop after this many wall-clock seconds")
+
+    p = sub.add_parser(
+        "run", formatter_class=_FORMATTER, help="start a set of nodes in one process",
+        description="Start nodes in one process with the parameter files the launch files use.",
+        epilog="examples:\n"
+        "  edge-llm-ros run --nodes simulator,bag_recorder \\\n"
+        "      --params-file config/simulator.yaml --params-file config/bag.yaml \\\n"
+        "      -p bag_recorder.output_path=out/run1 --duration 20\n"
+        "  edge-llm-ros run --nodes simulator -p simulator.scenario=car_braking_ahead",
+    )
+    p.add_argument("--nodes", required=True, help="comma-separated node kinds")
+    p.add_argument("--params-file", action="append", default=[], metavar="YAML",
+                   help="ROS 2 parameter file; repeatable, later files win")
+    p.add_argument("--until-finished", action="append", default=[], metavar="NODE",
+                   help="stop when this node has finished (simulator, bag_replay)")
+    add_common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "sim", formatter_class=_FORMATTER, help="run the built-in simulator",
+        description="Run the built-in MuJoCo driving simulator on ROS topics "
+        "(camera/image_raw, camera/camera_info, lidar/points, odom, ground_truth/objects, "
+        "/clock), optionally recording everything to an MCAP bag.",
+        epilog="examples:\n"
+        "  edge-llm-ros sim --list\n"
+        "  edge-llm-ros sim --scenario car_braking_ahead --seed 3 --record out/braking\n"
+        "  edge-llm-ros sim --scenario my_scenario.yaml --realtime-factor 0 --duration 30",
+    )
+    p.add_argument("--list", action="store_true", help="list the packaged scenarios and exit")
+    p.add_argument("--scenario", help="packaged scenario name or path to a scenario YAML")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same run)")
+    p.add_argument("--rate-hz", type=float, help="tick rate, hertz")
+    p.add_argument("--realtime-factor", type=float,
+                   help="sim seconds per wall second; 0 = as fast as possible")
+    p.add_argument("--record", type=Path, metavar="DIR", help="also record all topics to DIR (MCAP)")
+    add_common(p)
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser(
+        "replay", formatter_class=_FORMATTER, help="replay a rosbag2 bag onto its topics",
+        description="Replay a rosbag2 bag (sqlite3 or MCAP) with its original timing.",
+        epilog="examples:\n"
+        "  edge-llm-ros replay out/braking\n"
+        "  edge-llm-ros replay drive.mcap --rate 0.5 --start-offset 12 --topics /lidar/points\n"
+        "  edge-llm-ros replay out/braking --loop --duration 60",
+    )
+    p.add_argument("bag", type=Path, help="bag directory or .mcap file")
+    p.add_argument("--rate", type=float, default=1.0, help="playback speed factor")
+    p.add_argument("--loop", action="store_true", help="replay again when the bag ends")
+    p.add_argument("--start-offset", type=float, default=0.0, metavar="S",
+                   help="skip the bag's first S seconds")
+    p.add_argument("--topics", nargs="+", metavar="TOPIC", help="replay only these topics")
+    p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
+    p.add_argument("--skip-unknown-types", action="store_true",
+                   help="replay the rest when some message types cannot be imported")
+    add_common(p)
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser(
+        "record", formatter_class=_FORMATTER, help="record topics to a bag (MCAP)",
+        description="Record chosen topics, or every topic that appears, to a rosbag2 bag.",
+        epilog="examples:\n"
+        "  edge-llm-ros record -o out/drive --duration 60\n"
+        "  edge-llm-ros record -o out/lidar --topics /lidar/points /odom --storage sqlite3",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="bag directory to create")
+    p.add_argument("--topics", nargs="+", metavar="TOPIC", help="topics (default: all)")
+    p.add_argument("--storage", choices=["mcap", "sqlite3"], default="mcap")
+    add_common(p)
+    p.set_defaults(func=cmd_record)
+
+    p = sub.add_parser(
+        "info", formatter_class=_FORMATTER, help="summarise a bag",
+        description="Topics, types, counts and rates of a rosbag2 bag.",
+        epilog="examples:\n  edge-llm-ros info out/braking\n  edge-llm-ros info out/braking --json",
+    )
+    p.add_argument("bag", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from edge_llm_ros.params import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        from edge_llm_ros.bag import BagError
+
+        if isinstance(exc, BagError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""bag_replay node: plays a rosbag2 bag (sqlite3 or MCAP) onto its topics
+without the ROS 2 CLI: original timing, a rate factor, loop, start offset and
+/clock. Messages are published as the bag's serialized bytes, unconverted."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rosgraph_msgs.msg import Clock
+
+from edge_llm_ros.bag import BagError, check_known_types, iter_messages, open_bag, plan_replay
+from edge_llm_ros.nodes.base import EdgeNode, run_single_node
+from edge_llm_ros.nodes.convert import ns_to_time
+from edge_llm_ros.nodes.msgtypes import import_message_type, is_importable
+from edge_llm_ros.params import ConfigError
+
+# While waiting for the next message, /clock still advances at this period.
+_CLOCK_PERIOD_S = 0.05
+
+
+class BagReplayNode(EdgeNode):
+    def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        super().__init__("bag_replay", node_name, **kwargs)
+        p = self.params
+        self.bag_path = str(p["bag_path"])
+        try:
+            self.info = open_bag(self.bag_path)
+        except BagError as exc:
+            raise ConfigError(f"node '{self.get_name()}': parameter 'bag_path': {exc}") from exc
+        bag_topics = {t.name: t for t in self.info.topics}
+        wanted = list(p["topics"]) or sorted(bag_topics)
+        missing = [t for t in wanted if t not in bag_topics]
+        if missing:
+            raise ConfigError(
+                f"node '{self.get_name()}': parameter 'topics': not in bag '{self.bag_path}': "
+                f"{', '.join(missing)} (the bag has: {', '.join(sorted(bag_topics))})"
+            )
+        unknown = set(check_known_types(self.info, is_importable))
+        unknown_topics = [t for t in wanted if bag_topics[t].msgtype in unknown]
+        if unknown_topics:
+            listing = ", ".join(f"{t} ({bag_topics[t].msgtype})" for t in unknown_topics)
+            if not p["skip_unknown_types"]:
+                raise ConfigError(
+                    f"node '{self.get_name()}': bag '{self.bag_path}' holds message types this "
+                    f"machine cannot import: {listing}; build/source their packages or set "
+                    "skip_unknown_types to replay the other topics"
+                )
+            self.get_logger().warning(f"skipping topics of unknown types: {listing}")
+            wanted = [t for t in wanted if t not in unknown_topics]
+        self.topics = wanted
+        self.publishers_by_topic = {
+            topic: self.create_source_publisher(
+                import_message_type(bag_topics[topic].msgtype), topic
+            )
+            for topic in self.topics
+        }
+        self.clock_pub = self.create_publisher(Clock, "/clock", 10) if p["publish_clock"] else None
+        self.published = 0
+        self.finished = threading.Event()
+        self.exit_code = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bag_replay", daemon=True)
+        self.get_logger().info(
+            f"replaying {len(self.topics)} topic(s) of '{self.bag_path}' "
+            f"({self.info.duration_s:.1f} s, {self.info.message_count} messages) at rate "
+            f"{p['rate']}{', looping' if p['loop'] else ''}"
+        )
+        self._thread.start()
+
+    def _publish_clock(self, bag_time_ns: int) -> None:
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=ns_to_time(bag_time_ns)))
+
+    def _run(self) -> None:
+        p = self.params
+        rate = float(p["rate"])
+        try:
+            schedule = plan_replay(
+                lambda: iter_messages(self.bag_path, self.topics, float(p["start_offset_s"])),
+                rate=rate, loop=bool(p["loop"]), start_offset_s=float(p["start_offset_s"]),
+            )
+            wall_start = time.monotonic()
+            for item in schedule:
+                # Sleep until the message is due, keeping /clock moving meanwhile
+                # (bag time now = the message's time minus what is left, scaled).
+                while not self._stop.is_set():
+                    remaining = wall_start + item.wall_offset_s - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    if remaining > _CLOCK_PERIOD_S:
+                        self._publish_clock(item.bag_time_ns - int(remaining * rate * 1e9))
+                    self._stop.wait(min(remaining, _CLOCK_PERIOD_S))
+                if self._stop.is_set():
+                    break
+                started = time.perf_counter()
+                self._publish_clock(item.bag_time_ns)
+                self.publishers_by_topic[item.msg.topic].publish(item.msg.rawdata)
+                self.published += 1
+                self.health.record_timing((time.perf_counter() - started) * 1e3, None)
+            else:
+                self.get_logger().info(f"bag replayed: {self.published} messages published")
+        except BagError as exc:
+            self.exit_code = 1
+            self.report_error("bag_read_failed", str(exc))
+        except Exception as exc:
+            self.exit_code = 1
+            self.report_error("replay_failed", repr(exc))
+        finally:
+            if p["exit_when_done"] or self.exit_code:
+                self.finished.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_single_node(BagReplayNode, args)

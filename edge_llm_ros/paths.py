@@ -1,0 +1,25 @@
+"""Where the package's installed files are: the colcon share directory when
+the package is built and sourced, the repository otherwise."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE = "edge_llm_ros"
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def share_dir() -> Path:
+    """share/edge_llm_ros of the first AMENT_PREFIX_PATH entry holding it, or
+    the repository root (which has the same config/, launch/, worlds/)."""
+    for prefix in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep):
+        if prefix:
+            candidate = Path(prefix) / "share" / PACKAGE
+            if (candidate / "config").is_dir():
+                return candidate
+    return _REPO_ROOT
+
+
+def config_file(name: str) -> Path:
+    return share_dir() / "config" / name
