@@ -39,11 +39,13 @@ def _print_bag_summary(path: Path, as_json: bool = False) -> dict[str, Any]:
     info = open_bag(path)
     topics = []
     for topic in sorted(info.topics, key=lambda t: t.name):
-        rate = (topic.count - 1) / info.duration_s if info.duration_s > 0 and topic.count > 1 else 0.0
-        topics.append({"topic": topic.name, "type": topic.msgtype, "count": topic.count,
+        count = topic.message_count
+        rate = (count - 1) / info.duration_s if info.duration_s > 0 and count > 1 else 0.0
+        topics.append({"topic": topic.name, "type": topic.msgtype, "count": topic.message_count,
                        "rate_hz": round(rate, 2)})
-    summary = {"bag": str(path), "storage": info.storage_id, "duration_s": round(info.duration_s, 3),
-               "messages": info.message_count, "topics": topics}
+    summary = {"bag": str(path), "storage": info.storage_id,
+               "duration_s": round(info.duration_s, 3), "messages": info.message_count,
+               "topics": topics}
     if as_json:
         print(json.dumps(summary))
         return summary
@@ -184,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate-hz", type=float, help="tick rate, hertz")
     p.add_argument("--realtime-factor", type=float,
                    help="sim seconds per wall second; 0 = as fast as possible")
-    p.add_argument("--record", type=Path, metavar="DIR", help="also record all topics to DIR (MCAP)")
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="also record all topics to DIR (MCAP)")
     add_common(p)
     p.set_defaults(func=cmd_sim)
 

@@ -144,7 +144,8 @@ class StageHealth:
         if self._consecutive_late >= self.late_streak:
             level = Level.ERROR
             reasons.append(
-                f"results late: {self._consecutive_late} in a row over {self.late_latency_ms:.0f} ms"
+                f"results late: {self._consecutive_late} in a row over "
+                f"{self.late_latency_ms:.0f} ms"
             )
         for topic, watch in self._inputs.items():
             values[f"input {topic} messages"] = str(watch.count)

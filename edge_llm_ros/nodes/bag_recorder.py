@@ -50,7 +50,7 @@ class BagRecorderNode(EdgeNode):
         self.requested = [self.resolve_topic_name(t) for t in p["topics"]]
         self.excluded = set(p["exclude_topics"])
         self.stats: dict[str, TopicStats] = {}
-        self._subscriptions: dict[str, object] = {}
+        self._topic_subscriptions: dict[str, object] = {}
         self._refused: set[str] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -79,7 +79,7 @@ class BagRecorderNode(EdgeNode):
         if self._closed:
             return
         for topic, types in self.get_topic_names_and_types():
-            if topic in self._subscriptions or topic in self._refused:
+            if topic in self._topic_subscriptions or topic in self._refused:
                 continue
             if self.requested and topic not in self.requested:
                 continue
@@ -99,7 +99,7 @@ class BagRecorderNode(EdgeNode):
             self.report_error("unrecordable_topic", f"{topic} ({msgtype}): {exc}")
             return
         self.stats[topic] = TopicStats(msgtype)
-        self._subscriptions[topic] = self.create_subscription(
+        self._topic_subscriptions[topic] = self.create_subscription(
             msg_class, topic, lambda raw, t=topic: self._on_message(t, raw),
             self._qos_for(topic), raw=True,
         )

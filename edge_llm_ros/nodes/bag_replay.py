@@ -79,7 +79,10 @@ class BagReplayNode(EdgeNode):
             schedule = plan_replay(
                 lambda: iter_messages(self.bag_path, self.topics, float(p["start_offset_s"])),
                 rate=rate, loop=bool(p["loop"]), start_offset_s=float(p["start_offset_s"]),
+                bag_start_ns=self.info.start_ns,
             )
+            if self._stop.wait(float(p["start_delay_s"])):
+                return
             wall_start = time.monotonic()
             for item in schedule:
                 # Sleep until the message is due, keeping /clock moving meanwhile

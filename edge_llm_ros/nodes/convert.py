@@ -34,7 +34,9 @@ def _as_byte_array(data: np.ndarray) -> array.array:
 
 def rgb_image_to_msg(image_rgb: np.ndarray, header: Header) -> Image:
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
-        raise ValueError(f"expected an (H, W, 3) uint8 image, got {image_rgb.shape} {image_rgb.dtype}")
+        raise ValueError(
+            f"expected an (H, W, 3) uint8 image, got {image_rgb.shape} {image_rgb.dtype}"
+        )
     height, width = image_rgb.shape[:2]
     msg = Image(header=header, height=height, width=width, encoding="rgb8", is_bigendian=0,
                 step=width * 3)

@@ -20,12 +20,10 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from edge_llm_ros.params import (
     NODE_SPECS,
     ConfigError,
-    load_params_file,
+    check_params_file,
     node_params_from_file,
     validate_params,
 )
-from edge_llm_ros.params.core import BUILTIN_PARAMETERS
-from edge_llm_ros.params.specs import COMMON
 
 #: node kind -> "module:Class"; the order here is also the start order.
 NODE_CLASSES: dict[str, str] = {
@@ -40,26 +38,6 @@ _RECORDERS = ("bag_recorder",)
 def _node_class(kind: str) -> Any:
     module_name, class_name = NODE_CLASSES[kind].split(":")
     return getattr(importlib.import_module(module_name), class_name)
-
-
-def check_params_file(path: Path) -> None:
-    """Every node section of a file names a known node; `/**` sections hold
-    only parameters every node has."""
-    common = {spec.name for spec in COMMON} | set(BUILTIN_PARAMETERS)
-    for node_key, params in load_params_file(path).items():
-        name = node_key.rstrip("/").split("/")[-1]
-        if name in ("**", "*"):
-            unknown = sorted(set(params) - common)
-            if unknown:
-                raise ConfigError(
-                    f"parameter file '{path}': section '{node_key}' applies to every node, "
-                    f"but {', '.join(unknown)} is not a parameter every node has"
-                )
-        elif name not in NODE_SPECS:
-            raise ConfigError(
-                f"parameter file '{path}': unknown node '{node_key}'; "
-                f"known nodes: {', '.join(sorted(NODE_SPECS))}"
-            )
 
 
 def resolve_node_params(

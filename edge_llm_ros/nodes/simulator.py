@@ -98,6 +98,7 @@ class SimulatorNode(EdgeNode):
     def _run(self) -> None:
         factor = float(self.params["realtime_factor"])
         wall_start = time.monotonic()
+        self.time_origin_ns = time.time_ns()
         sim_elapsed_s = 0.0
         try:
             while not self._stop.is_set():
@@ -110,15 +111,18 @@ class SimulatorNode(EdgeNode):
                     self.time_origin_ns += int(sim_elapsed_s * 1e9)
                     sim_elapsed_s = 0.0
                     wall_start = time.monotonic()
+                # Wait for the tick's moment, then render: the sensor data is
+                # stamped with the moment it describes and delivered after it.
+                if factor > 0.0:
+                    next_t_s = sim_elapsed_s + 1.0 / float(self.params["rate_hz"])
+                    wait_s = wall_start + next_t_s / factor - time.monotonic()
+                    if wait_s > 0 and self._stop.wait(wait_s):
+                        break
                 started = time.perf_counter()
                 frame = self.sim.step()
                 self._publish(frame, (time.perf_counter() - started) * 1e3)
                 sim_elapsed_s = frame.time_s
                 self.ticks += 1
-                if factor > 0.0:
-                    wait_s = wall_start + sim_elapsed_s / factor - time.monotonic()
-                    if wait_s > 0:
-                        self._stop.wait(wait_s)
         except Exception as exc:  # a crash in the sim thread must not pass silently
             self.exit_code = 1
             self.report_error("simulation_failed", repr(exc))

@@ -15,13 +15,14 @@ from edge_llm_ros.params.core import (
     node_params_from_file,
     validate_params,
 )
-from edge_llm_ros.params.specs import NODE_SPECS, node_spec
+from edge_llm_ros.params.specs import NODE_SPECS, check_params_file, node_spec
 
 __all__ = [
     "NODE_SPECS",
     "ConfigError",
     "ParamSpec",
     "ParamValue",
+    "check_params_file",
     "load_params_file",
     "node_params_from_file",
     "node_spec",

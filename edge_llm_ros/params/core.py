@@ -6,11 +6,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import yaml
 
-ParamValue = Union[bool, int, float, str, list[str], list[int], list[float]]
+ParamValue = bool | int | float | str | list[str] | list[int] | list[float]
 
 _TYPE_NAMES = {bool: "bool", int: "integer", float: "double", str: "string"}
 
@@ -64,21 +64,17 @@ class ParamSpec:
 
 def _coerce_scalar(spec: ParamSpec, where: str, value: Any) -> bool | int | float | str:
     expected = spec.element_type
-    if expected is bool:
-        if isinstance(value, bool):
-            return value
-    elif expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif expected is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            result = float(value)
-            if math.isnan(result):
-                raise ConfigError(f"{where}: NaN is not a valid value")
-            return result
-    elif expected is str:
-        if isinstance(value, str):
-            return value
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is bool and isinstance(value, bool):
+        return value
+    if expected is int and is_number and isinstance(value, int):
+        return value
+    if expected is float and is_number:
+        if math.isnan(value):
+            raise ConfigError(f"{where}: NaN is not a valid value")
+        return float(value)
+    if expected is str and isinstance(value, str):
+        return value
     raise ConfigError(
         f"{where}: expected {_TYPE_NAMES[expected]}, got {type(value).__name__} {value!r}"
     )

@@ -6,7 +6,14 @@ milliseconds or seconds as the name says; rates in hertz.
 
 from __future__ import annotations
 
-from edge_llm_ros.params.core import ParamSpec
+from pathlib import Path
+
+from edge_llm_ros.params.core import (
+    BUILTIN_PARAMETERS,
+    ConfigError,
+    ParamSpec,
+    load_params_file,
+)
 
 # Parameters every edge_llm_ros node has: health reporting.
 COMMON: tuple[ParamSpec, ...] = (
@@ -85,6 +92,9 @@ BAG_REPLAY: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec("skip_unknown_types", False,
               "Replay the other topics when the bag holds message types this machine "
               "cannot import; otherwise refuse to start, naming them."),
+    ParamSpec("start_delay_s", 1.0, "Wait this long before the first message so that "
+              "subscribers are discovered first (DDS discovery takes a moment), seconds.",
+              min_value=0.0, max_value=3600.0),
     ParamSpec("exit_when_done", True, "Shut the node down once the bag has been replayed "
               "(ignored with loop)."),
 )
@@ -117,3 +127,31 @@ def node_spec(node_kind: str) -> tuple[ParamSpec, ...]:
         raise KeyError(
             f"unknown node '{node_kind}'; known: {', '.join(sorted(NODE_SPECS))}"
         ) from None
+
+
+def check_params_file(path: str | Path) -> None:
+    """Every node section of a parameter file names a known node and only its
+    parameters; `/**` sections hold only parameters every node has.
+    Raises ConfigError naming the file, section and parameter."""
+    common = {spec.name for spec in COMMON}
+    for node_key, params in load_params_file(path).items():
+        name = node_key.rstrip("/").split("/")[-1]
+        if name in ("**", "*"):
+            unknown = sorted(set(params) - common - BUILTIN_PARAMETERS)
+            if unknown:
+                raise ConfigError(
+                    f"parameter file '{path}': section '{node_key}' applies to every node, "
+                    f"but {', '.join(unknown)} is not a parameter every node has"
+                )
+        elif name not in NODE_SPECS:
+            raise ConfigError(
+                f"parameter file '{path}': unknown node '{node_key}'; "
+                f"known nodes: {', '.join(sorted(NODE_SPECS))}"
+            )
+        else:
+            unknown = sorted(set(params) - {s.name for s in NODE_SPECS[name]} - BUILTIN_PARAMETERS)
+            if unknown:
+                raise ConfigError(
+                    f"parameter file '{path}': node '{node_key}': unknown parameter(s) "
+                    f"{', '.join(unknown)}"
+                )

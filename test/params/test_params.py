@@ -9,6 +9,7 @@ import pytest
 from edge_llm_ros.params import (
     NODE_SPECS,
     ConfigError,
+    check_params_file,
     load_params_file,
     node_params_from_file,
     validate_params,
@@ -115,3 +116,25 @@ def test_shipped_config_files_validate() -> None:
         for kind, specs in NODE_SPECS.items():
             overrides = node_params_from_file(path, kind)
             validate_params(kind, specs, overrides | _required(specs))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/**/simulatr:\n  ros__parameters:\n    seed: 1\n", "unknown node '/**/simulatr'"),
+        ("/**:\n  ros__parameters:\n    seed: 1\n", "seed is not a parameter every node has"),
+        ("/**/simulator:\n  ros__parameters:\n    sed: 1\n", "unknown parameter(s) sed"),
+    ],
+)
+def test_check_params_file_names_the_problem(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        check_params_file(path)
+    assert expected in str(info.value)
+
+
+def test_check_params_file_accepts_shipped_configs() -> None:
+    for path in sorted((REPO / "config").glob("*.yaml")):
+        if path.name != "gz_bridge.yaml":
+            check_params_file(path)

@@ -1,0 +1,180 @@
+"""The on-board pipeline of edge_llm_ros.
+
+    ros2 launch edge_llm_ros vehicle.launch.py namespace:=car1
+    ros2 launch edge_llm_ros vehicle.launch.py sensor_source:=simulator seed:=3
+    ros2 launch edge_llm_ros vehicle.launch.py record:=true record_path:=/data/run1
+
+Sensor data comes from the vehicle's drivers (sensor_source:=none), from the built-in
+simulator (sensor_source:=simulator), or from a parent launch file (replay.launch.py,
+gazebo.launch.py). Every source publishes the same relative topics, so `namespace`
+applies to sensors and pipeline alike.
+
+Parameters come from files only: a launch argument left empty sets nothing, so
+config/*.yaml stays the one place that holds defaults. Arguments that do set a
+parameter are typed and range-checked against edge_llm_ros.params before any node
+starts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.launch_context import LaunchContext
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node, PushRosNamespace, SetParameter
+from launch_ros.substitutions import FindPackageShare
+
+from edge_llm_ros.params.launch_args import as_bool, typed_overrides
+
+
+def _onboard_nodes(config: str) -> list[Node]:
+    """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
+
+    Adding a node is one block here. `executable` and `name` are both the node kind,
+    whose section in config/vehicle.yaml is `/**/<kind>` (test/launch checks both):
+
+        nodes.append(Node(package="edge_llm_ros", executable="<kind>", name="<kind>",
+                          parameters=[config], output="screen"))
+    """
+    nodes: list[Node] = []
+    return nodes
+
+
+def _launch_setup(context: LaunchContext) -> list[GroupAction]:
+    config = LaunchConfiguration("config").perform(context)
+    namespace = LaunchConfiguration("namespace").perform(context)
+    sensor_source = LaunchConfiguration("sensor_source").perform(context)
+    sim_time_text = LaunchConfiguration("use_sim_time").perform(context)
+    if sim_time_text.strip().lower() == "auto":
+        use_sim_time = sensor_source == "simulator"
+    else:
+        use_sim_time = as_bool("use_sim_time", sim_time_text)
+
+    # Sensor sources own the clock (/clock), so they always run on wall time.
+    sources: list[Node] = []
+    if sensor_source == "simulator":
+        scenario = LaunchConfiguration("scenario").perform(context)
+        seed = LaunchConfiguration("seed").perform(context)
+        simulator_overrides = typed_overrides(
+            "simulator", {"scenario": ("scenario", scenario), "seed": ("seed", seed)}
+        )
+        sources.append(
+            Node(
+                package="edge_llm_ros",
+                executable="simulator",
+                name="simulator",
+                parameters=[
+                    config,
+                    LaunchConfiguration("simulator_config").perform(context),
+                    simulator_overrides,
+                    {"use_sim_time": False},
+                ],
+                output="screen",
+            )
+        )
+
+    pipeline = _onboard_nodes(config)
+
+    if as_bool("record", LaunchConfiguration("record").perform(context)):
+        # Like `ros2 bag record`: a new time-stamped bag in the working directory.
+        record_path = LaunchConfiguration("record_path").perform(context) or time.strftime(
+            "edge_llm_ros_%Y_%m_%d-%H_%M_%S"
+        )
+        pipeline.append(
+            Node(
+                package="edge_llm_ros",
+                executable="bag_recorder",
+                name="bag_recorder",
+                parameters=[
+                    config,
+                    LaunchConfiguration("bag_config").perform(context),
+                    {"output_path": os.path.abspath(os.path.expanduser(record_path))},
+                ],
+                output="screen",
+            )
+        )
+
+    return [
+        GroupAction(
+            [
+                PushRosNamespace(namespace),
+                *sources,
+                SetParameter(name="use_sim_time", value=use_sim_time),
+                *pipeline,
+            ]
+        )
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "config",
+                default_value=PathJoinSubstitution(
+                    [FindPackageShare("edge_llm_ros"), "config", "vehicle.yaml"]
+                ),
+                description="Parameter file of the on-board nodes (its /** section applies to "
+                "every edge_llm_ros node, the sensor sources included).",
+            ),
+            DeclareLaunchArgument(
+                "namespace",
+                default_value="",
+                description="ROS namespace of the vehicle: its sensor topics and every node.",
+            ),
+            DeclareLaunchArgument(
+                "use_sim_time",
+                default_value="auto",
+                description="Pipeline nodes follow /clock (true/false); auto: true with "
+                "sensor_source:=simulator, false with real drivers.",
+            ),
+            DeclareLaunchArgument(
+                "sensor_source",
+                default_value="none",
+                choices=["none", "simulator"],
+                description="Where sensor data comes from: none (the vehicle drivers or a parent "
+                "launch file publish it) or simulator (start the built-in simulator).",
+            ),
+            DeclareLaunchArgument(
+                "simulator_config",
+                default_value=PathJoinSubstitution(
+                    [FindPackageShare("edge_llm_ros"), "config", "simulator.yaml"]
+                ),
+                description="Parameter file of the built-in simulator (sensor_source:=simulator).",
+            ),
+            DeclareLaunchArgument(
+                "scenario",
+                default_value="",
+                description="Simulator scenario: a packaged name or a scenario YAML path; empty "
+                "keeps the parameter file value (sensor_source:=simulator).",
+            ),
+            DeclareLaunchArgument(
+                "seed",
+                default_value="",
+                description="Simulator random seed; empty keeps the parameter file value "
+                "(sensor_source:=simulator).",
+            ),
+            DeclareLaunchArgument(
+                "record",
+                default_value="false",
+                description="Record the vehicle topics to a rosbag2 bag with bag_recorder.",
+            ),
+            DeclareLaunchArgument(
+                "record_path",
+                default_value="",
+                description="Bag directory to create when record:=true; must not exist. Empty: "
+                "edge_llm_ros_<date>-<time> in the working directory.",
+            ),
+            DeclareLaunchArgument(
+                "bag_config",
+                default_value=PathJoinSubstitution(
+                    [FindPackageShare("edge_llm_ros"), "config", "bag.yaml"]
+                ),
+                description="Parameter file of bag_recorder (record:=true).",
+            ),
+            OpaqueFunction(function=_launch_setup),
+        ]
+    )
