@@ -15,7 +15,7 @@ from typing import Any
 import rclpy
 import yaml
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from edge_llm_ros.params import (
     NODE_SPECS,
@@ -101,7 +101,9 @@ def run_nodes(
             init_kwargs["domain_id"] = domain_id
         rclpy.init(**init_kwargs)
         result = RunResult()
-        executor = MultiThreadedExecutor(context=context)
+        # Single-threaded on purpose (see base.run_single_node): node work runs
+        # on the nodes' own threads, callbacks here are short.
+        executor = SingleThreadedExecutor(context=context)
         started = time.monotonic()
         try:
             for kind in order:

@@ -64,11 +64,8 @@ class SimulatorNode(EdgeNode):
             if p["lidar.enabled"]
             else None
         )
-        self._sim_args = dict(
-            scenario=self.scenario, seed=int(p["seed"]), camera=camera, lidar=lidar,
-            rate_hz=float(p["rate_hz"]),
-        )
-        self.sim = Simulator(**self._sim_args)
+        self.sim = Simulator(self.scenario, seed=int(p["seed"]), camera=camera, lidar=lidar,
+                             rate_hz=float(p["rate_hz"]))
         self.frames = {
             "world": str(p["frames.world"]),
             "base_link": str(p["frames.base_link"]),
@@ -106,8 +103,7 @@ class SimulatorNode(EdgeNode):
                     if not self.params["loop"]:
                         self.get_logger().info(f"scenario finished after {self.ticks} ticks")
                         break
-                    self.sim.close()
-                    self.sim = Simulator(**self._sim_args)
+                    self.sim.reset()
                     self.time_origin_ns += int(sim_elapsed_s * 1e9)
                     sim_elapsed_s = 0.0
                     wall_start = time.monotonic()

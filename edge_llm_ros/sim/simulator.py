@@ -85,10 +85,6 @@ def _wrap(angle: float) -> float:
     return (angle + math.pi) % (2.0 * math.pi) - math.pi
 
 
-def _yaw_quat(yaw: float) -> np.ndarray:
-    return np.array([math.cos(yaw / 2.0), 0.0, 0.0, math.sin(yaw / 2.0)])
-
-
 class Simulator:
     """One scenario run. Not thread-safe: call `step()` from one thread at a time."""
 
@@ -112,9 +108,10 @@ class Simulator:
         self.T_base_from_lidar = translation(lidar_mount)
         self.T_lidar_from_base = translation(-np.asarray(lidar_mount, dtype=float))
         self.world: World = build_world(self.scenario, self.camera_model, lidar)
-        self.model, self.data = self.world.model, self.world.data
+        # The camera's model: the one to render or cast sight lines in.
+        self.model, self.data = self.world.camera.model, self.world.camera.data
         self.lidar_model = (
-            LidarModel(lidar, self.model, LIDAR_SITE, self.world.ego_body_id,
+            LidarModel(lidar, self.world.lidar.model, LIDAR_SITE, self.world.lidar.ego_body_id,
                        self.world.lidar_geomgroup, self.world.reflectivity)
             if lidar is not None else None
         )
@@ -170,13 +167,22 @@ class Simulator:
         self._tick += 1
         t = self.time_s
         ego = self._place(t)
+        # Sight lines use the camera's MjData, so they run before the render
+        # (which reads it on the GL thread); the lidar has its own MjData and
+        # overlaps the render.
+        objects = self._ground_truth(t, ego)
         future = self._camera.render_rgb_async(self.data) if self._camera is not None else None
         try:
-            sweep = (self.lidar_model.sweep(self.data, self._noise_rng)
+            sweep = (self.lidar_model.sweep(self.world.lidar.data, self._noise_rng)
                      if self.lidar_model is not None else None)
-            objects = self._ground_truth(t, ego, sweep.geom_ids if sweep is not None else None)
         finally:
             image = future.result() if future is not None else None
+        if sweep is not None and len(sweep.geom_ids):
+            owners = self.world.lidar.geom_actor_ids[sweep.geom_ids]
+            ids, counts = np.unique(owners[owners >= 0], return_counts=True)
+            per_actor = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+            for obj in objects:
+                obj.lidar_point_count = int(per_actor.get(obj.id, 0))
         speed = math.hypot(ego.vx_mps, ego.vy_mps)
         ahead = self.scenario.ego_state(t + _DERIVATIVE_STEP_S)
         lane = self.scenario.road.lane_at(ego.y_m)
@@ -205,37 +211,28 @@ class Simulator:
         if self._camera is None:
             raise RuntimeError("render_segmentation() needs the camera enabled")
         geoms = self._camera.render_geom_ids(self.data)
-        lut = np.concatenate(([STATIC_ID], self.world.geom_actor_ids))
+        lut = np.concatenate(([STATIC_ID], self.world.camera.geom_actor_ids))
         return lut[geoms + 1].astype(np.int32)
 
     # ------------------------------------------------------------ internals
 
     def _place(self, t: float) -> PathState:
-        """Move the ego and every actor to their poses at t and update MuJoCo's kinematics."""
+        """Move the ego and every actor to their poses at t."""
         road = self.scenario.road
         ego = self.scenario.ego_state(t)
-        d = self.data
-        d.mocap_pos[self.world.ego_mocap_id] = (ego.x_m, ego.y_m, 0.0)
-        d.mocap_quat[self.world.ego_mocap_id] = _yaw_quat(ego.yaw_rad)
+        poses = {}
         for actor in self.scenario.actors:
-            s = self.scenario.actor_state(actor, t)
-            i = self.world.actor_mocap_ids[actor.id]
-            d.mocap_pos[i] = (s.x_m, s.y_m, road.ground_height(s.y_m))
-            d.mocap_quat[i] = _yaw_quat(s.yaw_rad)
-        mujoco.mj_forward(self.model, d)
+            st = self.scenario.actor_state(actor, t)
+            poses[actor.id] = (st.x_m, st.y_m, road.ground_height(st.y_m), st.yaw_rad)
+        self.world.set_poses((ego.x_m, ego.y_m, ego.yaw_rad), poses)
         return ego
 
-    def _ground_truth(self, t: float, ego: PathState, lidar_geom_ids: np.ndarray | None
-                      ) -> list[GroundTruthObject]:
+    def _ground_truth(self, t: float, ego: PathState) -> list[GroundTruthObject]:
+        """Every actor in base_link (lidar counts are filled in after the sweep)."""
         road = self.scenario.road
         c, s = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
         r_base_from_world = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
         ego_xyz = np.array([ego.x_m, ego.y_m, 0.0])
-        counts: dict[int, int] = {}
-        if lidar_geom_ids is not None and len(lidar_geom_ids):
-            owners = self.world.geom_actor_ids[lidar_geom_ids]
-            ids, n = np.unique(owners[owners >= 0], return_counts=True)
-            counts = dict(zip(ids.tolist(), n.tolist(), strict=True))
         objects = []
         for actor in self.scenario.actors:
             st = self.scenario.actor_state(actor, t)
@@ -252,7 +249,7 @@ class Simulator:
                 yaw_world_rad=st.yaw_rad,
                 visible_in_camera=self._visible(actor, st, center_world, r_base_from_world,
                                                 ego_xyz),
-                lidar_point_count=int(counts.get(actor.id, 0)),
+                lidar_point_count=0,
             ))
         return objects
 
@@ -283,7 +280,7 @@ class Simulator:
         geomid = np.zeros(n, dtype=np.int32)
         dist = np.zeros(n)
         mujoco.mj_multiRay(self.model, self.data, cam_pos, vecs.ravel(),
-                           self.world.camera_geomgroup, 1, self.world.ego_body_id, geomid, dist,
-                           None, n, _VISIBILITY_RANGE_M)
+                           self.world.camera_geomgroup, 1, self.world.camera.ego_body_id, geomid,
+                           dist, None, n, _VISIBILITY_RANGE_M)
         hit = geomid >= 0
-        return bool(np.any(self.world.geom_actor_ids[geomid[hit]] == actor.id))
+        return bool(np.any(self.world.camera.geom_actor_ids[geomid[hit]] == actor.id))

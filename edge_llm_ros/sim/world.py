@@ -5,14 +5,17 @@ that is needed to make a world. Every road user is a mocap body: the
 simulator places it on its scripted path each tick, and MuJoCo is used for
 what it is good at here: rendering (camera) and ray casting (lidar).
 
-Each geom carries two user values: the id of the actor it belongs to
-(`STATIC_ID` for the road, `EGO_ID` for the ego) and a lidar reflectivity.
-The ego's geoms sit in geom group `EGO_GEOM_GROUP`, hidden from the camera
-and skipped by the lidar, so the vehicle never sees itself.
+The scene is compiled twice (see `World`): once with what the camera draws,
+once with what the lidar's rays can hit. Each geom carries two user values:
+the id of the actor it belongs to (`STATIC_ID` for the road, `EGO_ID` for the
+ego) and a lidar reflectivity. The ego's geoms exist only in the camera's
+model, in geom group `EGO_GEOM_GROUP`, which the camera does not draw: the
+vehicle never sees itself.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import mujoco
@@ -31,9 +34,10 @@ STATIC_ID = -1
 EGO_ID = -2
 # Geom groups: what the camera draws and what the lidar's rays can hit.
 # mj_multiRay's cost grows with every geom it may hit (per 32x1024 sweep here
-# about 0.2 ms for a small geom, 0.5 ms for one as long as the road), so the
-# lidar sees one ground plane (markings looked up by position) and a few
-# simple proxies per road user inside its box, while the camera sees detail.
+# about 0.2 ms for a small geom, 0.5 ms for one as long as the road) and, less,
+# with every other geom in the model; so the lidar sees one ground plane
+# (markings looked up by position) and a few simple proxies per road user
+# inside its box, while the camera sees the detail.
 WORLD_GEOM_GROUP = 0  # sidewalks: camera and lidar
 VISUAL_GEOM_GROUP = 1  # road surface, markings, grass, detailed road users: camera only
 LIDAR_GEOM_GROUP = 2  # ground plane and road-user proxies: lidar only
@@ -154,28 +158,46 @@ _PROXIES: dict[str, list[tuple]] = {
 
 
 @dataclass
-class World:
-    """The compiled model plus the lookups the simulator needs each tick."""
+class MjView:
+    """One compiled model of the world, with per-geom lookups from the geoms' user values."""
 
     model: mujoco.MjModel
     data: mujoco.MjData
     ego_body_id: int
-    ego_mocap_id: int
-    actor_mocap_ids: dict[int, int]  # actor id -> mocap index
     geom_actor_ids: np.ndarray  # (ngeom,) actor id per geom; STATIC_ID / EGO_ID otherwise
     geom_reflectivity: np.ndarray  # (ngeom,)
-    ground_geom_id: int  # the lidar's ground plane
-    road: Road
     mjcf: str
 
-    def reflectivity(self, geom_ids: np.ndarray, points_world: np.ndarray) -> np.ndarray:
-        """Lidar reflectivity of the surface each ray hit (per geom; the ground by position)."""
-        refl = self.geom_reflectivity[geom_ids]
-        ground = geom_ids == self.ground_geom_id
-        if ground.any():
-            refl[ground] = ground_reflectivity(self.road, points_world[ground, 0],
-                                               points_world[ground, 1])
-        return refl
+    @classmethod
+    def compile(cls, mjcf: str) -> MjView:
+        model = mujoco.MjModel.from_xml_string(mjcf)
+        return cls(
+            model=model,
+            data=mujoco.MjData(model),
+            ego_body_id=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, EGO_BODY),
+            geom_actor_ids=model.geom_user[:, 0].round().astype(np.int64),
+            geom_reflectivity=model.geom_user[:, 1].astype(np.float64).copy(),
+            mjcf=mjcf,
+        )
+
+
+@dataclass
+class World:
+    """The scene twice: what the camera draws and what the lidar's rays can hit.
+
+    Two models rather than geom groups in one because mj_multiRay's cost grows
+    with every geom in the model, hit-able or not: the lidar's model holds
+    only the ground plane, sidewalks and the road users' proxies, which
+    halves the sweep time in busy scenes. Both have the same bodies, so the
+    mocap indices agree.
+    """
+
+    camera: MjView
+    lidar: MjView
+    ego_mocap_id: int
+    actor_mocap_ids: dict[int, int]  # actor id -> mocap index (both models)
+    ground_geom_id: int  # the lidar model's ground plane
+    road: Road
 
     @property
     def lidar_geomgroup(self) -> np.ndarray:
@@ -184,6 +206,34 @@ class World:
     @property
     def camera_geomgroup(self) -> np.ndarray:
         return _group_mask(CAMERA_GEOM_GROUPS)
+
+    def set_poses(self, ego_xy_yaw: tuple[float, float, float],
+                  actor_poses: dict[int, tuple[float, float, float, float]]) -> None:
+        """Place the ego (x, y, yaw) and actors (x, y, z, yaw) and update both models."""
+        for view in (self.camera, self.lidar):
+            d = view.data
+            x, y, yaw = ego_xy_yaw
+            d.mocap_pos[self.ego_mocap_id] = (x, y, 0.0)
+            d.mocap_quat[self.ego_mocap_id] = _yaw_quat(yaw)
+            for actor_id, (ax, ay, az, ayaw) in actor_poses.items():
+                i = self.actor_mocap_ids[actor_id]
+                d.mocap_pos[i] = (ax, ay, az)
+                d.mocap_quat[i] = _yaw_quat(ayaw)
+            mujoco.mj_kinematics(view.model, d)
+            mujoco.mj_camlight(view.model, d)
+
+    def reflectivity(self, geom_ids: np.ndarray, points_world: np.ndarray) -> np.ndarray:
+        """Lidar reflectivity of the surface each ray hit (per geom; the ground by position)."""
+        refl = self.lidar.geom_reflectivity[geom_ids]
+        ground = geom_ids == self.ground_geom_id
+        if ground.any():
+            refl[ground] = ground_reflectivity(self.road, points_world[ground, 0],
+                                               points_world[ground, 1])
+        return refl
+
+
+def _yaw_quat(yaw: float) -> np.ndarray:
+    return np.array([math.cos(yaw / 2.0), 0.0, 0.0, math.sin(yaw / 2.0)])
 
 
 def _group_mask(groups: tuple[int, ...]) -> np.ndarray:
@@ -196,10 +246,13 @@ def _f(values: tuple[float, ...] | list[float] | np.ndarray) -> str:
     return " ".join(f"{float(v):.6g}" for v in values)
 
 
+Geom = tuple[int, str]  # (geom group, MJCF element)
+
+
 def _geom(kind: str, pos: tuple[float, ...], size: tuple[float, ...], rgba: RGBA,
-          user: tuple[float, float], group: int = 0, extra: str = "") -> str:
-    return (f'<geom type="{kind}" pos="{_f(pos)}" size="{_f(size)}" rgba="{_f(rgba)}" '
-            f'user="{_f(user)}" group="{group}"{extra}/>')
+          user: tuple[float, float], group: int = 0, extra: str = "") -> Geom:
+    return group, (f'<geom type="{kind}" pos="{_f(pos)}" size="{_f(size)}" rgba="{_f(rgba)}" '
+                   f'user="{_f(user)}" group="{group}"{extra}/>')
 
 
 def actor_color(actor: ActorSpec) -> tuple[float, float, float]:
@@ -227,7 +280,7 @@ def _scaled(kind: str, pos: tuple[float, ...], size: tuple[float, ...],
 
 def _shape(class_name: str, size_m: tuple[float, float, float], paint: tuple[float, float, float],
            actor_id: int, visual_group: int = VISUAL_GEOM_GROUP,
-           lidar_group: int | None = LIDAR_GEOM_GROUP, offset_x: float = 0.0) -> list[str]:
+           lidar_group: int | None = LIDAR_GEOM_GROUP, offset_x: float = 0.0) -> list[Geom]:
     """Geoms of one road user (visual parts, then lidar proxies), scaled to its size."""
     scale = tuple(s / d for s, d in zip(size_m, DEFAULT_SIZES_M[class_name], strict=True))
     out = []
@@ -303,7 +356,7 @@ def ground_reflectivity(road: Road, x_m: np.ndarray, y_m: np.ndarray) -> np.ndar
     return refl
 
 
-def _road_geoms(road: Road) -> list[str]:
+def _road_geoms(road: Road) -> list[Geom]:
     """Asphalt, lane markings and raised sidewalks for x in [0, length]."""
     length, half = road.length_m, road.half_width_m
     cx = length / 2.0
@@ -336,7 +389,9 @@ def _road_geoms(road: Road) -> list[str]:
     return g
 
 
-def build_mjcf(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfig | None) -> str:
+def build_mjcf(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfig | None,
+               groups: tuple[int, ...]) -> str:
+    """The world's MJCF with only the geoms of `groups` (bodies, camera and site always)."""
     road = scenario.road
     width = camera.width_px if camera else 64
     height = camera.height_px if camera else 48
@@ -345,14 +400,26 @@ def build_mjcf(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfi
     lidar_mount = lidar.mount_xyz_m if lidar else LidarConfig().mount_xyz_m
     ground_half = (road.length_m / 2.0 + 500.0, 500.0, 1.0)
 
+    def keep(geoms: list[Geom], indent: str) -> str:
+        return indent.join(xml for group, xml in geoms if group in groups)
+
     actors = []
     for a in scenario.actors:
-        geoms = "\n      ".join(_shape(a.class_name, a.size_m, actor_color(a), a.id))
+        geoms = keep(_shape(a.class_name, a.size_m, actor_color(a), a.id), "\n      ")
         actors.append(f'<body name="actor_{a.id}" mocap="true">\n      {geoms}\n    </body>')
-    ego_geoms = "\n      ".join(_shape("car", DEFAULT_SIZES_M["car"], (0.15, 0.2, 0.45), EGO_ID,
-                                       visual_group=EGO_GEOM_GROUP, lidar_group=None,
-                                       offset_x=EGO_BODY_CENTER_X_M))
-    road_geoms = "\n    ".join(_road_geoms(road))
+    ego_geoms = keep(_shape("car", DEFAULT_SIZES_M["car"], (0.15, 0.2, 0.45), EGO_ID,
+                            visual_group=EGO_GEOM_GROUP, lidar_group=None,
+                            offset_x=EGO_BODY_CENTER_X_M), "\n      ")
+    center = f"{road.length_m / 2.0:.6g} 0"
+    ground: list[Geom] = [
+        (VISUAL_GEOM_GROUP,
+         f'<geom type="plane" pos="{center} -0.02" size="{_f(ground_half)}" material="grass" '
+         f'user="{STATIC_ID} {GRASS_REFLECTIVITY}" group="{VISUAL_GEOM_GROUP}"/>'),
+        (LIDAR_GEOM_GROUP,
+         f'<geom name="{LIDAR_GROUND}" type="plane" pos="{center} 0" size="{_f(ground_half)}" '
+         f'rgba="0 0 0 1" user="{STATIC_ID} {ASPHALT_REFLECTIVITY}" group="{LIDAR_GEOM_GROUP}"/>'),
+    ]
+    road_geoms = keep(ground + _road_geoms(road), "\n    ")
     nl = "\n    "
     return f"""<mujoco model="edge_llm_ros_{scenario.name}">
   <compiler angle="radian"/>
@@ -378,11 +445,6 @@ def build_mjcf(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfi
   <worldbody>
     <light directional="true" pos="0 0 50" dir="0.3 0.2 -1" diffuse="0.6 0.6 0.58"
            specular="0.1 0.1 0.1" castshadow="false"/>
-    <geom type="plane" pos="{road.length_m / 2.0:.6g} 0 -0.02" size="{_f(ground_half)}"
-          material="grass" user="{STATIC_ID} {GRASS_REFLECTIVITY}" group="{VISUAL_GEOM_GROUP}"/>
-    <geom name="{LIDAR_GROUND}" type="plane" pos="{road.length_m / 2.0:.6g} 0 0"
-          size="{_f(ground_half)}" rgba="0 0 0 1" user="{STATIC_ID} {ASPHALT_REFLECTIVITY}"
-          group="{LIDAR_GEOM_GROUP}"/>
     {road_geoms}
     <body name="{EGO_BODY}" mocap="true">
       <camera name="{CAMERA_NAME}" pos="{_f(cam_mount)}" xyaxes="0 -1 0 0 0 1" fovy="{fovy:.9g}"/>
@@ -397,23 +459,22 @@ def build_mjcf(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfi
 
 def build_world(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfig | None
                 ) -> World:
-    mjcf = build_mjcf(scenario, camera, lidar)
-    model = mujoco.MjModel.from_xml_string(mjcf)
-    data = mujoco.MjData(model)
-    ego_body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, EGO_BODY)
+    cam_view = MjView.compile(build_mjcf(scenario, camera, lidar,
+                                         CAMERA_GEOM_GROUPS + (EGO_GEOM_GROUP,)))
+    lidar_view = MjView.compile(build_mjcf(scenario, camera, lidar, LIDAR_GEOM_GROUPS))
     actor_mocap = {}
-    for a in scenario.actors:
-        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f"actor_{a.id}")
-        actor_mocap[a.id] = int(model.body_mocapid[body])
+    for view in (cam_view, lidar_view):
+        for a in scenario.actors:
+            body = mujoco.mj_name2id(view.model, mujoco.mjtObj.mjOBJ_BODY, f"actor_{a.id}")
+            index = int(view.model.body_mocapid[body])
+            assert actor_mocap.setdefault(a.id, index) == index
+    assert (cam_view.model.body_mocapid[cam_view.ego_body_id]
+            == lidar_view.model.body_mocapid[lidar_view.ego_body_id])
     return World(
-        model=model,
-        data=data,
-        ego_body_id=ego_body,
-        ego_mocap_id=int(model.body_mocapid[ego_body]),
+        camera=cam_view,
+        lidar=lidar_view,
+        ego_mocap_id=int(cam_view.model.body_mocapid[cam_view.ego_body_id]),
         actor_mocap_ids=actor_mocap,
-        geom_actor_ids=model.geom_user[:, 0].round().astype(np.int64),
-        geom_reflectivity=model.geom_user[:, 1].astype(np.float64).copy(),
-        ground_geom_id=mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, LIDAR_GROUND),
+        ground_geom_id=mujoco.mj_name2id(lidar_view.model, mujoco.mjtObj.mjOBJ_GEOM, LIDAR_GROUND),
         road=scenario.road,
-        mjcf=mjcf,
     )
