@@ -38,8 +38,9 @@ def ros_env(ros_domain_id: int) -> Iterator[dict[str, str]]:
 def ros_available() -> None:
     """The node tests need the colcon build sourced; say how, not skip."""
     try:
-        import edge_llm_ros.msg  # noqa: F401
         import rclpy  # noqa: F401
+
+        import edge_llm_ros.msg  # noqa: F401
     except ImportError as exc:
         pytest.fail(
             f"ROS environment not available ({exc}); run `make test`, or "
