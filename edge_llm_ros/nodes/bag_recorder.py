@@ -78,12 +78,13 @@ class BagRecorderNode(EdgeNode):
     def _discover(self) -> None:
         if self._closed:
             return
+        own_prefix = self.get_fully_qualified_name() + "/"  # its own debug topics
         for topic, types in self.get_topic_names_and_types():
             if topic in self._topic_subscriptions or topic in self._refused:
                 continue
             if self.requested and topic not in self.requested:
                 continue
-            if not self.requested and topic in self.excluded:
+            if not self.requested and (topic in self.excluded or topic.startswith(own_prefix)):
                 continue
             if not self.get_publishers_info_by_topic(topic):
                 continue
