@@ -67,6 +67,7 @@ class StageHealth:
         self._errors_at_last_report = 0
         self._inputs: dict[str, _InputWatch] = {}
         self._conditions: dict[str, tuple[Level, str]] = {}
+        self.counters: dict[str, int] = {}
         self.started_s: float | None = None
 
     # -- feeding -----------------------------------------------------------
@@ -95,6 +96,11 @@ class StageHealth:
         watch.last_arrival_s = now_s
         watch.count += 1
         watch.stale_reported = False
+
+    def add_count(self, name: str, amount: int = 1) -> None:
+        """A figure worth showing that is not an error (e.g. NaN points dropped
+        from organised clouds, which is how such sensors mark no-returns)."""
+        self.counters[name] = self.counters.get(name, 0) + amount
 
     def set_condition(self, name: str, level: Level, message: str) -> None:
         """A standing condition (e.g. incompatible QoS) until cleared."""
@@ -149,6 +155,8 @@ class StageHealth:
             )
         for topic, watch in self._inputs.items():
             values[f"input {topic} messages"] = str(watch.count)
+        for name, count in sorted(self.counters.items()):
+            values[name] = str(count)
         stale = self.stale_inputs(now_s)
         if stale:
             level = max(level, Level.WARN)

@@ -23,3 +23,8 @@ def share_dir() -> Path:
 
 def config_file(name: str) -> Path:
     return share_dir() / "config" / name
+
+
+def model_file(name: str) -> Path:
+    """A model the package ships (models/ in the share directory or the repository)."""
+    return share_dir() / "models" / name

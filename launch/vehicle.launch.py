@@ -30,16 +30,43 @@ from launch_ros.substitutions import FindPackageShare
 from edge_llm_ros.params.launch_args import as_bool, typed_overrides
 
 
-def _onboard_nodes(config: str) -> list[Node]:
+def _onboard_nodes(config: str, camera_model: str) -> list[Node]:
     """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
 
     Adding a node is one block here. `executable` and `name` are both the node kind,
-    whose section in config/vehicle.yaml is `/**/<kind>` (test/launch checks both):
-
-        nodes.append(Node(package="edge_llm_ros", executable="<kind>", name="<kind>",
-                          parameters=[config], output="screen"))
+    whose section in config/vehicle.yaml is `/**/<kind>` (test/launch checks both).
     """
+    camera_overrides = typed_overrides(
+        "camera_detector", {"model_path": ("camera_model", camera_model)}
+    )
     nodes: list[Node] = []
+    nodes.append(
+        Node(
+            package="edge_llm_ros",
+            executable="camera_detector",
+            name="camera_detector",
+            parameters=[config, camera_overrides],
+            output="screen",
+        )
+    )
+    nodes.append(
+        Node(
+            package="edge_llm_ros",
+            executable="lidar_detector",
+            name="lidar_detector",
+            parameters=[config],
+            output="screen",
+        )
+    )
+    nodes.append(
+        Node(
+            package="edge_llm_ros",
+            executable="scene_fusion",
+            name="scene_fusion",
+            parameters=[config],
+            output="screen",
+        )
+    )
     return nodes
 
 
@@ -76,7 +103,7 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
             )
         )
 
-    pipeline = _onboard_nodes(config)
+    pipeline = _onboard_nodes(config, LaunchConfiguration("camera_model").perform(context))
 
     if as_bool("record", LaunchConfiguration("record").perform(context)):
         # Like `ros2 bag record`: a new time-stamped bag in the working directory.
@@ -156,6 +183,12 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="",
                 description="Simulator random seed; empty keeps the parameter file value "
                 "(sensor_source:=simulator).",
+            ),
+            DeclareLaunchArgument(
+                "camera_model",
+                default_value="",
+                description="camera_detector model (.pt, .onnx or .engine); empty keeps the "
+                "parameter file's value (the packaged simulator model by default).",
             ),
             DeclareLaunchArgument(
                 "record",

@@ -74,7 +74,7 @@ fi
 #    --symlink-install keeps installed Python files linked to the sources.
 # With --symlink-install, edits to installed files are live: only the set of
 # files, the messages and the build files call for a rebuild.
-src_hash=$( (find edge_llm_ros config launch worlds scripts -type f \
+src_hash=$( (find edge_llm_ros config launch worlds models scripts -type f \
               ! -name '*.pyc' ! -path '*/__pycache__/*' | sort;
              sha256sum msg/*.msg CMakeLists.txt package.xml) | sha256sum | cut -d' ' -f1)
 if needs colcon "$src_hash" || [[ ! -f install/setup.bash ]]; then

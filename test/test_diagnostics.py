@@ -64,3 +64,12 @@ def test_conditions_hold_until_cleared() -> None:
     assert "incompatible QoS" in health.report(0.0).message
     health.clear_condition("qos")
     assert health.report(0.0).level == Level.OK
+
+
+def test_counters_show_without_changing_the_level() -> None:
+    health = make()
+    health.add_count("nonfinite points dropped", 120)
+    health.add_count("nonfinite points dropped", 5)
+    report = health.report(0.0)
+    assert report.level == Level.OK
+    assert report.values["nonfinite points dropped"] == "125"

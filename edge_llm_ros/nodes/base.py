@@ -14,10 +14,9 @@ from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
     ParameterDescriptor,
-    ParameterType,
-    ParameterValue,
 )
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
 
 try:  # Jazzy and later
@@ -30,16 +29,10 @@ from edge_llm_ros.diagnostics import Level, StageHealth
 from edge_llm_ros.params import ConfigError, ParamSpec, ParamValue, node_spec, validate_params
 
 _ARRAY_TYPES = {
-    str: ParameterType.PARAMETER_STRING_ARRAY,
-    int: ParameterType.PARAMETER_INTEGER_ARRAY,
-    float: ParameterType.PARAMETER_DOUBLE_ARRAY,
-    bool: ParameterType.PARAMETER_BOOL_ARRAY,
-}
-_ARRAY_FIELDS = {
-    str: "string_array_value",
-    int: "integer_array_value",
-    float: "double_array_value",
-    bool: "bool_array_value",
+    str: Parameter.Type.STRING_ARRAY,
+    int: Parameter.Type.INTEGER_ARRAY,
+    float: Parameter.Type.DOUBLE_ARRAY,
+    bool: Parameter.Type.BOOL_ARRAY,
 }
 
 #: What sources publish sensor data with: sensor-data QoS (best effort, keep
@@ -92,12 +85,10 @@ def declare_node_parameters(node: Node, node_kind: str) -> dict[str, ParamValue]
     values = validate_params(node.get_name(), specs, overrides)
     for spec in specs:
         value = values[spec.name]
-        if isinstance(value, list):
-            element = spec.element_type
-            declared: Any = ParameterValue(type=_ARRAY_TYPES[element])
-            setattr(declared, _ARRAY_FIELDS[element], value)
-        else:
-            declared = value
+        declared: Any = value
+        if isinstance(value, list) and not value:
+            # rclpy infers BYTE_ARRAY from []; declare the array type instead
+            declared = _ARRAY_TYPES[spec.element_type]
         node.declare_parameter(spec.name, declared, _descriptor(spec))
     return values
 
@@ -121,6 +112,10 @@ class EdgeNode(Node):
         self._diagnostics_timer = self.create_timer(
             float(self.params["diagnostics_period_s"]), self._publish_diagnostics
         )
+
+    def close(self) -> None:
+        """Stop the node's own threads and release resources; idempotent.
+        Nodes that own threads, files or models override it."""
 
     # -- timing -------------------------------------------------------------
     def report_timing(self, processing_ms: float, sensor_stamp: Any | None) -> float | None:

@@ -30,6 +30,9 @@ NODE_CLASSES: dict[str, str] = {
     "simulator": "edge_llm_ros.nodes.simulator:SimulatorNode",
     "bag_replay": "edge_llm_ros.nodes.bag_replay:BagReplayNode",
     "bag_recorder": "edge_llm_ros.nodes.bag_recorder:BagRecorderNode",
+    "camera_detector": "edge_llm_ros.nodes.camera_detector:CameraDetectorNode",
+    "lidar_detector": "edge_llm_ros.nodes.lidar_detector:LidarDetectorNode",
+    "scene_fusion": "edge_llm_ros.nodes.scene_fusion:SceneFusionNode",
 }
 # Recorders start first (to catch the first messages) and close last.
 _RECORDERS = ("bag_recorder",)

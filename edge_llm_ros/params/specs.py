@@ -112,10 +112,138 @@ BAG_RECORDER: tuple[ParamSpec, ...] = COMMON + (
               min_value=0.05, max_value=60.0),
 )
 
+
+def _stamp_checks(max_age_ms: float) -> tuple[ParamSpec, ...]:
+    return (
+        ParamSpec("max_stamp_age_ms", max_age_ms,
+                  "Inputs whose stamp is older than this (on the node's clock) are dropped "
+                  "and counted; 0 disables the check, milliseconds.",
+                  min_value=0.0, max_value=3_600_000.0),
+        ParamSpec("max_stamp_future_ms", 500.0,
+                  "Inputs stamped further in the future than this are dropped (clock "
+                  "mismatch), milliseconds.", min_value=0.0, max_value=3_600_000.0),
+    )
+
+
+LIDAR_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
+    ParamSpec("target_frame", "", "Frame of the published objects; empty keeps the point "
+              "cloud's frame. Needs target_from_lidar (tf is not used)."),
+    ParamSpec("target_from_lidar", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0,
+                                    0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+              "4x4 transform (16 numbers, row-major) taking lidar points to target_frame.",
+              value_type=float),
+    ParamSpec("detector.sensor_height_m", 1.8, "Height of the lidar above the road (hint for "
+              "ground removal), metres.", min_value=0.1, max_value=10.0),
+    ParamSpec("detector.min_range_m", 2.5, "Returns closer than this are the vehicle itself "
+              "and are dropped, metres.", min_value=0.0, max_value=50.0),
+    ParamSpec("detector.max_range_m", 80.0, "Returns farther than this are dropped, metres.",
+              min_value=1.0, max_value=500.0),
+    ParamSpec("detector.sensor_top_elevation_deg", 15.0, "Elevation of the sensor's highest "
+              "beam (15 for a VLP-32C and the built-in simulator, 2 for an HDL-64E): objects "
+              "cut off at the top (poles, trunks, near trucks) are recognised as such, "
+              "degrees.", min_value=-45.0, max_value=90.0),
+    ParamSpec("detector.ground_cell_m", 1.0, "Cell size of the lowest-point ground grid, "
+              "metres.", min_value=0.1, max_value=10.0),
+    ParamSpec("detector.ground_threshold_m", 0.2, "Points this close above the local ground "
+              "are ground, metres.", min_value=0.01, max_value=2.0),
+    ParamSpec("detector.voxel_size_m", 0.15, "Voxel size of the downsampling, metres.",
+              min_value=0.01, max_value=2.0),
+    ParamSpec("detector.cluster_tolerance_m", 0.5, "Clustering grid cell: points this close "
+              "always join one object. Scale with the beam spacing: 0.5 for 32-beam sensors "
+              "(VLP-32C, the built-in simulator), whose rings land ~0.3 m apart along a car's "
+              "rear window at 10 m; 0.2 for 64-beam sensors (KITTI's HDL-64E), metres.",
+              min_value=0.02, max_value=5.0),
+    ParamSpec("detector.min_cluster_points", 8, "Smaller clusters are noise.", min_value=1,
+              max_value=100000),
+    ParamSpec("detector.max_cluster_points", 30000, "Larger clusters are structure.",
+              min_value=1, max_value=10000000),
+    ParamSpec("detector.max_object_length_m", 16.0, "Longer clusters are structure (walls, "
+              "hedges), metres.", min_value=0.5, max_value=100.0),
+    ParamSpec("detector.min_object_height_m", 0.4, "Lower clusters are kerbs and litter, "
+              "metres.", min_value=0.0, max_value=5.0),
+    ParamSpec("detector.min_class_score", 0.3, "Below this class confidence an object is "
+              "'unknown'.", min_value=0.0, max_value=1.0),
+    ParamSpec("detector.complete_car_boxes", True, "Grow a car seen from one side to a typical "
+              "car size away from the sensor, so its centre is where the car is."),
+)
+
+CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
+    ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
+              ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
+              "model, models/sim_detector.onnx."),
+    ParamSpec("device", "cpu", "Inference device: cpu, or cuda:N for a GPU (TensorRT engines "
+              "need one)."),
+    ParamSpec("conf_threshold", 0.25, "Detections below this score are dropped.",
+              min_value=0.0, max_value=1.0),
+    ParamSpec("iou_threshold", 0.45, "Non-maximum suppression IoU.", min_value=0.0,
+              max_value=1.0),
+    ParamSpec("imgsz", 0, "Network input size in pixels (longest side); 0 uses the model's "
+              "own.", min_value=0, max_value=4096),
+    ParamSpec("max_detections", 100, "At most this many detections per image.", min_value=1,
+              max_value=1000),
+    ParamSpec("class_map", [], "Rename model classes, 'model_class:our_class' each (e.g. "
+              "'person:pedestrian' for COCO weights); classes not named are dropped. Empty "
+              "keeps the model's classes.", value_type=str),
+    ParamSpec("engine.build", False, "Export .pt/.onnx to a TensorRT engine on this GPU at "
+              "start-up (cached; rebuilt when model, TensorRT, GPU, precision or size "
+              "change) and run the engine."),
+    ParamSpec("engine.build_only", False, "Build (or validate the cached) engine, then exit."),
+    ParamSpec("engine.precision", "fp16", "Engine precision.", choices=("fp16", "int8")),
+    ParamSpec("engine.calibration_dir", "", "Folder of images for INT8 calibration."),
+    ParamSpec("engine.cache_dir", "", "Where engines are cached; empty: "
+              "~/.cache/edge_llm_ros/engines."),
+)
+
+SCENE_FUSION: tuple[ParamSpec, ...] = COMMON + (
+    ParamSpec("rate_hz", 10.0, "SceneSummary publishing rate, hertz.", min_value=0.5,
+              max_value=100.0),
+    ParamSpec("camera_freshness_ms", 300.0, "Camera detections older than this at summary "
+              "time are stale (the summary degrades to lidar_only), milliseconds.",
+              min_value=1.0, max_value=60000.0),
+    ParamSpec("lidar_freshness_ms", 300.0, "Lidar objects older than this are stale (the "
+              "summary degrades to camera_only), milliseconds.", min_value=1.0,
+              max_value=60000.0),
+    ParamSpec("odometry_freshness_ms", 300.0, "Odometry older than this is stale, "
+              "milliseconds.", min_value=1.0, max_value=60000.0),
+    ParamSpec("sync_tolerance_ms", 60.0, "A camera frame pairs with a lidar sweep stamped this "
+              "close, milliseconds.", min_value=0.0, max_value=10000.0),
+    ParamSpec("max_future_ms", 500.0, "Inputs stamped further ahead of the node's clock are "
+              "dropped (bad clock), milliseconds.", min_value=0.0, max_value=3_600_000.0),
+    ParamSpec("camera_from_lidar", [0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0, -0.3,
+                                    1.0, 0.0, 0.0, -1.5, 0.0, 0.0, 0.0, 1.0],
+              "4x4 transform (16 numbers, row-major) taking lidar points to the camera "
+              "optical frame (x right, y down, z forward); the default is the built-in "
+              "simulator's mounting.", value_type=float),
+    ParamSpec("base_from_lidar", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0,
+                                  0.0, 0.0, 1.0, 1.9, 0.0, 0.0, 0.0, 1.0],
+              "4x4 transform (16 numbers, row-major) taking lidar points to base_link; the "
+              "default is the built-in simulator's mounting.", value_type=float),
+    ParamSpec("lidar_objects_frame", "lidar", "Frame the lidar objects arrive in: the lidar "
+              "frame (base_from_lidar applies) or base_link (identity)."),
+    ParamSpec("association_min_iou", 0.3, "A projected lidar box and a camera box match only "
+              "above this IoU.", min_value=0.0, max_value=1.0),
+    ParamSpec("confirm_hits", 3, "A track is reported after this many updates.", min_value=1,
+              max_value=100),
+    ParamSpec("max_misses", 5, "A track dies after this many missed frames.", min_value=1,
+              max_value=1000),
+    ParamSpec("ego_front_m", 3.5, "From base_link (rear axle) to the front bumper, metres.",
+              min_value=0.0, max_value=30.0),
+    ParamSpec("ego_width_m", 1.8, "Ego vehicle width, metres.", min_value=0.5, max_value=5.0),
+    ParamSpec("lane_width_m", 3.5, "Lane width for lane relation, metres.", min_value=1.0,
+              max_value=10.0),
+    ParamSpec("speed_limit_mps", 0.0, "Speed limit to report in the scene (no map here); 0 "
+              "unknown, metres/second.", min_value=0.0, max_value=100.0),
+    ParamSpec("max_objects", 20, "At most this many objects, most relevant first.",
+              min_value=1, max_value=500),
+)
+
 NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "simulator": SIMULATOR,
     "bag_replay": BAG_REPLAY,
     "bag_recorder": BAG_RECORDER,
+    "camera_detector": CAMERA_DETECTOR,
+    "lidar_detector": LIDAR_DETECTOR,
+    "scene_fusion": SCENE_FUSION,
 }
 
 

@@ -139,6 +139,13 @@ _PROXIES: dict[str, list[tuple]] = {
     "car": [
         ("box", (0.0, 0.0, 0.55), (2.25, 0.9, 0.4), _PAINT_REFLECTIVITY),
         ("box", (-0.28, 0.0, 1.22), (1.15, 0.8, 0.28), 0.2),
+        # Rear window and windscreen as steps: a real car's surface runs on from
+        # the boot to the roof, so a sweep from behind sees one object, not a
+        # bumper face and a cabin face 0.8 m apart.
+        *[("box", (x_mid, 0.0, 0.95 + 0.045 * (k + 1)), (half, 0.8, 0.045 * (k + 1)), 0.2)
+          for k, (x_mid, half) in enumerate(((-1.8, 0.37), (-1.7, 0.27), (-1.6, 0.17)))],
+        *[("box", (x_mid, 0.0, 0.95 + 0.045 * (k + 1)), (half, 0.8, 0.045 * (k + 1)), 0.2)
+          for k, (x_mid, half) in enumerate(((1.27, 0.4), (1.17, 0.3), (1.07, 0.2)))],
     ],
     "pedestrian": [
         ("box", (0.0, 0.0, 0.72), (0.12, 0.26, 0.72), 0.3),

@@ -3,6 +3,7 @@ helpers to run `edge-llm-ros` / node executables as real processes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -69,13 +70,17 @@ class Listener:
         with self._lock:
             return list(self.messages[topic])
 
-    def wait_for(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    def wait_for(self, condition: Callable[[], bool], timeout_s: float,
+                 what: str | Callable[[], str]) -> None:
+        """Poll a condition on received messages; `what` (or what it returns)
+        explains a time-out."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if condition():
                 return
             time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        text = what() if callable(what) else what
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {text}")
 
     def close(self) -> None:
         import rclpy
@@ -159,6 +164,24 @@ def run_edge(start_edge: Callable[..., Proc]) -> Callable[..., tuple[int, str]]:
         return code, proc.output
 
     return run
+
+
+SMALL_CAMERA = ["-p", "simulator.camera.width_px=160", "-p", "simulator.camera.height_px=120"]
+
+
+@pytest.fixture(scope="session")
+def sim_bag(tmp_path_factory: pytest.TempPathFactory, ros_available: None) -> Path:
+    """A real recording of the simulator: `edge-llm-ros sim --record`."""
+    out = tmp_path_factory.mktemp("simbag") / "braking"
+    env = dict(os.environ, ROS_DOMAIN_ID="117")
+    proc = subprocess.run(
+        [sys.executable, "-m", "edge_llm_ros.cli", "sim", "--scenario", "car_braking_ahead",
+         *SMALL_CAMERA, "--record", str(out), "--duration", "6"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "/camera/image_raw" in proc.stdout, "the run prints what was recorded"
+    return out
 
 
 def node_executable(name: str) -> str:

@@ -17,32 +17,12 @@ from edge_llm_ros.bag import BagRecorder, build_typestore, deserialize, iter_mes
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
-SMALL_CAMERA = ["-p", "simulator.camera.width_px=160", "-p", "simulator.camera.height_px=120"]
 
 
 def _best_effort(depth: int = 200) -> Any:
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT)
-
-
-@pytest.fixture(scope="module")
-def sim_bag(tmp_path_factory: pytest.TempPathFactory, ros_available: None) -> Path:
-    """A real recording of the simulator: `edge-llm-ros sim --record`."""
-    import os
-    import subprocess
-    import sys
-
-    out = tmp_path_factory.mktemp("simbag") / "braking"
-    env = dict(os.environ, ROS_DOMAIN_ID="117")
-    proc = subprocess.run(
-        [sys.executable, "-m", "edge_llm_ros.cli", "sim", "--scenario", "car_braking_ahead",
-         *SMALL_CAMERA, "--record", str(out), "--duration", "6"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "/camera/image_raw" in proc.stdout, "the run prints what was recorded"
-    return out
 
 
 def test_sim_recording_holds_every_sensor_topic(

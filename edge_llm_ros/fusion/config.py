@@ -1,0 +1,196 @@
+"""Scene fusion settings, with defaults that match the built-in simulator.
+
+Durations are milliseconds (as ROS parameters are), distances metres, speeds
+metres/second. Extrinsics are 4x4 homogeneous transforms `T_a_from_b` that
+take points in frame b to frame a; the node fills them from its parameters or
+TF, the defaults are the simulator's mounts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edge_llm_ros.fusion.association import DEFAULT_CLASS_GROUPS
+
+# Rotation taking base_link axes (x forward, y left, z up) to camera optical
+# axes (x right, y down, z forward).
+R_OPTICAL_FROM_BASE = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+
+SIM_LIDAR_MOUNT_M = (0.0, 0.0, 1.9)  # in base_link, no rotation
+SIM_CAMERA_MOUNT_M = (1.5, 0.0, 1.6)  # in base_link, looking along +x
+SIM_CAMERA_SIZE_PX = (640, 480)
+SIM_CAMERA_HFOV_DEG = 90.0
+
+# Class sizes (length, width, height) for camera-only objects, which have no
+# metric extent of their own: the simulator's ground-truth boxes.
+DEFAULT_SIZES_M: dict[str, tuple[float, float, float]] = {
+    "car": (4.5, 1.8, 1.5),
+    "pedestrian": (0.6, 0.6, 1.75),
+    "cyclist": (1.8, 0.6, 1.7),
+    "truck": (8.0, 2.5, 3.2),
+    "bus": (12.0, 2.5, 3.2),
+    "motorcycle": (2.1, 0.8, 1.5),
+}
+UNKNOWN_SIZE_M = (1.0, 1.0, 1.5)
+
+# Detector class names mapped onto the names TrackedObject uses (COCO "person").
+DEFAULT_CLASS_ALIASES: dict[str, str] = {"person": "pedestrian", "bicycle": "cyclist",
+                                         "motorbike": "motorcycle"}
+
+
+def translation(xyz: Sequence[float]) -> np.ndarray:
+    t = np.eye(4)
+    t[:3, 3] = np.asarray(xyz, dtype=float)
+    return t
+
+
+def sim_base_from_lidar() -> np.ndarray:
+    return translation(SIM_LIDAR_MOUNT_M)
+
+
+def sim_camera_from_base() -> np.ndarray:
+    t = np.eye(4)
+    t[:3, :3] = R_OPTICAL_FROM_BASE
+    t[:3, 3] = -R_OPTICAL_FROM_BASE @ np.asarray(SIM_CAMERA_MOUNT_M)
+    return t
+
+
+def sim_camera_from_lidar() -> np.ndarray:
+    return sim_camera_from_base() @ sim_base_from_lidar()
+
+
+def sim_camera_matrix(width_px: int = SIM_CAMERA_SIZE_PX[0], height_px: int = SIM_CAMERA_SIZE_PX[1],
+                 horizontal_fov_deg: float = SIM_CAMERA_HFOV_DEG) -> np.ndarray:
+    """The simulator's pinhole K (square pixels, pixel centres at integers)."""
+    f = (width_px / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
+    return np.array([[f, 0.0, (width_px - 1) / 2.0], [0.0, f, (height_px - 1) / 2.0],
+                     [0.0, 0.0, 1.0]])
+
+
+def as_transform(value: Any, name: str) -> np.ndarray:
+    """A rigid 4x4 transform from a (4,4) array or 16 row-major numbers (a ROS parameter)."""
+    t = np.asarray(value, dtype=float)
+    if t.size != 16:
+        raise ValueError(f"{name} must be 4x4 (or 16 row-major numbers), got shape {t.shape}")
+    t = t.reshape(4, 4).copy()
+    if not np.all(np.isfinite(t)):
+        raise ValueError(f"{name} has non-finite entries")
+    if not np.allclose(t[3], [0.0, 0.0, 0.0, 1.0]):
+        raise ValueError(f"{name} last row must be 0 0 0 1, got {t[3].tolist()}")
+    r = t[:3, :3]
+    if not np.allclose(r @ r.T, np.eye(3), atol=1e-6) or np.linalg.det(r) < 0.0:
+        raise ValueError(f"{name} rotation is not a proper rotation matrix")
+    t.flags.writeable = False
+    return t
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: numpy fields make field-wise == ambiguous
+class FusionConfig:
+    """Every knob of scene fusion; defaults fit the built-in simulator at 10 Hz."""
+
+    # --- freshness and timing
+    camera_freshness_ms: float = 300.0  # camera data older than this at summary time is stale
+    lidar_freshness_ms: float = 300.0  # ditto lidar; ~3 sweeps at 10 Hz
+    odometry_freshness_ms: float = 300.0  # ditto odometry
+    sync_tolerance_ms: float = 60.0  # a camera frame pairs with a lidar sweep this close in time
+    max_future_ms: float = 500.0  # frames stamped further ahead of `now` are rejected (bad clock)
+    odometry_history_s: float = 5.0  # ego poses kept for motion compensation
+    time_jump_reset_ms: float = 3000.0  # a stamp this far behind its stream resets all; 0: never
+
+    # --- calibration (4x4, T_a_from_b maps points in b to a)
+    T_camera_from_lidar: np.ndarray = field(default_factory=sim_camera_from_lidar)
+    T_base_from_lidar: np.ndarray = field(default_factory=sim_base_from_lidar)
+
+    # --- camera <-> lidar association
+    association_min_iou: float = 0.3  # gate: projected lidar box vs detection box
+    class_groups: tuple[frozenset[str], ...] = DEFAULT_CLASS_GROUPS
+    class_aliases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASS_ALIASES))
+    camera_class_weight: float = 3.0  # a camera label counts this much more than a lidar guess
+
+    # --- measurement noise (1 sigma)
+    lidar_position_std_m: float = 0.25  # cluster centre noise
+    camera_range_rel_std: float = 0.08  # flat-ground range error, fraction of the range
+    camera_range_min_std_m: float = 0.5
+    camera_lateral_std_m: float = 0.3
+    camera_only_max_range_m: float = 80.0  # flat-ground ranges beyond this are not trusted
+    default_sizes_m: Mapping[str, tuple[float, float, float]] = field(
+        default_factory=lambda: dict(DEFAULT_SIZES_M))
+
+    # --- tracker
+    confirm_hits: int = 3  # a track is reported after this many updates
+    max_misses: int = 5  # a confirmed track dies after this many consecutive missed frames
+    tentative_max_misses: int = 2  # an unconfirmed track dies sooner
+    max_coast_ms: float = 1000.0  # any track dies this long after its last update
+    gate_chi2: float = 11.83  # Mahalanobis gate, chi-square 2 dof at 99.73 % (3 sigma)
+    max_gate_distance_m: float = 8.0  # and never further than this, however uncertain
+    accel_std_mps2: float = 2.0  # process noise (white acceleration) of the constant-velocity model
+    init_velocity_std_mps: float = 10.0  # velocity uncertainty of a new track
+    class_mismatch_cost: float = 4.0  # added to the distance when class families differ
+    size_smoothing: float = 0.3  # exponential smoothing factor for size, yaw, height
+    confidence_smoothing: float = 0.5
+    miss_confidence_decay: float = 0.85
+
+    # --- ego vehicle and road
+    ego_length_m: float = 4.5
+    ego_width_m: float = 1.8
+    ego_front_m: float = 3.5  # base_link origin (rear axle) to the front bumper, along x
+    lane_width_m: float = 3.5
+    lanes_left: int = 1  # lanes known to exist left / right of the ego lane (no map)
+    lanes_right: int = 1
+    corridor_margin_m: float = 0.3  # added to each side of the ego width for TTC
+    use_path_curvature: bool = True  # bend the path by yaw_rate / speed
+    curvature_min_speed_mps: float = 1.0  # below this the path is straight (yaw_rate/v blows up)
+    max_curvature_1pm: float = 0.2
+
+    # --- time to collision
+    min_closing_speed_mps: float = 0.1
+    min_lateral_speed_mps: float = 0.3  # lateral motion below this is noise
+    lateral_horizon_s: float = 5.0  # lateral entry/exit predicted no further ahead than this
+
+    # --- output
+    max_objects: int = 20
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "T_camera_from_lidar",
+                           as_transform(self.T_camera_from_lidar, "T_camera_from_lidar"))
+        object.__setattr__(self, "T_base_from_lidar",
+                           as_transform(self.T_base_from_lidar, "T_base_from_lidar"))
+        object.__setattr__(self, "class_groups",
+                           tuple(frozenset(c.lower() for c in g) for g in self.class_groups))
+        positive = ("camera_freshness_ms", "lidar_freshness_ms", "odometry_freshness_ms",
+                    "max_coast_ms", "gate_chi2", "max_gate_distance_m", "accel_std_mps2",
+                    "init_velocity_std_mps", "lidar_position_std_m", "camera_range_min_std_m",
+                    "camera_lateral_std_m", "camera_only_max_range_m", "ego_length_m",
+                    "ego_width_m", "lane_width_m", "lateral_horizon_s", "odometry_history_s")
+        for name in positive:
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0.0):
+                raise ValueError(f"{name} must be a finite number > 0, got {v}")
+        non_negative = ("sync_tolerance_ms", "max_future_ms", "camera_range_rel_std",
+                        "class_mismatch_cost", "corridor_margin_m", "curvature_min_speed_mps",
+                        "max_curvature_1pm", "min_closing_speed_mps", "min_lateral_speed_mps",
+                        "camera_class_weight", "time_jump_reset_ms")
+        for name in non_negative:
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v}")
+        for name in ("size_smoothing", "confidence_smoothing", "miss_confidence_decay"):
+            v = getattr(self, name)
+            if not 0.0 < v <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1], got {v}")
+        if not 0.0 <= self.association_min_iou <= 1.0:
+            raise ValueError(f"association_min_iou must be in [0, 1], got "
+                             f"{self.association_min_iou}")
+        for name in ("confirm_hits", "max_misses", "tentative_max_misses", "max_objects"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lanes_left < 0 or self.lanes_right < 0:
+            raise ValueError("lanes_left and lanes_right must be >= 0")
+
+    def size_for(self, class_name: str) -> tuple[float, float, float]:
+        return self.default_sizes_m.get(class_name, UNKNOWN_SIZE_M)

@@ -1,0 +1,130 @@
+"""camera_detector node: sensor_msgs/Image -> Detection2DArray with a YOLO
+model whose file picks the runtime (.pt PyTorch, .onnx ONNX Runtime, .engine
+TensorRT). Images are viewed in place (no cv_bridge); a debug image with the
+boxes is rendered only while someone subscribes to it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from sensor_msgs.msg import Image
+
+from edge_llm_ros.msg import Detection2D, Detection2DArray
+from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.convert import rgb_image_to_msg
+from edge_llm_ros.params import ConfigError
+from edge_llm_ros.paths import model_file
+from edge_llm_ros.perception.camera.detector import (
+    CameraDetector,
+    ImageEncodingError,
+    ImageError,
+    ModelLoadError,
+    image_from_msg_bytes,
+)
+from edge_llm_ros.perception.draw import draw_detections
+from edge_llm_ros.stamps import StampGuard
+
+DEFAULT_MODEL = "sim_detector.onnx"
+
+
+def parse_class_map(entries: list[str], node_name: str) -> dict[str, str] | None:
+    """["person:pedestrian", ...] -> {"person": "pedestrian"}; empty -> None (keep all)."""
+    if not entries:
+        return None
+    mapping = {}
+    for entry in entries:
+        source, sep, target = entry.partition(":")
+        if not sep or not source.strip() or not target.strip():
+            raise ConfigError(f"node '{node_name}': parameter 'class_map': entry {entry!r} "
+                              "must be 'model_class:our_class'")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+class CameraDetectorNode(EdgeNode):
+    def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        super().__init__("camera_detector", node_name, **kwargs)
+        p = self.params
+        name = self.get_name()
+        model_path = Path(str(p["model_path"])) if p["model_path"] else model_file(DEFAULT_MODEL)
+        device = str(p["device"])
+        if p["engine.build"] or p["engine.build_only"]:
+            model_path = self._engine_for(model_path, device)
+            if p["engine.build_only"]:
+                self.get_logger().info(f"engine ready: {model_path}; build_only: exiting")
+                raise SystemExit(0)
+        try:
+            self.detector = CameraDetector(
+                model_path, conf_threshold=float(p["conf_threshold"]),
+                iou_threshold=float(p["iou_threshold"]),
+                imgsz=int(p["imgsz"]) or None, device=device,
+                class_map=parse_class_map(list(p["class_map"]), name),
+                max_det=int(p["max_detections"]),
+            )
+        except (ModelLoadError, ValueError) as exc:
+            raise ConfigError(f"node '{name}': parameter 'model_path': {exc}") from exc
+        self.get_logger().info(
+            f"model {model_path} ({self.detector.runtime}, input "
+            f"{self.detector.inference_size[1]}x{self.detector.inference_size[0]}, classes "
+            f"{sorted(set(self.detector.names.values()))})")
+        self.stamps = StampGuard(float(p["max_stamp_age_ms"]), float(p["max_stamp_future_ms"]))
+        self.detections_pub = self.create_publisher(Detection2DArray, "perception/detections_2d",
+                                                    10)
+        self.debug_pub = self.create_publisher(Image, "perception/debug_image", 2)
+        self.create_sensor_subscription(Image, "camera/image_raw", self.on_image)
+
+    def _engine_for(self, model_path: Path, device: str) -> Path:
+        from edge_llm_ros.perception.camera.engine import EngineBuildError, build_engine
+
+        p = self.params
+        calibration = str(p["engine.calibration_dir"]) or None
+        try:
+            return build_engine(
+                model_path, precision=str(p["engine.precision"]),
+                imgsz=int(p["imgsz"]) or None, calib_images_dir=calibration,
+                cache_dir=str(p["engine.cache_dir"]) or None,
+                device=device if device != "cpu" else "cuda:0",
+                log=lambda line: self.get_logger().info(line),
+            )
+        except (EngineBuildError, ModelLoadError, ValueError) as exc:
+            raise ConfigError(f"node '{self.get_name()}': TensorRT engine: {exc}") from exc
+
+    def on_image(self, msg: Image) -> None:
+        started = time.perf_counter()
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        now_ns = self.get_clock().now().nanoseconds
+        problem = self.stamps.check(stamp_ns, now_ns)
+        if problem is not None:
+            self.report_error(problem.value, self.stamps.describe(problem, stamp_ns, now_ns))
+            return
+        try:
+            image = image_from_msg_bytes(msg.data, msg.width, msg.height, msg.step,
+                                         msg.encoding, bool(msg.is_bigendian))
+        except ImageEncodingError as exc:
+            self.report_error("unsupported_encoding", str(exc))
+            return
+        except ImageError as exc:
+            self.report_error("malformed_image", str(exc))
+            return
+        result = self.detector.detect(image, msg.encoding)
+        processing_ms = (time.perf_counter() - started) * 1e3
+        out = Detection2DArray(header=msg.header, image_width_px=msg.width,
+                               image_height_px=msg.height,
+                               processing_time_ms=float(processing_ms))
+        out.detections = [
+            Detection2D(class_id=d.class_id, class_name=d.class_name, score=float(d.score),
+                        x_min_px=float(d.box_px[0]), y_min_px=float(d.box_px[1]),
+                        x_max_px=float(d.box_px[2]), y_max_px=float(d.box_px[3]), track_id=-1)
+            for d in result.detections
+        ]
+        self.detections_pub.publish(out)
+        self.report_timing(processing_ms, msg.header.stamp)
+        if self.debug_pub.get_subscription_count() > 0:
+            rgb = draw_detections(image, msg.encoding, result.detections)
+            self.debug_pub.publish(rgb_image_to_msg(np.ascontiguousarray(rgb), msg.header))
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_single_node(CameraDetectorNode, args)
