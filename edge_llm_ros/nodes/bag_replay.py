@@ -10,7 +10,7 @@ import time
 from rosgraph_msgs.msg import Clock
 
 from edge_llm_ros.bag import BagError, check_known_types, iter_messages, open_bag, plan_replay
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node
+from edge_llm_ros.nodes.base import REPLAY_QOS, EdgeNode, run_single_node
 from edge_llm_ros.nodes.convert import ns_to_time
 from edge_llm_ros.nodes.msgtypes import import_message_type, is_importable
 from edge_llm_ros.params import ConfigError
@@ -51,7 +51,7 @@ class BagReplayNode(EdgeNode):
         self.topics = wanted
         self.publishers_by_topic = {
             topic: self.create_source_publisher(
-                import_message_type(bag_topics[topic].msgtype), topic
+                import_message_type(bag_topics[topic].msgtype), topic, REPLAY_QOS
             )
             for topic in self.topics
         }
@@ -81,6 +81,13 @@ class BagReplayNode(EdgeNode):
                 rate=rate, loop=bool(p["loop"]), start_offset_s=float(p["start_offset_s"]),
                 bag_start_ns=self.info.start_ns,
             )
+            wait_s = float(p["wait_for_subscribers_s"])
+            if wait_s > 0:
+                deadline = time.monotonic() + wait_s
+                while (not self._stop.is_set() and time.monotonic() < deadline
+                       and any(pub.get_subscription_count() == 0
+                               for pub in self.publishers_by_topic.values())):
+                    self._stop.wait(0.05)
             if self._stop.wait(float(p["start_delay_s"])):
                 return
             wall_start = time.monotonic()
@@ -102,6 +109,7 @@ class BagReplayNode(EdgeNode):
                 self.published += 1
                 self.health.record_timing((time.perf_counter() - started) * 1e3, None)
             else:
+                self._wait_for_delivery()
                 self.get_logger().info(f"bag replayed: {self.published} messages published")
         except BagError as exc:
             self.exit_code = 1
@@ -112,6 +120,16 @@ class BagReplayNode(EdgeNode):
         finally:
             if p["exit_when_done"] or self.exit_code:
                 self.finished.set()
+
+    def _wait_for_delivery(self, timeout_s: float = 2.0) -> None:
+        """Before exiting, let reliable subscribers acknowledge the last messages
+        (an exiting process takes undelivered samples with it)."""
+        from rclpy.duration import Duration
+
+        deadline = time.monotonic() + timeout_s
+        for publisher in self.publishers_by_topic.values():
+            left = max(0.0, deadline - time.monotonic())
+            publisher.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
 
     def close(self) -> None:
         self._stop.set()

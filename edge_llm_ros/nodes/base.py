@@ -17,7 +17,7 @@ from rcl_interfaces.msg import (
 )
 from rclpy.node import Node
 from rclpy.parameter import Parameter
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
 try:  # Jazzy and later
     from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
@@ -42,6 +42,10 @@ _ARRAY_TYPES = {
 #: nothing lost. Subscribers asking for RELIABLE are incompatible and get the
 #: incompatible-QoS warning.
 SOURCE_QOS = qos_profile_sensor_data
+
+#: Bag replay offers reliable delivery (keep last 100): a replayed bag is
+#: evidence, and a subscriber of either reliability still matches.
+REPLAY_QOS = QoSProfile(depth=100)
 
 
 def stamp_to_ns(stamp: Any) -> int:
@@ -89,7 +93,9 @@ def declare_node_parameters(node: Node, node_kind: str) -> dict[str, ParamValue]
         if isinstance(value, list) and not value:
             # rclpy infers BYTE_ARRAY from []; declare the array type instead
             declared = _ARRAY_TYPES[spec.element_type]
-        node.declare_parameter(spec.name, declared, _descriptor(spec))
+        # The override was validated and coerced above (an integer given for a
+        # double is fine); declaring the checked value avoids rclpy's type error.
+        node.declare_parameter(spec.name, declared, _descriptor(spec), ignore_override=True)
     return values
 
 
@@ -160,13 +166,14 @@ class EdgeNode(Node):
             event_callbacks=events, raw=raw,
         )
 
-    def create_source_publisher(self, msg_type: Any, topic: str) -> Any:
+    def create_source_publisher(self, msg_type: Any, topic: str,
+                                qos: QoSProfile = SOURCE_QOS) -> Any:
         """Publisher for data this node originates (sensors, bag topics)."""
         resolved = self.resolve_topic_name(topic)
         events = PublisherEventCallbacks(
             incompatible_qos=lambda event: self._on_incompatible_qos(resolved, event)
         )
-        return self.create_publisher(msg_type, topic, SOURCE_QOS, event_callbacks=events)
+        return self.create_publisher(msg_type, topic, qos, event_callbacks=events)
 
     def _on_incompatible_qos(self, topic: str, event: Any) -> None:
         policy = getattr(event, "last_policy_kind", "unknown")

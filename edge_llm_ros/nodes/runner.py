@@ -85,12 +85,17 @@ def run_nodes(
     ns = "/" + namespace.strip("/") if namespace.strip("/") else "/"
     for path in params_files:
         check_params_file(Path(path))
-    for kind in kinds:
-        resolve_node_params(kind, [Path(p) for p in params_files], overrides.get(kind, {}), ns)
+    checked = {
+        kind: resolve_node_params(kind, [Path(p) for p in params_files],
+                                  overrides.get(kind, {}), ns)
+        for kind in kinds
+    }
 
     order = sorted(kinds, key=lambda k: (k not in _RECORDERS, list(NODE_CLASSES).index(k)))
     with tempfile.TemporaryDirectory(prefix="edge_llm_ros_params_") as tmp:
-        extra = {f"/**/{kind}": {"ros__parameters": dict(overrides.get(kind, {}))}
+        # The overrides as checked (an integer given for a double is a double).
+        extra = {f"/**/{kind}": {"ros__parameters": {
+                     name: checked[kind][name] for name in overrides.get(kind, {})}}
                  for kind in kinds}
         extra["/**"] = {"ros__parameters": {"use_sim_time": bool(use_sim_time)}}
         extra_path = Path(tmp) / "overrides.yaml"

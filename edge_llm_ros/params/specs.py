@@ -95,6 +95,9 @@ BAG_REPLAY: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec("start_delay_s", 1.0, "Wait this long before the first message so that "
               "subscribers are discovered first (DDS discovery takes a moment), seconds.",
               min_value=0.0, max_value=3600.0),
+    ParamSpec("wait_for_subscribers_s", 0.0, "Before the first message, wait up to this long "
+              "until every replayed topic has a subscriber (start a replay before the "
+              "pipeline is up); 0 does not wait, seconds.", min_value=0.0, max_value=3600.0),
     ParamSpec("exit_when_done", True, "Shut the node down once the bag has been replayed "
               "(ignored with loop)."),
 )

