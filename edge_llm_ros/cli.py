@@ -133,6 +133,76 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perceive(args: argparse.Namespace) -> int:
+    from edge_llm_ros.perception.offline import perceive
+
+    result = perceive(args.image, args.cloud, args.calib, args.model,
+                      annotated_png=args.png)
+    text = json.dumps(result, indent=None if args.json else 2)
+    if args.output:
+        args.output.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.target != "perception":
+        raise SystemExit(f"error: unknown benchmark {args.target!r}")
+    from edge_llm_ros.fusion.bench import benchmark_fusion
+    from edge_llm_ros.perception.bench import benchmark_lidar
+    from edge_llm_ros.perception.evaluate import evaluate_kitti_000002, evaluate_lidar_on_sim
+
+    figures: dict[str, Any] = {}
+    say = (lambda *_: None) if args.json else print
+    say(f"lidar_detector speed: {args.frames} frames of a 120k-point sweep, one core ...")
+    figures["lidar_speed"] = benchmark_lidar(n_frames=args.frames)
+    say(json.dumps(figures["lidar_speed"], indent=2))
+    say("scene_fusion speed: 50 tracked objects ...")
+    figures["fusion_speed"] = benchmark_fusion(n_frames=args.frames, n_objects=50)
+    say(json.dumps(figures["fusion_speed"], indent=2))
+    say("lidar 3D accuracy on simulator scenarios ...")
+    figures["lidar_accuracy_sim"] = evaluate_lidar_on_sim()
+    say(json.dumps(figures["lidar_accuracy_sim"], indent=2))
+    if args.kitti.is_dir():
+        say(f"lidar on the real KITTI frame in {args.kitti} ...")
+        figures["lidar_kitti_000002"] = evaluate_kitti_000002(args.kitti)
+        say(json.dumps(figures["lidar_kitti_000002"], indent=2))
+    else:
+        figures["lidar_kitti_000002"] = f"skipped: {args.kitti} not found"
+    if not args.skip_camera:
+        from edge_llm_ros.paths import model_file
+        from edge_llm_ros.perception.camera.bench import benchmark_camera
+
+        for model in args.camera_model or [model_file("sim_detector.onnx"),
+                                           model_file("sim_detector.pt")]:
+            say(f"camera_detector overhead and 2D accuracy: {model} ...")
+            figures[f"camera_{Path(model).name}"] = benchmark_camera(model, n_frames=args.frames)
+            say(json.dumps(figures[f"camera_{Path(model).name}"], indent=2))
+    print(json.dumps(figures))
+    return 0
+
+
+def cmd_train_detector(args: argparse.Namespace) -> int:
+    from edge_llm_ros.perception.camera.train import train_detector
+
+    chosen = {"n_images": args.images, "epochs": args.epochs, "imgsz": args.imgsz}
+    result = train_detector(args.output, seed=args.seed,
+                            **{k: v for k, v in chosen.items() if v is not None})
+    print(json.dumps({"pt": str(result.pt_path), "onnx": str(result.onnx_path),
+                      "metrics": result.metrics}))
+    return 0
+
+
+def cmd_build_engine(args: argparse.Namespace) -> int:
+    from edge_llm_ros.perception.camera.engine import build_engine
+
+    size = {"imgsz": args.imgsz} if args.imgsz else {}
+    path = build_engine(args.model, precision=args.precision, calib_images_dir=args.calibration,
+                        cache_dir=args.cache_dir, device=args.device, force=args.force, **size)
+    print(path)
+    return 0
+
+
 # -- parser ---------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -232,6 +302,79 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bag", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser(
+        "perceive", formatter_class=_FORMATTER, help="perception on files (image, cloud, calib)",
+        description="Run the camera detector, the lidar detector and scene fusion on files: "
+        "an image, a point cloud (KITTI .bin or PCD) and a KITTI calibration. Prints 2D "
+        "detections, 3D objects (lidar frame) and the fused scene as JSON; --png writes "
+        "the image annotated with boxes, projected lidar objects and ids.",
+        epilog="examples:\n"
+        "  edge-llm-ros perceive --image 000002.png --cloud 000002.bin --calib 000002.txt \\\n"
+        "      --png out/000002.png\n"
+        "  edge-llm-ros perceive --cloud scan.pcd --json\n"
+        "  edge-llm-ros perceive --image frame.png --model yolo11n.pt --png out/frame.png",
+    )
+    p.add_argument("--image", type=Path, help="camera image (PNG/JPEG)")
+    p.add_argument("--cloud", type=Path, help="point cloud: KITTI .bin or .pcd")
+    p.add_argument("--calib", type=Path,
+                   help="KITTI calibration file (P2, R0_rect, Tr_velo_to_cam)")
+    p.add_argument("--model", type=Path, help="camera model .pt/.onnx/.engine (default: packaged)")
+    p.add_argument("--png", type=Path, help="write the annotated image here")
+    p.add_argument("-o", "--output", type=Path, help="also write the JSON here")
+    p.add_argument("--json", action="store_true", help="one JSON object on one line")
+    p.set_defaults(func=cmd_perceive)
+
+    p = sub.add_parser(
+        "bench", formatter_class=_FORMATTER, help="speed and accuracy benchmarks",
+        description="perception: lidar_detector speed (120k-point sweep, one core), fusion "
+        "speed (50 tracks), camera node overhead over bare Ultralytics (same model and "
+        "runtime), 2D and 3D accuracy on simulator scenarios, and the real KITTI frame.",
+        epilog="examples:\n  edge-llm-ros bench perception\n"
+        "  edge-llm-ros bench perception --json --frames 300",
+    )
+    p.add_argument("target", choices=["perception"])
+    p.add_argument("--frames", type=int, default=200, help="timed frames per figure")
+    p.add_argument("--kitti", type=Path, default=Path(__file__).resolve().parents[1].parent
+                   / "shared" / "data" / "kitti", help="folder holding KITTI frame 000002")
+    p.add_argument("--camera-model", type=Path, action="append",
+                   help="camera model(s) to benchmark (default: the packaged .onnx and .pt)")
+    p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")
+    p.add_argument("--json", action="store_true",
+                   help="print only the figures, as one JSON object on the last line")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "train-detector", formatter_class=_FORMATTER,
+        help="train the camera model on simulator images",
+        description="Generate a labelled dataset with the simulator, train a small YOLO on the "
+        "CPU with Ultralytics (offline) and export ONNX: how models/sim_detector.* were made.",
+        epilog="examples:\n  edge-llm-ros train-detector -o out/detector\n"
+        "  edge-llm-ros train-detector -o out/detector --images 2000 --epochs 40",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="working folder")
+    p.add_argument("--images", type=int, default=None, help="dataset size")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--imgsz", type=int, default=None, help="training image size")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_detector)
+
+    p = sub.add_parser(
+        "build-engine", formatter_class=_FORMATTER,
+        help="build (or reuse) a cached TensorRT engine for the camera model",
+        description="Export a YOLO .pt to a TensorRT engine on this GPU, cached by model hash, "
+        "TensorRT version, GPU, precision and input size; rebuilt when any changes.",
+        epilog="examples:\n  edge-llm-ros build-engine models/sim_detector.pt\n"
+        "  edge-llm-ros build-engine my.pt --precision int8 --calibration images/",
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument("--precision", choices=["fp16", "int8"], default="fp16")
+    p.add_argument("--calibration", type=Path, help="image folder for INT8 calibration")
+    p.add_argument("--imgsz", type=int, default=0, help="input size (0: 480x640)")
+    p.add_argument("--cache-dir", type=Path)
+    p.add_argument("--device", default="cuda:0")
+    p.add_argument("--force", action="store_true", help="rebuild even if the cache matches")
+    p.set_defaults(func=cmd_build_engine)
     return parser
 
 

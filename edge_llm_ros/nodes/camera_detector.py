@@ -80,10 +80,13 @@ class CameraDetectorNode(EdgeNode):
 
         p = self.params
         calibration = str(p["engine.calibration_dir"]) or None
+        if model_path.suffix.lower() == ".onnx" and model_path.with_suffix(".pt").is_file():
+            model_path = model_path.with_suffix(".pt")  # engines are exported from the .pt
+        size = {"imgsz": int(p["imgsz"])} if int(p["imgsz"]) else {}
         try:
             return build_engine(
-                model_path, precision=str(p["engine.precision"]),
-                imgsz=int(p["imgsz"]) or None, calib_images_dir=calibration,
+                model_path, precision=str(p["engine.precision"]), **size,
+                calib_images_dir=calibration,
                 cache_dir=str(p["engine.cache_dir"]) or None,
                 device=device if device != "cpu" else "cuda:0",
                 log=lambda line: self.get_logger().info(line),

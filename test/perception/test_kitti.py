@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge_llm_ros.perception.evaluate import KITTI_000002_CARS
 from edge_llm_ros.perception.kitti import (
     KittiCalib,
     KittiFormatError,
@@ -194,14 +195,7 @@ def test_parse_calib_malformed(tmp_path: Path, edit: Callable[[str], str], messa
 # and a truck/van at the image's left edge (x ~7, y ~5.3) of which only a corner is in view.
 # Nobody walks or rides a bicycle in this frame.
 # name: (centre x, y in the lidar frame; tolerance m; image region u0, v0, u1, v1 in pixels)
-KITTI_000002_CARS: dict[str, tuple[float, float, float, tuple[int, int, int, int]]] = {
-    "silver": (6.7, -3.9, 1.2, (970, 180, 1242, 375)),
-    "black": (10.55, -4.85, 0.8, (775, 175, 1050, 300)),
-    "red": (18.45, 5.75, 0.8, (365, 205, 435, 265)),
-    "white": (24.0, 5.7, 0.8, (420, 200, 475, 250)),
-    "blue": (28.95, 5.8, 1.2, (460, 195, 500, 240)),
-    "beige": (48.0, -4.2, 1.0, (640, 178, 700, 202)),
-}
+# The reference itself lives with the benchmark that reports it (bench perception).
 IMAGE_SIZE = (1242, 375)
 
 
