@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,34 @@ def _print_bag_summary(path: Path, as_json: bool = False) -> dict[str, Any]:
     return summary
 
 
+def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
+                            params_file: Path) -> subprocess.Popen[str]:
+    """The on-board nodes in their own process, as ros2 launch would run them
+    (one Python process for everything would share one GIL); returns once they
+    are up."""
+    cmd = [sys.executable, "-m", "edge_llm_ros.cli", "run", "--nodes", ",".join(kinds),
+           "--params-file", str(params_file)]
+    if getattr(args, "namespace", ""):
+        cmd += ["--namespace", args.namespace]
+    if getattr(args, "use_sim_time", False):
+        cmd.append("--use-sim-time")
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             bufsize=1)
+    assert child.stdout is not None
+    for line in child.stdout:
+        print(line, end="")
+        if line.startswith("[run] started:"):
+            return child
+    raise SystemExit(f"error: the pipeline process exited with code {child.wait()}")
+
+
+def _stop_pipeline_process(child: subprocess.Popen[str]) -> int:
+    child.send_signal(signal.SIGINT)
+    output, _ = child.communicate(timeout=60)
+    print(output, end="")
+    return child.returncode
+
+
 def _run(kinds: list[str], args: argparse.Namespace, params_files: list[Path],
          overrides: dict[str, dict[str, Any]], until_finished: Sequence[str] = ()) -> int:
     from edge_llm_ros.nodes.runner import run_nodes
@@ -68,14 +97,25 @@ def _run(kinds: list[str], args: argparse.Namespace, params_files: list[Path],
         duration_s=getattr(args, "duration", None), until_finished=until_finished,
     )
     print(f"stopped ({result.stopped_by}) after {result.wall_s:.1f} s wall time")
-    for kind, node in result.nodes.items():
-        report = node.health.report(time.monotonic())
-        print(f"  {kind}: {report.level.name} {report.message}; "
-              + ", ".join(f"{k}={v}" for k, v in report.values.items()))
+    _print_stage_table(result.reports)
     recorder = result.nodes.get("bag_recorder")
     if recorder is not None and Path(recorder.output_path).exists():
         _print_bag_summary(Path(recorder.output_path))
     return result.exit_code
+
+
+def _print_stage_table(reports: dict[str, Any]) -> None:
+    """Per-stage frames, processing time and pipeline latency (output time
+    minus the sensor stamp) and each node's health when the run stopped."""
+    print(f"  {'stage':<16} {'frames':>7} {'processing ms':>14} {'latency ms':>11} "
+          f"{'latency max':>12}  health")
+    for kind, report in reports.items():
+        v = report.values
+        print(f"  {kind:<16} {v.get('frames', '0'):>7} "
+              f"{v.get('processing_time_ms_median', '-'):>14} "
+              f"{v.get('pipeline_latency_ms_median', '-'):>11} "
+              f"{v.get('pipeline_latency_ms_max', '-'):>12}  {report.level.name}: "
+              f"{report.message}")
 
 
 # -- verbs --------------------------------------------------------------------
@@ -104,7 +144,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
         kinds.append("bag_recorder")
         files.append(config_file("bag.yaml"))
         overrides.setdefault("bag_recorder", {})["output_path"] = str(args.record)
-    return _run(kinds, args, files, overrides, until_finished=["simulator"])
+    if not args.pipeline:
+        return _run(kinds, args, files, overrides, until_finished=["simulator"])
+    pipeline = _start_pipeline_process(
+        args, ["camera_detector", "lidar_detector", "scene_fusion"], config_file("vehicle.yaml"))
+    try:
+        code = _run(kinds, args, files, overrides, until_finished=["simulator"])
+    finally:
+        pipeline_code = _stop_pipeline_process(pipeline)
+    return code or pipeline_code
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -248,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  edge-llm-ros sim --list\n"
         "  edge-llm-ros sim --scenario car_braking_ahead --seed 3 --record out/braking\n"
+        "  edge-llm-ros sim --pipeline --record out/run1   # sensors, detections, scene\n"
         "  edge-llm-ros sim --scenario my_scenario.yaml --realtime-factor 0 --duration 30",
     )
     p.add_argument("--list", action="store_true", help="list the packaged scenarios and exit")
@@ -258,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sim seconds per wall second; 0 = as fast as possible")
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="also record all topics to DIR (MCAP)")
+    p.add_argument("--pipeline", action="store_true",
+                   help="also run the on-board pipeline (camera_detector, lidar_detector, "
+                   "scene_fusion with config/vehicle.yaml) in a second process")
     add_common(p)
     p.set_defaults(func=cmd_sim)
 

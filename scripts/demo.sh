@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: the simulator runs the default
-# scenario, every topic is recorded to an MCAP bag, and what was published
-# (topics, rates, counts) is printed from the recorded bag.
+# scenario, the on-board pipeline (camera and lidar detectors, scene fusion)
+# runs on it, every topic is recorded to an MCAP bag, and the per-stage
+# latency and what was published (topics, rates, counts) are printed.
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 out="out/demo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p out
-echo "[demo] simulator (scenario mixed_traffic) -> recording all topics to $out"
-scripts/env.sh edge-llm-ros sim --scenario "${SCENARIO:-mixed_traffic}" --record "$out" "$@"
+echo "[demo] simulator (scenario ${SCENARIO:-mixed_traffic}) + on-board pipeline -> $out"
+scripts/env.sh edge-llm-ros sim --scenario "${SCENARIO:-mixed_traffic}" --pipeline \
+  --record "$out" "$@"
 echo "[demo] open $out in Foxglove, or replay it: scripts/env.sh edge-llm-ros replay $out"

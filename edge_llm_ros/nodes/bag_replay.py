@@ -66,7 +66,6 @@ class BagReplayNode(EdgeNode):
             f"({self.info.duration_s:.1f} s, {self.info.message_count} messages) at rate "
             f"{p['rate']}{', looping' if p['loop'] else ''}"
         )
-        self._thread.start()
 
     def _publish_clock(self, bag_time_ns: int) -> None:
         if self.clock_pub is not None:
@@ -130,6 +129,12 @@ class BagReplayNode(EdgeNode):
         for publisher in self.publishers_by_topic.values():
             left = max(0.0, deadline - time.monotonic())
             publisher.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
+
+    def start(self) -> None:
+        """Begin publishing; called once every node of the process is up, so
+        that nothing published while others load is lost."""
+        if not self._thread.is_alive() and not self.finished.is_set():
+            self._thread.start()
 
     def close(self) -> None:
         self._stop.set()

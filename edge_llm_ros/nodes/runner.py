@@ -60,6 +60,7 @@ class RunResult:
     wall_s: float = 0.0
     stopped_by: str = ""
     exit_code: int = 0
+    reports: dict[str, Any] = field(default_factory=dict)  # HealthReport per node at stop
 
 
 def run_nodes(
@@ -117,6 +118,10 @@ def run_nodes(
             for kind in order:
                 result.nodes[kind] = _node_class(kind)(context=context, namespace=ns)
                 executor.add_node(result.nodes[kind])
+            for node in result.nodes.values():
+                node.start()
+                node.health.start(time.monotonic())  # silence counts from here
+            print(f"[run] started: {', '.join(result.nodes)}", flush=True)
             if on_started is not None:
                 on_started(result.nodes)
             finishing = [result.nodes[k] for k in until_finished if k in result.nodes]
@@ -133,6 +138,10 @@ def run_nodes(
         except (KeyboardInterrupt, ExternalShutdownException):
             result.stopped_by = "interrupted"
         finally:
+            # Health as it was while everything ran (closing sources degrades it).
+            now = time.monotonic()
+            result.reports = {kind: node.health.report(now)
+                              for kind, node in result.nodes.items()}
             # Stop sources first, let in-flight messages reach the recorders,
             # then close the recorders.
             for kind in reversed(order):

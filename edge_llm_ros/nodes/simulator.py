@@ -90,7 +90,6 @@ class SimulatorNode(EdgeNode):
             f"scenario '{self.scenario.name}' ({self.scenario.duration_s:.0f} s, seed {p['seed']}) "
             f"at {p['rate_hz']} Hz, realtime factor {p['realtime_factor']}"
         )
-        self._thread.start()
 
     def _run(self) -> None:
         factor = float(self.params["realtime_factor"])
@@ -155,6 +154,12 @@ class SimulatorNode(EdgeNode):
         # Sensor data is stamped with the tick's sim time; latency is measured
         # on the node's clock (sim time under use_sim_time).
         self.report_timing(processing_ms, ns_to_time(stamp_ns))
+
+    def start(self) -> None:
+        """Begin publishing; called once every node of the process is up, so
+        that nothing published while others load is lost."""
+        if not self._thread.is_alive() and not self.finished.is_set():
+            self._thread.start()
 
     def close(self) -> None:
         self._stop.set()

@@ -1,0 +1,141 @@
+"""camera_detector over real Fast DDS: fed by the simulator, fed bad images,
+and started with missing or corrupt model files."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+
+def _best_effort(depth: int = 50) -> Any:
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.BEST_EFFORT)
+
+
+def _ns(stamp: Any) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
+def _image(pixels: np.ndarray, encoding: str, stamp_ns: int, width: int | None = None,
+           height: int | None = None, step: int | None = None) -> Any:
+    from sensor_msgs.msg import Image
+
+    h, w = pixels.shape[:2]
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    msg = Image(width=w if width is None else width, height=h if height is None else height,
+                encoding=encoding, step=w * channels if step is None else step)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    msg.header.frame_id = "camera_optical"
+    msg.data = pixels.tobytes()
+    return msg
+
+
+def test_simulated_road_users_are_detected_with_the_image_stamp(
+    listener: Any, start_edge: Callable[..., Any]
+) -> None:
+    from sensor_msgs.msg import Image
+
+    from edge_llm_ros.msg import Detection2DArray
+
+    listener.subscribe("/camera/image_raw", Image, _best_effort(), raw=True)
+    listener.subscribe("/perception/detections_2d", Detection2DArray)
+    listener.subscribe("/perception/debug_image", Image)
+    run = start_edge("run", "--nodes", "simulator,camera_detector",
+                     "--params-file", "config/vehicle.yaml",
+                     "--params-file", "config/simulator.yaml",
+                     "-p", "simulator.scenario=mixed_traffic",
+                     "-p", "simulator.lidar.enabled=false",
+                     "--duration", "60")
+    listener.wait_for(lambda: len(listener.get("/perception/detections_2d")) >= 70, 120,
+                      "70 frames of detections (the cyclist and pedestrian come by at ~5 s)")
+    listener.wait_for(lambda: len(listener.get("/perception/debug_image")) >= 1, 30,
+                      "a debug image once someone subscribes")
+    assert run.stop() == 0, run.output
+    frames = listener.get("/perception/detections_2d")
+    assert all(f.header.frame_id == "camera_optical" and f.image_width_px == 640 for f in frames)
+    stamps = [_ns(f.header.stamp) for f in frames]
+    assert stamps == sorted(stamps)
+    classes = {d.class_name for f in frames for d in f.detections}
+    assert "car" in classes and classes & {"pedestrian", "cyclist"}, classes
+    for det in (d for f in frames for d in f.detections):
+        assert 0 <= det.x_min_px < det.x_max_px <= 640 and 0 <= det.y_min_px < det.y_max_px <= 480
+        assert 0.0 < det.score <= 1.0 and det.track_id == -1
+    debug = listener.get("/perception/debug_image")[-1]
+    assert (debug.width, debug.height, debug.encoding) == (640, 480, "rgb8")
+    assert debug.header.frame_id == "camera_optical"  # the source image's header
+    assert stamps[0] <= _ns(debug.header.stamp) <= stamps[-1] + 1_000_000_000
+
+
+def test_bad_images_are_counted_and_the_node_keeps_detecting(
+    listener: Any, start_edge: Callable[..., Any]
+) -> None:
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from edge_llm_ros.msg import Detection2DArray
+
+    listener.subscribe("/perception/detections_2d", Detection2DArray)
+    listener.subscribe("/diagnostics", DiagnosticArray)
+    node = start_edge("run", "--nodes", "camera_detector", "--params-file", "config/vehicle.yaml")
+    good = np.full((120, 160, 3), 90, np.uint8)
+    pub = listener.node.create_publisher(type(_image(good, "rgb8", 1)), "/camera/image_raw",
+                                         _best_effort(10))
+    deadline = time.monotonic() + 60
+    while not listener.get("/perception/detections_2d") and time.monotonic() < deadline:
+        pub.publish(_image(good, "rgb8", time.time_ns()))
+        time.sleep(0.3)
+    assert listener.get("/perception/detections_2d"), "camera_detector never answered"
+    now = time.time_ns()
+    bad = [
+        _image(good, "yuv422", now),
+        _image(good[..., 0].astype(np.uint16), "16UC1", now + 1),
+        _image(good[:0, :0], "rgb8", now + 2),                       # zero-size
+        _image(good, "rgb8", now + 3, height=240),                   # data too short
+        _image(good, "rgb8", now + 4 - 3_000_000_000),              # out of order
+    ]
+    for msg in bad:
+        pub.publish(msg)
+        time.sleep(0.1)
+    good_stamp = time.time_ns()
+    pub.publish(_image(good[..., ::-1].copy(), "bgr8", good_stamp))
+
+    def values() -> dict[str, str]:
+        out: dict[str, str] = {}
+        for array in listener.get("/diagnostics"):
+            for status in array.status:
+                if status.name.endswith(": camera_detector"):
+                    out = {kv.key: kv.value for kv in status.values}
+        return out
+
+    listener.wait_for(lambda: values().get("errors unsupported_encoding") == "2"
+                      and values().get("errors malformed_image") == "2"
+                      and values().get("errors out_of_order_stamp") == "1", 30,
+                      lambda: f"bad images counted in /diagnostics (last: {values()})")
+    listener.wait_for(lambda: any(_ns(f.header.stamp) == good_stamp
+                                  for f in listener.get("/perception/detections_2d")), 15,
+                      "detections for the good image after the bad ones")
+    assert node.stop() == 0, node.output
+    assert sum("unsupported_encoding" in line and line.startswith("[ERROR]")
+               for line in node.output.splitlines()) == 1
+
+
+def test_missing_or_corrupt_model_fails_at_start_naming_it(
+    run_edge: Callable[..., tuple[int, str]], executable: Callable[[str], str], tmp_path: Path
+) -> None:
+    node = executable("camera_detector")
+    missing = tmp_path / "nope.onnx"
+    code, out = run_edge("--ros-args", "-p", f"model_path:={missing}", executable=node)
+    assert code == 2 and str(missing) in out and "Traceback" not in out
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"\x08\x07this is not an onnx model" * 10)
+    code, out = run_edge("--ros-args", "-p", f"model_path:={corrupt}", executable=node)
+    assert code == 2 and str(corrupt) in out and "Traceback" not in out
+    code, out = run_edge("--ros-args", "-p", "model_path:=weights.tflite", executable=node)
+    assert code == 2 and "weights.tflite" in out
