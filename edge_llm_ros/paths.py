@@ -27,4 +27,7 @@ def config_file(name: str) -> Path:
 
 def model_file(name: str) -> Path:
     """A model the package ships (models/ in the share directory or the repository)."""
-    return share_dir() / "models" / name
+    candidate = share_dir() / "models" / name
+    if not candidate.exists() and (_REPO_ROOT / "models" / name).exists():
+        return _REPO_ROOT / "models" / name  # built after the last colcon build
+    return candidate

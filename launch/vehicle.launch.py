@@ -30,7 +30,8 @@ from launch_ros.substitutions import FindPackageShare
 from edge_llm_ros.params.launch_args import as_bool, typed_overrides
 
 
-def _onboard_nodes(config: str, camera_model: str) -> list[Node]:
+def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
+                   reasoner_backend: str, instruction: str) -> list[Node]:
     """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
 
     Adding a node is one block here. `executable` and `name` are both the node kind,
@@ -64,6 +65,23 @@ def _onboard_nodes(config: str, camera_model: str) -> list[Node]:
             executable="scene_fusion",
             name="scene_fusion",
             parameters=[config],
+            output="screen",
+        )
+    )
+    reasoner_overrides = typed_overrides(
+        "reasoner",
+        {
+            "model.path": ("reasoner_model", reasoner_model),
+            "model.backend": ("reasoner_backend", reasoner_backend),
+            "instruction": ("instruction", instruction),
+        },
+    )
+    nodes.append(
+        Node(
+            package="edge_llm_ros",
+            executable="reasoner",
+            name="reasoner",
+            parameters=[config, reasoner_overrides],
             output="screen",
         )
     )
@@ -103,7 +121,13 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
             )
         )
 
-    pipeline = _onboard_nodes(config, LaunchConfiguration("camera_model").perform(context))
+    pipeline = _onboard_nodes(
+        config,
+        LaunchConfiguration("camera_model").perform(context),
+        LaunchConfiguration("reasoner_model").perform(context),
+        LaunchConfiguration("reasoner_backend").perform(context),
+        LaunchConfiguration("instruction").perform(context),
+    )
 
     if as_bool("record", LaunchConfiguration("record").perform(context)):
         # Like `ros2 bag record`: a new time-stamped bag in the working directory.
@@ -189,6 +213,25 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="",
                 description="camera_detector model (.pt, .onnx or .engine); empty keeps the "
                 "parameter file's value (the packaged simulator model by default).",
+            ),
+            DeclareLaunchArgument(
+                "reasoner_model",
+                default_value="",
+                description="reasoner model: a GGUF file (llama_cpp) or a Hugging Face checkpoint "
+                "folder (tensorrt_edgellm); empty keeps the parameter file's value (the tuned "
+                "model built at setup by default).",
+            ),
+            DeclareLaunchArgument(
+                "reasoner_backend",
+                default_value="",
+                description="reasoner runtime: llama_cpp, tensorrt_edgellm or rules; empty keeps "
+                "the parameter file's value.",
+            ),
+            DeclareLaunchArgument(
+                "instruction",
+                default_value="",
+                description="Operator instruction in force at start, plain language (later ones "
+                "on operator/instruction); empty keeps the parameter file's value.",
             ),
             DeclareLaunchArgument(
                 "record",

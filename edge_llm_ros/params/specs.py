@@ -240,6 +240,52 @@ SCENE_FUSION: tuple[ParamSpec, ...] = COMMON + (
               min_value=1, max_value=500),
 )
 
+REASONER: tuple[ParamSpec, ...] = COMMON + (
+    ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
+              "scene's sensor stamp; the rule policy decides if the model has not settled an "
+              "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
+    ParamSpec("decision_rate_hz", 5.0, "Scenes are decided at most this often (by stamp); "
+              "scenes in between are skipped and counted, hertz.", min_value=0.1,
+              max_value=100.0),
+    ParamSpec("max_new_tokens", 40, "Most tokens the model may generate per decision.",
+              min_value=1, max_value=512),
+    ParamSpec("model.backend", "llama_cpp", "Runtime: llama_cpp (quantized GGUF on the CPU), "
+              "tensorrt_edgellm (TensorRT Edge-LLM engine on an NVIDIA GPU), or rules (no "
+              "model: every decision is the rule policy's).",
+              choices=("llama_cpp", "tensorrt_edgellm", "rules")),
+    ParamSpec("model.path", "", "llama_cpp: GGUF file; tensorrt_edgellm: Hugging Face checkpoint "
+              "folder. Empty: the tuned model built at setup (models/"
+              "reasoner-smollm2-135m.Q8_0.gguf)."),
+    ParamSpec("model.threads", 2, "CPU threads for llama_cpp.", min_value=1, max_value=256),
+    ParamSpec("model.context_tokens", 512, "Context length, tokens.", min_value=128,
+              max_value=32768),
+    ParamSpec("model.engine_cache_dir", "", "tensorrt_edgellm: folder of cached engines "
+              "(empty: ~/.cache/edge_llm_ros/edgellm)."),
+    ParamSpec("model.precision", "fp16", "tensorrt_edgellm engine precision.",
+              choices=("fp16", "auto")),
+    ParamSpec("instruction", "", "Operator instruction in force at start, plain language "
+              "(later ones arrive on operator/instruction)."),
+    ParamSpec("use_remote_plans", True, "Give the model a fresh, valid RemotePlan's first step "
+              "as context."),
+    ParamSpec("print_decisions", False, "Log every Decision (action, source, latency) at info."),
+    ParamSpec("fallback.stop_ttc_s", 1.5, "Stop when anything on the path is closer than this "
+              "in time (also the safety envelope), seconds.", min_value=0.0, max_value=30.0),
+    ParamSpec("fallback.stop_distance_m", 5.0, "Stop for an ego-lane object nearer than this, "
+              "metres.", min_value=0.0, max_value=100.0),
+    ParamSpec("fallback.slow_ttc_s", 4.0, "Slow down for an ego-lane object closing within "
+              "this, seconds.", min_value=0.0, max_value=60.0),
+    ParamSpec("fallback.yield_ttc_s", 5.0, "Yield to a pedestrian or cyclist reaching the path "
+              "within this, seconds.", min_value=0.0, max_value=60.0),
+    ParamSpec("fallback.yield_distance_m", 20.0, "Yield to a pedestrian or cyclist in the ego "
+              "lane nearer than this, metres.", min_value=0.0, max_value=200.0),
+    ParamSpec("fallback.headway_s", 1.5, "Slow down when following closer than this time gap "
+              "(plus 5 m) while closing, seconds.", min_value=0.0, max_value=10.0),
+    ParamSpec("fallback.lane_change_distance_m", 40.0, "Go around a stopped vehicle in lane "
+              "nearer than this when a lane is clear, metres.", min_value=0.0, max_value=200.0),
+    ParamSpec("fallback.lane_clear_margin_m", 15.0, "A target lane is clear when empty this far "
+              "behind and ahead, metres.", min_value=0.0, max_value=200.0),
+)
+
 NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "simulator": SIMULATOR,
     "bag_replay": BAG_REPLAY,
@@ -247,6 +293,7 @@ NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "camera_detector": CAMERA_DETECTOR,
     "lidar_detector": LIDAR_DETECTOR,
     "scene_fusion": SCENE_FUSION,
+    "reasoner": REASONER,
 }
 
 

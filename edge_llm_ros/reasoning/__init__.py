@@ -1,0 +1,1 @@
+"""Onboard reasoning: scene -> Decision within a deadline (no rclpy here)."""

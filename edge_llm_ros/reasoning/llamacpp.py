@@ -1,0 +1,131 @@
+"""CPU backend: llama.cpp (llama-cpp-python) with a GGUF model, INT8 or INT4 weights.
+
+The static prefix is evaluated once; every later prompt starts with the same
+tokens, and llama-cpp-python's generate() reuses the key/value cache for the
+longest common token prefix, so per scene only the scene text is prefilled.
+Grammar-constrained sampling is llama.cpp's GBNF sampler.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from edge_llm_ros.reasoning.backend import (
+    GenerationRequest,
+    GenerationStats,
+    ModelLoadError,
+    PieceCallback,
+    ReasonerBackend,
+)
+
+GGUF_MAGIC = b"GGUF"
+
+
+def check_gguf_file(path: Path) -> None:
+    """Fail early and clearly on a missing, empty or non-GGUF file."""
+    if not path.is_file():
+        raise ModelLoadError(f"reasoner model not found: {path}")
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelLoadError(f"{path} is not a GGUF model (starts with {magic!r}, expected "
+                             f"{GGUF_MAGIC!r})")
+
+
+class LlamaCppBackend(ReasonerBackend):
+    name = "llama.cpp"
+
+    def __init__(self, model_path: str | Path, threads: int = 2, context_tokens: int = 512,
+                 batch_tokens: int = 128) -> None:
+        path = Path(model_path)
+        check_gguf_file(path)
+        try:
+            from llama_cpp import Llama, LlamaGrammar
+        except ImportError as exc:
+            raise ModelLoadError("llama-cpp-python is not installed (scripts/setup.sh installs "
+                                 "it)") from exc
+        self._grammar_cls = LlamaGrammar
+        try:
+            self._llm = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads,
+                              n_threads_batch=threads, n_batch=batch_tokens, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
+        self.model_id = path.name
+        self._model_bytes = path.stat().st_size
+        self._grammars: dict[str, object] = {}
+        self._static_cache: dict[str, list[int]] = {}
+        self._eos = self._llm.token_eos()
+
+    def _tokens(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode(), add_bos=False, special=True)
+
+    def _static_tokens(self, text: str) -> list[int]:
+        toks = self._static_cache.get(text)
+        if toks is None:
+            if len(self._static_cache) > 16:
+                self._static_cache.clear()
+            toks = self._static_cache[text] = self._tokens(text)
+        return toks
+
+    def _grammar(self, gbnf: str):
+        g = self._grammars.get(gbnf)
+        if g is None:
+            g = self._grammars[gbnf] = self._grammar_cls.from_string(gbnf, verbose=False)
+        return g
+
+    def warm_up(self, static_prefix: str) -> None:
+        toks = self._static_tokens(static_prefix)
+        self._llm.reset()
+        self._llm.eval(toks)
+
+    def generate(self, request: GenerationRequest, on_piece: PieceCallback) -> GenerationStats:
+        t0 = time.perf_counter()
+        prompt = self._static_tokens(request.static_prefix) + self._tokens(request.dynamic_text)
+        if len(prompt) + request.max_new_tokens > self._llm.n_ctx():
+            raise ValueError(f"prompt of {len(prompt)} tokens + {request.max_new_tokens} new "
+                             f"exceeds the context of {self._llm.n_ctx()}")
+        # Tokens already in the cache that this prompt shares (generate() reuses them).
+        cached = self._llm._input_ids.tolist()  # noqa: SLF001 - read-only look at the cache
+        reused = 0
+        for a, b in zip(cached, prompt[:-1], strict=False):
+            if a != b:
+                break
+            reused += 1
+        stats = GenerationStats(prompt_tokens=len(prompt), reused_tokens=reused)
+        grammar = self._grammar(request.grammar) if request.grammar else None
+        gen = self._llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0,
+                                 repeat_penalty=1.0, reset=True, grammar=grammar)
+        try:
+            for token in gen:
+                if stats.generated_tokens == 0:
+                    stats.first_token_ms = (time.perf_counter() - t0) * 1000.0
+                if token == self._eos:
+                    break
+                stats.generated_tokens += 1
+                piece = self._llm.detokenize([token]).decode("utf-8", errors="replace")
+                if not on_piece(piece):
+                    stats.stopped_by_caller = True
+                    break
+                if stats.generated_tokens >= request.max_new_tokens:
+                    break
+        finally:
+            gen.close()
+        stats.total_ms = (time.perf_counter() - t0) * 1000.0
+        return stats
+
+    @property
+    def weight_bytes_per_token(self) -> float:
+        # Every weight is read once per decoded token; the file is the weights plus a
+        # little metadata (tokenizer), so its size is a close upper bound.
+        return float(self._model_bytes)
+
+    def close(self) -> None:
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            llm.close()
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))

@@ -1,0 +1,302 @@
+"""The reasoner core: a Decision for every scene by its deadline, from the model when it is in time.
+
+Generation runs on one worker thread; decide() waits for it only until the
+deadline (minus a small publish margin). At that moment whatever the model has
+settled counts: an action settled but its speed or ids not yet generated is
+completed from the rule policy for that same action; no settled action means
+the rule policy decides (source = fallback). The worker is told to stop and the
+next scene finds it free again after at most one token. Rule decisions inside
+the safety envelope (time-to-collision below the stop threshold, a pedestrian
+or cyclist about to cross) cannot be overridden by the model or remote advice.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+from edge_llm_ros.fusion.types import SceneSummaryOut
+from edge_llm_ros.reasoning.actions import (
+    ACTION_NAMES,
+    CHANGE_LANE_LEFT,
+    CHANGE_LANE_RIGHT,
+    KEEP_LANE,
+    PULL_OVER,
+    SLOW_DOWN,
+    SOURCE_FALLBACK_RULE,
+    SOURCE_ONBOARD_MODEL,
+    SOURCE_REMOTE_INFORMED,
+    STOP,
+    YIELD,
+    DecisionOut,
+)
+from edge_llm_ros.reasoning.backend import GenerationRequest, GenerationStats, ReasonerBackend
+from edge_llm_ros.reasoning.encoding import (
+    RemoteHint,
+    dynamic_text,
+    encode_scene,
+    select_objects,
+    static_prefix,
+)
+from edge_llm_ros.reasoning.rules import (
+    OperatorIntent,
+    RuleDecision,
+    RuleThresholds,
+    parse_instruction,
+    rule_decide,
+)
+from edge_llm_ros.reasoning.sanitize import sanitize_scene
+from edge_llm_ros.reasoning.schema import AnswerError, continuation_grammar, parse_answer
+
+# A generation cut at the previous deadline stops within one token; wait that long for it.
+BUSY_WAIT_MS = 15.0
+
+# How cautious an action is; the safety envelope never lets a decision go lower.
+CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2, PULL_OVER: 2,
+           YIELD: 3, STOP: 4}
+
+
+@dataclass(frozen=True)
+class ReasonerConfig:
+    deadline_ms: float = 150.0
+    max_new_tokens: int = 40
+    publish_margin_ms: float = 3.0  # stop waiting this long before the deadline to publish
+    thresholds: RuleThresholds = field(default_factory=RuleThresholds)
+    constrained: bool = True  # grammar-constrained decoding (off only for the naive baseline)
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.deadline_ms) and self.deadline_ms > 0.0):
+            raise ValueError(f"deadline_ms must be > 0, got {self.deadline_ms}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    started: float  # perf_counter at decide() entry
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    text: str = ""
+    pieces: int = 0
+    settled_at: float = math.nan
+    cut: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    stats: GenerationStats | None = None
+    error: str = ""
+
+    def on_piece(self, piece: str) -> bool:
+        with self.lock:
+            if self.cut:
+                return False
+            self.text += piece
+            self.pieces += 1
+            if math.isnan(self.settled_at) and _settled(self.text):
+                self.settled_at = time.perf_counter()
+            return True
+
+
+def _settled(text: str) -> bool:
+    from edge_llm_ros.reasoning.schema import settled_action
+    return settled_action(text) is not None
+
+
+@dataclass
+class ReasonerCounters:
+    decisions: int = 0
+    model: int = 0
+    fallback: int = 0
+    envelope_overrides: int = 0
+    model_busy: int = 0
+    model_errors: int = 0
+    bad_scenes: int = 0
+
+
+def speed_for(action: str, scene: SceneSummaryOut, rule: RuleDecision,
+              intent: OperatorIntent, th: RuleThresholds) -> float:
+    """A target speed for `action` when the model chose it but was cut before its speed."""
+    if action == rule.action:
+        return rule.target_speed_mps
+    ego_v = max(scene.ego.speed_mps, 0.0)
+    limit = scene.ego.speed_limit_mps if scene.ego.speed_limit_mps > 0.0 else math.inf
+    cap = min(limit, intent.speed_cap_mps)
+    if action in (STOP, PULL_OVER):
+        return 0.0
+    if action == YIELD:
+        return min(ego_v, 3.0)
+    if action == SLOW_DOWN:
+        return max(min(ego_v - 3.0, cap), 0.0)
+    return min(ego_v, cap) if math.isfinite(cap) else ego_v
+
+
+class Reasoner:
+    """Thread-safe for one caller at a time (the node's decision thread)."""
+
+    def __init__(self, backend: ReasonerBackend | None, config: ReasonerConfig = ReasonerConfig()
+                 ) -> None:
+        self.backend = backend
+        self.config = config
+        self.counters = ReasonerCounters()
+        self.last_problems: list[str] = []
+        self.last_stats: GenerationStats | None = None
+        self._grammar = continuation_grammar() if config.constrained else None
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=1)
+        self._busy = threading.Event()
+        self._worker: threading.Thread | None = None
+        if backend is not None:
+            self._worker = threading.Thread(target=self._run, name="reasoner-model", daemon=True)
+            self._worker.start()
+
+    # ---------------------------------------------------------------- worker
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                job.stats = self.backend.generate(job.request, job.on_piece)
+            except Exception as exc:  # noqa: BLE001 - reported in the decision, never raised
+                job.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._busy.clear()
+                job.done.set()
+
+    def _wait_idle_until(self, until: float) -> bool:
+        while self._busy.is_set():
+            if time.perf_counter() >= until:
+                return False
+            time.sleep(0.0005)
+        return True
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """Block until the model is free (a cut generation finishes its current token)."""
+        end = time.perf_counter() + timeout_s
+        while self._busy.is_set():
+            if time.perf_counter() > end:
+                return False
+            time.sleep(0.001)
+        return True
+
+    def warm_up(self, instruction: str = "") -> None:
+        """Fill the static prefix's key/value cache before the first scene."""
+        if self.backend is not None:
+            self._busy.set()
+            try:
+                self.backend.warm_up(static_prefix(instruction))
+            finally:
+                self._busy.clear()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            with self._jobs.mutex:
+                self._jobs.queue.clear()
+            self._jobs.put(None)
+            self._worker.join(timeout=5.0)
+            self._worker = None
+        if self.backend is not None:
+            self.backend.close()
+
+    # ---------------------------------------------------------------- decide
+    def decide(self, scene: SceneSummaryOut, instruction: str = "",
+               remote: RemoteHint | None = None, remote_plan_id: str = "",
+               budget_ms: float | None = None, started: float | None = None) -> DecisionOut:
+        """Decide by started + budget_ms (perf_counter clock); budget defaults to deadline_ms."""
+        t0 = time.perf_counter() if started is None else started
+        cfg = self.config
+        budget_ms = cfg.deadline_ms if budget_ms is None else budget_ms
+        wake_at = t0 + max(budget_ms - cfg.publish_margin_ms, 0.0) / 1000.0
+        scene, problems = sanitize_scene(scene)
+        self.last_problems = problems
+        if problems:
+            self.counters.bad_scenes += 1
+        intent = parse_instruction(instruction)
+        rule = rule_decide(scene, intent, cfg.thresholds)
+        shown = select_objects(scene)
+
+        job: _Job | None = None
+        reason = ""
+        if self.backend is None:
+            reason = "no model loaded"
+        elif budget_ms <= cfg.publish_margin_ms:
+            reason = f"scene arrived with {budget_ms:.0f} ms of its deadline left"
+        elif self._busy.is_set() and not self._wait_idle_until(
+                t0 + min(BUSY_WAIT_MS, budget_ms / 4.0) / 1000.0):
+            reason = "model still busy with the previous scene"
+            self.counters.model_busy += 1
+        else:
+            request = GenerationRequest(static_prefix(instruction),
+                                        dynamic_text(encode_scene(scene, shown), remote),
+                                        cfg.max_new_tokens, self._grammar)
+            job = _Job(request, t0)
+            self._busy.set()
+            self._jobs.put(job)
+            job.done.wait(timeout=max(wake_at - time.perf_counter(), 0.0))
+            with job.lock:
+                job.cut = True
+                text = job.text
+            self.last_stats = job.stats
+            if job.error:
+                reason = f"model failed: {job.error}"
+                self.counters.model_errors += 1
+
+        decision = None
+        if job is not None and not reason:
+            decision = self._from_model(text, job, scene, shown, rule, intent, remote,
+                                        remote_plan_id)
+            if decision is None:
+                reason = "model had not settled an action by the deadline"
+        if decision is None:
+            decision = DecisionOut(stamp_ns=scene.stamp_ns, action=rule.action,
+                                   target_speed_mps=rule.target_speed_mps,
+                                   driver_object_ids=list(rule.driver_object_ids),
+                                   rationale=rule.rationale, source=SOURCE_FALLBACK_RULE,
+                                   fallback_reason=reason)
+        decision.deadline_ms = cfg.deadline_ms
+        decision.latency_ms = (time.perf_counter() - t0) * 1000.0
+        if job is not None:
+            decision.generated_tokens = job.pieces
+        self.counters.decisions += 1
+        if decision.source == SOURCE_FALLBACK_RULE:
+            self.counters.fallback += 1
+        else:
+            self.counters.model += 1
+        return decision
+
+    def _from_model(self, text: str, job: _Job, scene: SceneSummaryOut, shown: list,
+                    rule: RuleDecision, intent: OperatorIntent, remote: RemoteHint | None,
+                    remote_plan_id: str) -> DecisionOut | None:
+        try:
+            answer = parse_answer(text)
+        except AnswerError:
+            return None
+        action = answer.action
+        th = self.config.thresholds
+        speed = answer.target_speed_mps
+        if speed is None:
+            speed = speed_for(action, scene, rule, intent, th)
+        if answer.slots is not None:
+            ids = [shown[s - 1].track_id for s in answer.slots if 1 <= s <= len(shown)]
+        else:
+            ids = list(rule.driver_object_ids) if action == rule.action else []
+        source = SOURCE_REMOTE_INFORMED if remote is not None else SOURCE_ONBOARD_MODEL
+        decision = DecisionOut(stamp_ns=scene.stamp_ns, action=action, target_speed_mps=speed,
+                               driver_object_ids=ids, rationale=answer.rationale, source=source,
+                               remote_plan_id=remote_plan_id if remote is not None else "",
+                               settled_ms=(job.settled_at - job.started) * 1000.0)
+        if rule.critical and (CAUTION[action] < CAUTION[rule.action]
+                              or speed > rule.target_speed_mps + 0.5):
+            self.counters.envelope_overrides += 1
+            decision.action = rule.action
+            decision.target_speed_mps = rule.target_speed_mps
+            decision.driver_object_ids = list(rule.driver_object_ids)
+            decision.rationale = rule.rationale
+            decision.source = SOURCE_FALLBACK_RULE
+            decision.fallback_reason = (f"safety envelope: model said {action} at "
+                                        f"{speed:.0f} m/s; {rule.rationale}")
+        return decision
+
+
+def action_index(name: str) -> int:
+    return ACTION_NAMES.index(name)

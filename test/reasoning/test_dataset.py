@@ -1,0 +1,60 @@
+"""Labelled scenes from the simulator scenarios: reproducible, varied, and held out for eval."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from edge_llm_ros.reasoning.actions import ACTION_NAMES
+from edge_llm_ros.reasoning.dataset import (
+    EVAL_FIRST_SEED,
+    TRAIN_FIRST_SEED,
+    combine_with_remote,
+    generate,
+    make_scene,
+)
+from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
+from edge_llm_ros.reasoning.rules import RuleDecision, rule_decide
+from edge_llm_ros.reasoning.train import answer_for
+from edge_llm_ros.sim.scenario import list_scenarios
+
+
+def test_same_scenario_and_seed_same_scene() -> None:
+    a, b = make_scene("car_braking_ahead", 17), make_scene("car_braking_ahead", 17)
+    assert a.scene == b.scene and a.label == b.label and a.instruction == b.instruction
+    assert make_scene("car_braking_ahead", 18).scene != a.scene
+
+
+def test_the_set_covers_every_scenario_and_every_action() -> None:
+    samples = list(generate(700, TRAIN_FIRST_SEED))
+    assert {s.scenario for s in samples} == set(list_scenarios())
+    counts = Counter(s.label.action for s in samples)
+    assert set(counts) == set(ACTION_NAMES), counts
+    assert counts["keep_lane"] < 0.6 * len(samples)  # not a one-answer data set
+    assert sum(1 for s in samples if s.instruction) > 150
+    assert sum(1 for s in samples if s.remote) > 50
+
+
+def test_labels_are_the_expert_on_what_the_prompt_shows() -> None:
+    for s in generate(120, EVAL_FIRST_SEED):
+        assert s.scene.objects == select_objects(s.scene)
+        expected = combine_with_remote(rule_decide(s.scene, s.intent), s.remote)
+        assert s.label == expected
+        slots = answer_for(s).split('"ids":[')[1].split("]")[0]
+        ids = [s.scene.objects[int(k) - 1].track_id for k in slots.split(",") if k]
+        assert set(ids) <= set(s.label.driver_object_ids)
+
+
+def test_eval_seeds_never_meet_training_seeds() -> None:
+    train = {(s.scenario, s.seed) for s in generate(3200, TRAIN_FIRST_SEED)}
+    evaluation = {(s.scenario, s.seed) for s in generate(1200, EVAL_FIRST_SEED)}
+    assert not train & evaluation
+
+
+def test_remote_advice_is_taken_only_when_more_cautious() -> None:
+    keep = RuleDecision("keep_lane", 14.0, (), "path clear")
+    assert combine_with_remote(keep, RemoteHint("slow_down", 8.0)).action == "slow_down"
+    slow = RuleDecision("slow_down", 6.0, (3,), "car closing")
+    assert combine_with_remote(slow, RemoteHint("keep_lane", 14.0)) == slow
+    stop = RuleDecision("stop", 0.0, (3,), "car close", critical=True)
+    assert combine_with_remote(stop, RemoteHint("slow_down", 0.0)) == stop
+    assert combine_with_remote(keep, RemoteHint("change_lane_left", 10.0)) == keep

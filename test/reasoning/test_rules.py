@@ -1,0 +1,95 @@
+"""The rule policy: the fallback at the deadline, the expert that labels, the safety envelope."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from edge_llm_ros.reasoning.rules import (
+    OperatorIntent,
+    RuleThresholds,
+    parse_instruction,
+    rule_decide,
+)
+
+from .conftest import LANE_EGO, LANE_LEFT, LANE_RIGHT, obj, scene
+
+
+def test_clear_road_keeps_lane_at_the_limit() -> None:
+    d = rule_decide(scene(12.0))
+    assert (d.action, d.target_speed_mps, d.critical) == ("keep_lane", 14.0, False)
+
+
+def test_car_braking_close_ahead_is_a_stop_inside_the_envelope() -> None:
+    d = rule_decide(scene(12.0, obj(7, "car", 14.0, 10.0)))  # TTC 1.4 s
+    assert (d.action, d.target_speed_mps, d.driver_object_ids, d.critical) == \
+        ("stop", 0.0, (7,), True)
+
+
+def test_slower_lead_means_slow_down_to_its_speed() -> None:
+    d = rule_decide(scene(12.0, obj(3, "car", 20.0, 6.0)))  # TTC 3.3 s, lead at 6 m/s
+    assert (d.action, d.target_speed_mps, d.driver_object_ids) == ("slow_down", 6.0, (3,))
+
+
+def test_pedestrian_about_to_cross_means_yield() -> None:
+    ped = obj(5, "pedestrian", 25.0, 10.0, lane=LANE_RIGHT, ttc=2.5)
+    d = rule_decide(scene(10.0, ped))
+    assert d.action == "yield" and d.critical and d.driver_object_ids == (5,)
+    assert d.target_speed_mps <= 3.0
+
+
+def test_stopped_car_in_lane_is_passed_on_the_left_when_clear() -> None:
+    stopped = obj(2, "car", 35.0, 10.0, ttc=3.5 + 1.0)  # ego 10 m/s, car standing
+    assert rule_decide(scene(10.0, stopped)).action == "change_lane_left"
+    # ... not when the left lane is occupied next to us, then right (ego not in lane 0).
+    blocker = obj(9, "car", 2.0, 0.0, lane=LANE_LEFT)
+    assert rule_decide(scene(10.0, stopped, blocker)).action == "change_lane_right"
+    assert rule_decide(scene(10.0, stopped, blocker, lane_index=0)).action == "slow_down"
+    # ... and never against an operator who said to stay in lane.
+    d = rule_decide(scene(10.0, stopped), OperatorIntent(avoid_lane_change=True))
+    assert d.action == "slow_down" and d.target_speed_mps == 0.0
+
+
+def test_speed_caps_from_the_limit_and_the_operator() -> None:
+    assert rule_decide(scene(18.0)).action == "slow_down"
+    d = rule_decide(scene(12.0), parse_instruction("school zone, keep it slow"))
+    assert (d.action, d.target_speed_mps) == ("slow_down", 8.0)
+    d = rule_decide(scene(5.0), parse_instruction("keep it under 30 km/h"))
+    assert (d.action, d.target_speed_mps) == ("keep_lane", 8.0)
+
+
+def test_pull_over_request_yields_to_safety() -> None:
+    pull = parse_instruction("please pull over, let me out")
+    assert rule_decide(scene(10.0), pull).action == "pull_over"
+    assert rule_decide(scene(10.0, obj(1, "car", 8.0, 8.0)), pull).action == "stop"
+
+
+@pytest.mark.parametrize("text, cap, pull, stay", [
+    ("", math.inf, False, False),
+    ("School zone, keep it slow", 8.0, False, False),
+    ("max 36 km/h here", 10.0, False, False),
+    ("do not exceed 10 m/s", 10.0, False, False),
+    ("passenger feels sick, stop at the side of the road", math.inf, True, False),
+    ("no lane changes on this stretch", math.inf, False, True),
+    ("keep to this lane please", math.inf, False, True),
+    ("we are in a hurry", math.inf, False, False),
+])
+def test_instruction_keywords(text: str, cap: float, pull: bool, stay: bool) -> None:
+    intent = parse_instruction(text)
+    assert intent.speed_cap_mps == pytest.approx(cap)
+    assert (intent.pull_over, intent.avoid_lane_change) == (pull, stay)
+
+
+def test_thresholds_are_checked() -> None:
+    with pytest.raises(ValueError, match="stop_ttc_s"):
+        RuleThresholds(stop_ttc_s=5.0, slow_ttc_s=4.0)
+    with pytest.raises(ValueError, match="headway_s"):
+        RuleThresholds(headway_s=math.nan)
+
+
+def test_objects_behind_or_in_other_lanes_do_not_stop_us() -> None:
+    behind = obj(1, "car", -8.0, 3.0)
+    beside = obj(2, "car", 10.0, 0.0, lane=LANE_LEFT)
+    assert rule_decide(scene(12.0, behind, beside)).action == "keep_lane"
+    assert LANE_EGO == 0
