@@ -317,6 +317,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
             out = d.to_dict()
             if len(files) > 1:
                 out["file"] = str(path)
+            reasoner.wait_idle()  # the generation cut at the deadline ends within a token
             stats = reasoner.last_stats
             if stats is not None:
                 out["timing"] = {"time_to_first_token_ms": round(stats.first_token_ms, 2),

@@ -33,6 +33,7 @@ NODE_CLASSES: dict[str, str] = {
     "camera_detector": "edge_llm_ros.nodes.camera_detector:CameraDetectorNode",
     "lidar_detector": "edge_llm_ros.nodes.lidar_detector:LidarDetectorNode",
     "scene_fusion": "edge_llm_ros.nodes.scene_fusion:SceneFusionNode",
+    "reasoner": "edge_llm_ros.nodes.reasoner:ReasonerNode",
 }
 # Recorders start first (to catch the first messages) and close last.
 _RECORDERS = ("bag_recorder",)

@@ -70,6 +70,7 @@ def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float
         lat.append(d.latency_ms)
         actions.append(d.action)
         settled.append(d.settled_ms)
+        reasoner.wait_idle()
         st = reasoner.last_stats
         ttft.append(st.first_token_ms if st is not None else math.nan)
         hits += int(d.latency_ms <= deadline_ms)
@@ -85,6 +86,7 @@ def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float
     for s in samples[:unbounded_scenes]:
         reasoner.wait_idle()
         reasoner.decide(s.scene, s.instruction, s.remote, budget_ms=30_000.0)
+        reasoner.wait_idle()
         st = reasoner.last_stats
         if st is not None and not math.isnan(st.decode_tokens_per_s):
             rates.append(st.decode_tokens_per_s)

@@ -83,9 +83,11 @@ class LlamaCppBackend(ReasonerBackend):
     def generate(self, request: GenerationRequest, on_piece: PieceCallback) -> GenerationStats:
         t0 = time.perf_counter()
         prompt = self._static_tokens(request.static_prefix) + self._tokens(request.dynamic_text)
-        if len(prompt) + request.max_new_tokens > self._llm.n_ctx():
-            raise ValueError(f"prompt of {len(prompt)} tokens + {request.max_new_tokens} new "
-                             f"exceeds the context of {self._llm.n_ctx()}")
+        room = self._llm.n_ctx() - len(prompt)
+        if room < 1:
+            raise ValueError(f"prompt of {len(prompt)} tokens fills the context of "
+                             f"{self._llm.n_ctx()} (raise model.context_tokens)")
+        max_new = min(request.max_new_tokens, room)
         # Tokens already in the cache that this prompt shares (generate() reuses them).
         cached = self._llm._input_ids.tolist()  # noqa: SLF001 - read-only look at the cache
         reused = 0
@@ -108,7 +110,7 @@ class LlamaCppBackend(ReasonerBackend):
                 if not on_piece(piece):
                     stats.stopped_by_caller = True
                     break
-                if stats.generated_tokens >= request.max_new_tokens:
+                if stats.generated_tokens >= max_new:
                     break
         finally:
             gen.close()

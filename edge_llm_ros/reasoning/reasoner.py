@@ -140,7 +140,7 @@ class Reasoner:
         self.config = config
         self.counters = ReasonerCounters()
         self.last_problems: list[str] = []
-        self.last_stats: GenerationStats | None = None
+        self._last_job: _Job | None = None
         self._grammar = continuation_grammar() if config.constrained else None
         self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=1)
         self._busy = threading.Event()
@@ -162,6 +162,11 @@ class Reasoner:
             finally:
                 self._busy.clear()
                 job.done.set()
+
+    @property
+    def last_stats(self) -> GenerationStats | None:
+        """Timing of the last generation; None until it has finished (see wait_idle)."""
+        return None if self._last_job is None else self._last_job.stats
 
     def _wait_idle_until(self, until: float) -> bool:
         while self._busy.is_set():
@@ -236,7 +241,7 @@ class Reasoner:
             with job.lock:
                 job.cut = True
                 text = job.text
-            self.last_stats = job.stats
+            self._last_job = job
             if job.error:
                 reason = f"model failed: {job.error}"
                 self.counters.model_errors += 1

@@ -5,7 +5,8 @@ Everything here runs the real llama.cpp backend on real model files.
 
 from __future__ import annotations
 
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -60,18 +61,9 @@ def test_a_too_slow_model_is_cut_at_the_deadline_and_the_rules_decide(base_gguf:
         r.close()
 
 
-def test_a_cpu_hog_cannot_make_a_decision_late(tuned_backend: LlamaCppBackend) -> None:
-    """Two threads busy spinning in Python next to the model: decisions stay in time."""
-    stop = threading.Event()
-
-    def hog() -> None:
-        x = 0
-        while not stop.is_set():
-            x += 1
-
-    hogs = [threading.Thread(target=hog, daemon=True) for _ in range(2)]
-    for h in hogs:
-        h.start()
+def test_busy_cores_cannot_make_a_decision_late(tuned_backend: LlamaCppBackend) -> None:
+    """Two processes spinning on both cores (as other nodes would): decisions stay in time."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=150.0))
     r.warm_up()
     try:
@@ -80,9 +72,9 @@ def test_a_cpu_hog_cannot_make_a_decision_late(tuned_backend: LlamaCppBackend) -
             d = r.decide(sample.scene, sample.instruction)
             assert d.latency_ms <= 150.0 + WAKE_SLACK_MS, d
     finally:
-        stop.set()
         for h in hogs:
-            h.join()
+            h.kill()
+            h.wait()
         r.wait_idle()
         r.backend = None  # the session fixture owns the backend
         r.close()
@@ -93,9 +85,9 @@ def test_the_tuned_model_decides_in_time_and_reuses_the_static_prefix(
     r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=1000.0))
     r.warm_up()
     try:
-        sample = next(iter(generate(1, EVAL_FIRST_SEED)))
-        d = r.decide(sample.scene)
+        d = r.decide(scene(10.0, obj(3, "car", 40.0, 1.0)))  # nothing critical: no override
         assert d.source == 0 and d.settled_ms < d.latency_ms <= 1000.0 + WAKE_SLACK_MS
+        r.wait_idle()
         stats = r.last_stats
         assert stats is not None and stats.reused_tokens >= 10  # the system prompt
         assert stats.prompt_tokens - stats.reused_tokens < 60  # only the scene is prefilled
