@@ -61,7 +61,6 @@ reports.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
 import hashlib
@@ -75,10 +74,11 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edge_llm_ros.filelock import file_lock
 from edge_llm_ros.reasoning.backend import (
     GenerationRequest,
     GenerationStats,
@@ -263,19 +263,6 @@ def cached_engine_matches(engine_dir: Path, key: dict[str, Any]) -> bool:
 # --------------------------------------------------------------------------- build
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock so two nodes starting together build an engine once."""
-    import fcntl
-
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def _cli(script: str, module: str) -> list[str]:
     """The wheel's console script beside this interpreter, else `python -m <module>`."""
     beside = Path(sys.executable).parent / script
@@ -371,7 +358,7 @@ def build_edgellm_engine(checkpoint_dir: str | Path, cache_dir: str | Path,
     cache = Path(cache_dir)
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / digest
-    with _file_lock(cache / f".{digest}.lock"):
+    with file_lock(cache / f".{digest}.lock"):
         if not force and cached_engine_matches(target, key):
             log(f"Edge-LLM engine cache hit: {target}")
             return target

@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_llm_ros.filelock import file_lock
 from edge_llm_ros.perception.camera.detector import ModelLoadError
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
 
@@ -157,19 +158,6 @@ def cached_engine(engine: Path, sidecar: Path, key: EngineKey) -> bool:
     except (OSError, ValueError):
         return False
     return engine.is_file() and engine.stat().st_size > 0 and recorded == key.to_json()
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive lock so two nodes starting together build an engine once."""
-    import fcntl
-
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -330,7 +318,7 @@ def build_engine(model_path: str | Path, precision: str = "fp16",
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     engine, sidecar = engine_paths(cache, model, precision, hw)
-    with _file_lock(cache / f".{engine.name}.lock"):
+    with file_lock(cache / f".{engine.name}.lock"):
         if not force and cached_engine(engine, sidecar, key):
             log(f"TensorRT engine cache hit: {engine}")
             return engine
