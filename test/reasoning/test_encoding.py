@@ -53,4 +53,4 @@ def test_a_busy_scene_stays_within_a_small_token_budget(base_gguf: Path) -> None
     tok = LlamaTokenizer(base_gguf)
     s = scene(13.0, *[obj(i, "car", 10.0 + 9 * i, 3.0) for i in range(1, 10)])
     n = len(tok(dynamic_text(encode_scene(s, select_objects(s)))))
-    assert n <= 50, n  # 4 objects: prefill stays a fraction of the deadline
+    assert n <= 64, n  # 4 objects, all with TTC and gap: about 90 ms of prefill here
