@@ -117,7 +117,7 @@ class ReasonerNode(EdgeNode):
         self.create_subscription(RemotePlan, "remote/plan", self.on_plan, 10)
         self.create_subscription(String, "operator/instruction", self.on_instruction, 10)
         for name in ("decisions", "model_decisions", "fallback_decisions", "missed_deadlines",
-                     "scenes_skipped_by_rate", "scenes_superseded", "envelope_overrides",
+                     "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated", "envelope_overrides",
                      "remote_plans_used", "remote_plans_rejected"):
             self.health.counters[name] = 0
         self._log: list[tuple[str, int, float]] = []  # (action, source, latency ms)
@@ -129,8 +129,12 @@ class ReasonerNode(EdgeNode):
     def on_scene(self, msg: SceneSummary) -> None:
         stamp_ns = stamp_to_ns(msg.header.stamp)
         with self._lock:
-            if stamp_ns <= self._last_taken_ns:
-                self.report_error("stale_scene", f"scene stamped {stamp_ns} ns is not newer than "
+            if stamp_ns == self._last_taken_ns:
+                # Fusion republishes its last scene when no new input came: nothing new.
+                self.health.counters["scenes_repeated"] += 1
+                return
+            if stamp_ns < self._last_taken_ns:
+                self.report_error("stale_scene", f"scene stamped {stamp_ns} ns is older than "
                                   f"the last one decided ({self._last_taken_ns} ns); dropped")
                 return
             if self._last_taken_ns >= 0 and stamp_ns - self._last_taken_ns < self._min_gap_ns:
