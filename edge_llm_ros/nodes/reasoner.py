@@ -117,8 +117,8 @@ class ReasonerNode(EdgeNode):
         self.create_subscription(RemotePlan, "remote/plan", self.on_plan, 10)
         self.create_subscription(String, "operator/instruction", self.on_instruction, 10)
         for name in ("decisions", "model_decisions", "fallback_decisions", "missed_deadlines",
-                     "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated", "envelope_overrides",
-                     "remote_plans_used", "remote_plans_rejected"):
+                     "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated",
+                     "envelope_overrides", "remote_plans_used", "remote_plans_rejected"):
             self.health.counters[name] = 0
         self._log: list[tuple[str, int, float]] = []  # (action, source, latency ms)
         self._thread = threading.Thread(target=self._decide_loop, name="reasoner-decide",
