@@ -85,6 +85,7 @@ class ReasonerNode(EdgeNode):
         try:
             config = ReasonerConfig(deadline_ms=float(p["deadline_ms"]),
                                     max_new_tokens=int(p["max_new_tokens"]),
+                                    publish_on_action=bool(p["publish_on_action"]),
                                     thresholds=thresholds_from(p))
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc

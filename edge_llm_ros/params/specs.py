@@ -267,6 +267,9 @@ REASONER: tuple[ParamSpec, ...] = COMMON + (
               "(later ones arrive on operator/instruction)."),
     ParamSpec("use_remote_plans", True, "Give the model a fresh, valid RemotePlan's first step "
               "as context."),
+    ParamSpec("publish_on_action", False, "Publish as soon as the model has settled the action "
+              "(speed and ids it has not generated yet come from the rule policy for that "
+              "action) instead of using the rest of the deadline to complete the answer."),
     ParamSpec("print_decisions", False, "Log every Decision (action, source, latency) at info."),
     ParamSpec("fallback.stop_ttc_s", 1.5, "Stop when anything on the path is closer than this "
               "in time (also the safety envelope), seconds.", min_value=0.0, max_value=30.0),

@@ -66,6 +66,10 @@ class ReasonerConfig:
     publish_margin_ms: float = 3.0  # stop waiting this long before the deadline to publish
     thresholds: RuleThresholds = field(default_factory=RuleThresholds)
     constrained: bool = True  # grammar-constrained decoding (off only for the naive baseline)
+    # Publish as soon as the model has settled the action (speed and ids it has not
+    # generated yet come from the rule policy for that action; the rationale is cut
+    # there) instead of using the rest of the budget to complete the answer.
+    publish_on_action: bool = False
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.deadline_ms) and self.deadline_ms > 0.0):
@@ -84,6 +88,8 @@ class _Job:
     settled_at: float = math.nan
     cut: bool = False
     done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # done, or settled (early)
+    wake_on_settle: bool = False
     stats: GenerationStats | None = None
     error: str = ""
 
@@ -95,6 +101,8 @@ class _Job:
             self.pieces += 1
             if math.isnan(self.settled_at) and _settled(self.text):
                 self.settled_at = time.perf_counter()
+                if self.wake_on_settle:
+                    self.wake.set()
             return True
 
 
@@ -162,6 +170,7 @@ class Reasoner:
             finally:
                 self._busy.clear()
                 job.done.set()
+                job.wake.set()
 
     @property
     def last_stats(self) -> GenerationStats | None:
@@ -234,10 +243,10 @@ class Reasoner:
             request = GenerationRequest(static_prefix(instruction),
                                         dynamic_text(encode_scene(scene, shown), remote),
                                         cfg.max_new_tokens, self._grammar)
-            job = _Job(request, t0)
+            job = _Job(request, t0, wake_on_settle=cfg.publish_on_action)
             self._busy.set()
             self._jobs.put(job)
-            job.done.wait(timeout=max(wake_at - time.perf_counter(), 0.0))
+            job.wake.wait(timeout=max(wake_at - time.perf_counter(), 0.0))
             with job.lock:
                 job.cut = True
                 text = job.text
@@ -286,8 +295,11 @@ class Reasoner:
         else:
             ids = list(rule.driver_object_ids) if action == rule.action else []
         source = SOURCE_REMOTE_INFORMED if remote is not None else SOURCE_ONBOARD_MODEL
+        rationale = answer.rationale
+        if not rationale and action == rule.action:
+            rationale = rule.rationale  # cut before its own: the policy's reason for the same
         decision = DecisionOut(stamp_ns=scene.stamp_ns, action=action, target_speed_mps=speed,
-                               driver_object_ids=ids, rationale=answer.rationale, source=source,
+                               driver_object_ids=ids, rationale=rationale, source=source,
                                remote_plan_id=remote_plan_id if remote is not None else "",
                                settled_ms=(job.settled_at - job.started) * 1000.0)
         if rule.critical and (CAUTION[action] < CAUTION[rule.action]

@@ -128,3 +128,18 @@ def test_a_busy_model_means_an_immediate_rule_decision(base_gguf: Path) -> None:
         assert d.source == 1
     finally:
         r.close()
+
+
+def test_publish_on_action_does_not_wait_for_the_rest_of_the_answer(
+        tuned_backend: LlamaCppBackend) -> None:
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=5000.0, publish_on_action=True))
+    r.warm_up()
+    try:
+        d = r.decide(scene(10.0, obj(3, "car", 40.0, 1.0)))
+        assert d.source == 0 and d.settled_ms <= d.latency_ms < 5000.0
+        assert d.generated_tokens <= 2, d  # the action's first token or two, not the answer
+        assert d.target_speed_mps >= 0.0 and d.rationale  # completed from the rule policy
+    finally:
+        r.wait_idle()
+        r.backend = None
+        r.close()
