@@ -10,6 +10,7 @@ ceiling on tokens per second.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -82,8 +83,6 @@ def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float
         f"{model / n:.3f}")
 
     # 1b) Published as soon as the action is settled (publish_on_action).
-    import dataclasses
-
     deployed_config = reasoner.config
     reasoner.config = dataclasses.replace(deployed_config, publish_on_action=True)
     early_lat, early_model = [], 0

@@ -230,5 +230,3 @@ def save_jsonl(samples: list[LabelledScene], path: Path) -> None:
                           "driver_object_ids": list(s.label.driver_object_ids)},
             }) + "\n")
 
-
-STOP_OR_SLOW = frozenset({STOP, SLOW_DOWN})

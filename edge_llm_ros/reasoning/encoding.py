@@ -35,7 +35,6 @@ from edge_llm_ros.reasoning.schema import ANSWER_OPENING
 SYSTEM_PROMPT = "Drive safely. Scene in, one action as JSON out."
 MAX_PROMPT_OBJECTS = 4
 MAX_INSTRUCTION_CHARS = 160
-MAX_REMOTE_TEXT_CHARS = 0  # remote rationale is untrusted: only its action and speed go in
 
 _LANE_TAG = {LANE_EGO: "e", LANE_LEFT: "l", LANE_RIGHT: "r", LANE_OFF_ROAD: "o"}
 _CLASS_TAG = {"car": "car", "truck": "truck", "bus": "truck", "pedestrian": "ped",

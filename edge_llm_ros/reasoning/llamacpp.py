@@ -8,7 +8,6 @@ Grammar-constrained sampling is llama.cpp's GBNF sampler.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -128,6 +127,3 @@ class LlamaCppBackend(ReasonerBackend):
         if llm is not None:
             llm.close()
 
-
-def default_threads() -> int:
-    return max(1, min(4, os.cpu_count() or 1))

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from edge_llm_ros.fusion.types import SceneSummaryOut
 from edge_llm_ros.reasoning.actions import (
-    ACTION_NAMES,
     CHANGE_LANE_LEFT,
     CHANGE_LANE_RIGHT,
     KEEP_LANE,
@@ -49,7 +48,12 @@ from edge_llm_ros.reasoning.rules import (
     rule_decide,
 )
 from edge_llm_ros.reasoning.sanitize import sanitize_scene
-from edge_llm_ros.reasoning.schema import AnswerError, continuation_grammar, parse_answer
+from edge_llm_ros.reasoning.schema import (
+    AnswerError,
+    continuation_grammar,
+    parse_answer,
+    settled_action,
+)
 
 # A generation cut at the previous deadline stops within one token; wait that long for it.
 BUSY_WAIT_MS = 15.0
@@ -107,7 +111,6 @@ class _Job:
 
 
 def _settled(text: str) -> bool:
-    from edge_llm_ros.reasoning.schema import settled_action
     return settled_action(text) is not None
 
 
@@ -314,6 +317,3 @@ class Reasoner:
                                         f"{speed:.0f} m/s; {rule.rationale}")
         return decision
 
-
-def action_index(name: str) -> int:
-    return ACTION_NAMES.index(name)

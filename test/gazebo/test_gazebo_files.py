@@ -343,7 +343,8 @@ def test_sensors_match_the_builtin_simulator(ego: ET.Element, simulator_params: 
 def test_sensor_mounts_match_the_builtin_simulator(ego: ET.Element) -> None:
     """Mount positions and the lidar's vertical FOV, which are not parameters, agree
     with the simulator's sensor models."""
-    sensors = pytest.importorskip("edge_llm_ros.sim.sensors")
+    from edge_llm_ros.sim import sensors
+
     camera_config, lidar_config = sensors.CameraConfig(), sensors.LidarConfig()
     _, camera = _sensor(ego, "camera")
     _, lidar = _sensor(ego, "gpu_lidar")

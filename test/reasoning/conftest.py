@@ -42,14 +42,13 @@ __all__ = ["obj", "scene", "LANE_LEFT", "LANE_RIGHT", "LANE_EGO"]
 
 @pytest.fixture(scope="session")
 def base_gguf() -> Path:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (setup.sh)")
+    """Setup installs llama-cpp-python and the base model: missing, the test fails."""
     from edge_llm_ros.reasoning.model_files import base_gguf_path
     return base_gguf_path()
 
 
 @pytest.fixture(scope="session")
 def tuned_gguf() -> Path:
-    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (setup.sh)")
     from edge_llm_ros.reasoning.factory import default_model_path
     return default_model_path()  # fails loudly when setup did not build it
 

@@ -98,7 +98,8 @@ def test_build_engine_input_checks(tmp_path: Path, sim_model_pt: Path) -> None:
 
 
 def test_build_engine_without_gpu_says_so(tmp_path: Path, sim_model_pt: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: test_engine_gpu.py covers real builds")
     with pytest.raises(EngineBuildError, match="NVIDIA GPU"):
