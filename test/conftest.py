@@ -55,3 +55,25 @@ def kitti_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"real KITTI data not present at {path} (it lives in ../shared/data)")
     return path
+
+
+# The real models: the base GGUF from its wheel, the tuned one built at setup.
+@pytest.fixture(scope="session")
+def base_gguf() -> Path:
+    """Setup installs llama-cpp-python and the base model: missing, the test fails."""
+    from edge_llm_ros.reasoning.model_files import base_gguf_path
+    return base_gguf_path()
+
+
+@pytest.fixture(scope="session")
+def tuned_gguf() -> Path:
+    from edge_llm_ros.reasoning.factory import default_model_path
+    return default_model_path()  # fails loudly when setup did not build it
+
+
+@pytest.fixture(scope="session")
+def tuned_backend(tuned_gguf: Path) -> Iterator[object]:
+    from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
+    backend = LlamaCppBackend(tuned_gguf, threads=2)
+    yield backend
+    backend.close()

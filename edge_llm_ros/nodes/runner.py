@@ -34,6 +34,9 @@ NODE_CLASSES: dict[str, str] = {
     "lidar_detector": "edge_llm_ros.nodes.lidar_detector:LidarDetectorNode",
     "scene_fusion": "edge_llm_ros.nodes.scene_fusion:SceneFusionNode",
     "reasoner": "edge_llm_ros.nodes.reasoner:ReasonerNode",
+    "scene_player": "edge_llm_ros.nodes.scene_player:ScenePlayerNode",
+    "offload_manager": "edge_llm_ros.nodes.offload_manager:OffloadManagerNode",
+    "remote_planner": "edge_llm_ros.nodes.remote_planner:RemotePlannerNode",
 }
 # Recorders start first (to catch the first messages) and close last.
 _RECORDERS = ("bag_recorder",)

@@ -240,15 +240,7 @@ SCENE_FUSION: tuple[ParamSpec, ...] = COMMON + (
               min_value=1, max_value=500),
 )
 
-REASONER: tuple[ParamSpec, ...] = COMMON + (
-    ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
-              "scene's sensor stamp; the rule policy decides if the model has not settled an "
-              "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
-    ParamSpec("decision_rate_hz", 5.0, "Scenes are decided at most this often (by stamp); "
-              "scenes in between are skipped and counted, hertz.", min_value=0.1,
-              max_value=100.0),
-    ParamSpec("max_new_tokens", 40, "Most tokens the model may generate per decision.",
-              min_value=1, max_value=512),
+MODEL: tuple[ParamSpec, ...] = (
     ParamSpec("model.backend", "llama_cpp", "Runtime: llama_cpp (quantized GGUF on the CPU), "
               "tensorrt_edgellm (TensorRT Edge-LLM engine on an NVIDIA GPU), or rules (no "
               "model: every decision is the rule policy's).",
@@ -263,14 +255,9 @@ REASONER: tuple[ParamSpec, ...] = COMMON + (
               "(empty: ~/.cache/edge_llm_ros/edgellm)."),
     ParamSpec("model.precision", "fp16", "tensorrt_edgellm engine precision.",
               choices=("fp16", "auto")),
-    ParamSpec("instruction", "", "Operator instruction in force at start, plain language "
-              "(later ones arrive on operator/instruction)."),
-    ParamSpec("use_remote_plans", True, "Give the model a fresh, valid RemotePlan's first step "
-              "as context."),
-    ParamSpec("publish_on_action", False, "Publish as soon as the model has settled the action "
-              "(speed and ids it has not generated yet come from the rule policy for that "
-              "action) instead of using the rest of the deadline to complete the answer."),
-    ParamSpec("print_decisions", False, "Log every Decision (action, source, latency) at info."),
+)
+
+FALLBACK: tuple[ParamSpec, ...] = (
     ParamSpec("fallback.stop_ttc_s", 1.5, "Stop when anything on the path is closer than this "
               "in time (also the safety envelope), seconds.", min_value=0.0, max_value=30.0),
     ParamSpec("fallback.stop_distance_m", 5.0, "Stop for an ego-lane object nearer than this, "
@@ -289,6 +276,110 @@ REASONER: tuple[ParamSpec, ...] = COMMON + (
               "behind and ahead, metres.", min_value=0.0, max_value=200.0),
 )
 
+REASONER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+    ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
+              "scene's sensor stamp; the rule policy decides if the model has not settled an "
+              "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
+    ParamSpec("decision_rate_hz", 5.0, "Scenes are decided at most this often (by stamp); "
+              "scenes in between are skipped and counted, hertz.", min_value=0.1,
+              max_value=100.0),
+    ParamSpec("max_new_tokens", 40, "Most tokens the model may generate per decision.",
+              min_value=1, max_value=512),
+    ParamSpec("instruction", "", "Operator instruction in force at start, plain language "
+              "(later ones arrive on operator/instruction)."),
+    ParamSpec("use_remote_plans", True, "Give the model a fresh, valid RemotePlan's first step "
+              "as context."),
+    ParamSpec("publish_on_action", False, "Publish as soon as the model has settled the action "
+              "(speed and ids it has not generated yet come from the rule policy for that "
+              "action) instead of using the rest of the deadline to complete the answer."),
+    ParamSpec("print_decisions", False, "Log every Decision (action, source, latency) at info."),
+)
+
+SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
+    ParamSpec("rate_hz", 10.0, "SceneSummaries published per second, hertz.", min_value=0.1,
+              max_value=100.0),
+    ParamSpec("scenarios", [], "Scenarios to draw scenes from, round-robin (empty: all "
+              "packaged ones).", value_type=str),
+    ParamSpec("first_seed", 2_000_000, "Seed of the first scene; scene i uses first_seed + i "
+              "per scenario (disjoint from training seeds below 100000).", min_value=0,
+              max_value=2**31 - 1),
+    ParamSpec("publish_image", True, "Also publish a synthetic rgb8 camera frame with each "
+              "scene (for keyframe payloads)."),
+    ParamSpec("image_width", 640, "Synthetic frame width, pixels.", min_value=16,
+              max_value=4096),
+    ParamSpec("image_height", 480, "Synthetic frame height, pixels.", min_value=16,
+              max_value=4096),
+)
+
+REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+    ParamSpec("horizon_steps", 3, "Meta-actions per plan: the scene now, then rolled forward "
+              "one step at a time.", min_value=1, max_value=16),
+    ParamSpec("step_s", 1.0, "Duration of each planned step, seconds.", min_value=0.1,
+              max_value=10.0),
+    ParamSpec("time_to_live_s", 3.0, "A plan is stale this long after its scene stamp, seconds.",
+              min_value=0.1, max_value=60.0),
+    ParamSpec("step_budget_ms", 400.0, "Most model time per planned step; a step the model has "
+              "not settled by then is the rule policy's, milliseconds.", min_value=5.0,
+              max_value=60000.0),
+    ParamSpec("max_new_tokens", 48, "Most tokens the model may generate per step.",
+              min_value=1, max_value=512),
+    ParamSpec("max_queue", 2, "Requests that may wait for the model, across vehicles; beyond "
+              "that, or when a request cannot be planned before its deadline, it is answered "
+              "busy at once.", min_value=0, max_value=64),
+    ParamSpec("min_plan_budget_ms", 50.0, "A request with less time than this left when its "
+              "turn comes is answered busy, milliseconds.", min_value=0.0, max_value=60000.0),
+    ParamSpec("max_keyframe_bytes", 2_000_000, "Keyframes larger than this are ignored (the plan "
+              "is made from the summary), bytes.", min_value=0, max_value=100_000_000),
+    ParamSpec("liveliness_lease_s", 1.0, "DDS liveliness lease of the probe echoes (an extra "
+              "to the vehicle's heartbeat check), seconds.", min_value=0.05, max_value=60.0),
+)
+
+OFFLOAD_MANAGER: tuple[ParamSpec, ...] = COMMON + (
+    ParamSpec("vehicle_id", "vehicle_1", "This vehicle's id in PlanRequests; the remote serves "
+              "several vehicles and answers are matched by it."),
+    ParamSpec("plan_rate_hz", 1.0, "Scenes considered for remote planning per second (each "
+              "gets a request id and exactly one outcome), hertz.", min_value=0.05,
+              max_value=20.0),
+    ParamSpec("planning_deadline_ms", 2000.0, "A plan must be back this long after the request "
+              "is sent, or the request times out, milliseconds.", min_value=10.0,
+              max_value=60000.0),
+    ParamSpec("max_in_flight", 1, "Requests awaiting an answer at once; scenes beyond are not "
+              "sent (outcome not_sent).", min_value=1, max_value=16),
+    ParamSpec("heartbeat_period_s", 0.2, "Period of the empty probe that measures the bare "
+              "round trip and shows the remote is alive, seconds.", min_value=0.01,
+              max_value=10.0),
+    ParamSpec("probe_period_s", 0.5, "Period of the sized probe that measures bandwidth, "
+              "seconds.", min_value=0.05, max_value=60.0),
+    ParamSpec("probe_target_ms", 30.0, "Sized probes are made to take about this long to upload "
+              "at the current estimate, milliseconds.", min_value=1.0, max_value=1000.0),
+    ParamSpec("probe_max_bytes", 48000, "Largest sized probe, bytes.", min_value=64,
+              max_value=1_000_000),
+    ParamSpec("liveliness_timeout_s", 1.0, "The remote is dead when no heartbeat echo came for "
+              "this long, seconds.", min_value=0.05, max_value=60.0),
+    ParamSpec("enable_fraction", 0.7, "Offload starts when the expected round trip (RTT + upload "
+              "+ remote compute + download) fits this share of the planning deadline.",
+              min_value=0.05, max_value=1.0),
+    ParamSpec("disable_fraction", 0.9, "Offload stops when the expected round trip exceeds this "
+              "share of the planning deadline (hysteresis: >= enable_fraction).",
+              min_value=0.05, max_value=1.0),
+    ParamSpec("reenable_dwell_s", 2.0, "After offload stops, it stays off at least this long, "
+              "seconds.", min_value=0.0, max_value=600.0),
+    ParamSpec("keyframe_enable_bps", 8e6, "Requests carry a compressed camera keyframe when the "
+              "uplink estimate is above this, bits/second.", min_value=0.0, max_value=1e11),
+    ParamSpec("keyframe_disable_bps", 4e6, "...and drop it again below this (hysteresis), "
+              "bits/second.", min_value=0.0, max_value=1e11),
+    ParamSpec("keyframe_jpeg_quality", 60, "JPEG quality of the keyframe.", min_value=1,
+              max_value=100),
+    ParamSpec("keyframe_max_width", 640, "Keyframes are downscaled to at most this width, "
+              "pixels.", min_value=16, max_value=8192),
+    ParamSpec("remote_compute_guess_ms", 800.0, "Remote planning time assumed until plans "
+              "report theirs, milliseconds.", min_value=0.0, max_value=60000.0),
+    ParamSpec("link_status_period_s", 0.5, "Period of link/status, seconds.", min_value=0.05,
+              max_value=60.0),
+    ParamSpec("outcome_log", "", "JSON-lines file receiving every request's outcome (empty: "
+              "none; outcomes are always published on remote/outcome)."),
+)
+
 NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "simulator": SIMULATOR,
     "bag_replay": BAG_REPLAY,
@@ -297,6 +388,9 @@ NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "lidar_detector": LIDAR_DETECTOR,
     "scene_fusion": SCENE_FUSION,
     "reasoner": REASONER,
+    "scene_player": SCENE_PLAYER,
+    "remote_planner": REMOTE_PLANNER,
+    "offload_manager": OFFLOAD_MANAGER,
 }
 
 

@@ -1,12 +1,8 @@
-"""Fixtures: the real models (the base GGUF from its wheel, the tuned one built at setup)."""
+"""Scene helpers for the reasoning tests (the model fixtures live in test/conftest.py)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from edge_llm_ros.fusion.types import (
     LANE_EGO,
@@ -38,24 +34,3 @@ def scene(speed: float, *objects: TrackedObjectOut, limit: float = 13.9,
 
 
 __all__ = ["obj", "scene", "LANE_LEFT", "LANE_RIGHT", "LANE_EGO"]
-
-
-@pytest.fixture(scope="session")
-def base_gguf() -> Path:
-    """Setup installs llama-cpp-python and the base model: missing, the test fails."""
-    from edge_llm_ros.reasoning.model_files import base_gguf_path
-    return base_gguf_path()
-
-
-@pytest.fixture(scope="session")
-def tuned_gguf() -> Path:
-    from edge_llm_ros.reasoning.factory import default_model_path
-    return default_model_path()  # fails loudly when setup did not build it
-
-
-@pytest.fixture(scope="session")
-def tuned_backend(tuned_gguf: Path) -> Iterator[object]:
-    from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
-    backend = LlamaCppBackend(tuned_gguf, threads=2)
-    yield backend
-    backend.close()

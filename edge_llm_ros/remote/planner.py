@@ -1,0 +1,115 @@
+"""One plan: the model decides on the scene now and on the scene rolled forward step by
+step (each step driving at the previous step's target speed), so the plan is a short
+horizon of meta-actions, not one action repeated."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from edge_llm_ros.fusion.types import SceneSummaryOut
+from edge_llm_ros.reasoning.actions import ACTION_INDEX, SOURCE_FALLBACK_RULE
+from edge_llm_ros.reasoning.reasoner import Reasoner
+from edge_llm_ros.remote.rollout import roll_scene
+
+STATUS_OK, STATUS_BUSY, STATUS_ERROR = 0, 1, 2  # RemotePlan.STATUS_*
+MAX_RATIONALE_CHARS = 200
+
+
+@dataclass(frozen=True)
+class PlanRequestIn:
+    request_id: str
+    vehicle_id: str
+    scene: SceneSummaryOut
+    instruction: str
+    planning_deadline_ms: float
+    sent_at_ns: int  # vehicle clock
+    received_ns: int  # remote clock
+    payload_tier: int = 0
+    keyframe_note: str = ""  # what the keyframe held (or why it was unusable), for the rationale
+
+
+@dataclass(frozen=True)
+class PlannedStepOut:
+    action: int  # Decision.ACTION_*
+    target_speed_mps: float
+    duration_s: float
+
+
+@dataclass
+class PlanOut:
+    request_id: str
+    vehicle_id: str
+    status: int
+    stamp_ns: int  # the request's scene stamp
+    request_sent_at_ns: int
+    steps: list[PlannedStepOut] = field(default_factory=list)
+    rationale: str = ""
+    time_to_live_s: float = 0.0
+    remote_compute_ms: float = 0.0
+    model_id: str = ""
+
+
+def refusal(request: PlanRequestIn, status: int, reason: str, model_id: str = "") -> PlanOut:
+    return PlanOut(request.request_id, request.vehicle_id, status, request.scene.stamp_ns,
+                   request.sent_at_ns, rationale=reason[:MAX_RATIONALE_CHARS],
+                   model_id=model_id)
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    horizon_steps: int = 3
+    step_s: float = 1.0  # each planned step lasts this long, seconds
+    time_to_live_s: float = 2.0  # a plan is stale this long after its scene stamp
+    step_budget_ms: float = 400.0  # the model's time per step at most, milliseconds
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.horizon_steps <= 16:
+            raise ValueError(f"horizon_steps must be 1..16, got {self.horizon_steps}")
+        if self.step_s <= 0 or self.time_to_live_s <= 0 or self.step_budget_ms <= 0:
+            raise ValueError("step_s, time_to_live_s and step_budget_ms must be positive")
+
+
+class RemotePlanner:
+    """Plans one request at a time (the model is one shared resource)."""
+
+    def __init__(self, reasoner: Reasoner, config: PlannerConfig = PlannerConfig()) -> None:
+        self.reasoner = reasoner
+        self.config = config
+
+    @property
+    def model_id(self) -> str:
+        backend = self.reasoner.backend
+        return "rules" if backend is None else backend.model_id
+
+    def plan(self, request: PlanRequestIn, budget_ms: float) -> PlanOut:
+        """A plan within budget_ms; steps the model could not settle in time are the rule
+        policy's (said in the rationale), so a plan always has its full horizon."""
+        c = self.config
+        started = time.perf_counter()
+        scene = request.scene
+        steps: list[PlannedStepOut] = []
+        reasons: list[str] = []
+        from_rules = 0
+        previous = ""
+        for k in range(c.horizon_steps):
+            left_ms = budget_ms - (time.perf_counter() - started) * 1e3
+            per_step = min(c.step_budget_ms, left_ms / (c.horizon_steps - k))
+            decision = self.reasoner.decide(scene, request.instruction, budget_ms=per_step)
+            from_rules += decision.source == SOURCE_FALLBACK_RULE
+            steps.append(PlannedStepOut(ACTION_INDEX[decision.action],
+                                        float(decision.target_speed_mps), c.step_s))
+            if decision.action != previous:  # say why each time the plan changes action
+                reasons.append(f"+{k * c.step_s:.0f}s {decision.action}: {decision.rationale}")
+            previous = decision.action
+            if k + 1 < c.horizon_steps:
+                scene = roll_scene(scene, c.step_s, float(decision.target_speed_mps))
+        rationale = "; ".join(reasons)
+        if from_rules:
+            rationale = f"[{from_rules}/{c.horizon_steps} steps by rules] " + rationale
+        if request.keyframe_note:
+            rationale = f"[{request.keyframe_note}] " + rationale
+        return PlanOut(request.request_id, request.vehicle_id, STATUS_OK,
+                       request.scene.stamp_ns, request.sent_at_ns, steps,
+                       rationale[:MAX_RATIONALE_CHARS], c.time_to_live_s,
+                       (time.perf_counter() - started) * 1e3, self.model_id)
