@@ -3,6 +3,7 @@
     ros2 launch edge_llm_ros vehicle.launch.py namespace:=car1
     ros2 launch edge_llm_ros vehicle.launch.py sensor_source:=simulator seed:=3
     ros2 launch edge_llm_ros vehicle.launch.py record:=true record_path:=/data/run1
+    ros2 launch edge_llm_ros vehicle.launch.py vehicle_id:=car1 offload:=false
 
 Sensor data comes from the vehicle's drivers (sensor_source:=none), from the built-in
 simulator (sensor_source:=simulator), or from a parent launch file (replay.launch.py,
@@ -31,7 +32,8 @@ from edge_llm_ros.params.launch_args import as_bool, typed_overrides
 
 
 def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
-                   reasoner_backend: str, instruction: str) -> list[Node]:
+                   reasoner_backend: str, instruction: str, offload: bool,
+                   vehicle_id: str) -> list[Node]:
     """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
 
     Adding a node is one block here. `executable` and `name` are both the node kind,
@@ -85,6 +87,19 @@ def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
             output="screen",
         )
     )
+    if offload:
+        offload_overrides = typed_overrides(
+            "offload_manager", {"vehicle_id": ("vehicle_id", vehicle_id)}
+        )
+        nodes.append(
+            Node(
+                package="edge_llm_ros",
+                executable="offload_manager",
+                name="offload_manager",
+                parameters=[config, offload_overrides],
+                output="screen",
+            )
+        )
     return nodes
 
 
@@ -127,6 +142,8 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
         LaunchConfiguration("reasoner_model").perform(context),
         LaunchConfiguration("reasoner_backend").perform(context),
         LaunchConfiguration("instruction").perform(context),
+        as_bool("offload", LaunchConfiguration("offload").perform(context)),
+        LaunchConfiguration("vehicle_id").perform(context),
     )
 
     if as_bool("record", LaunchConfiguration("record").perform(context)):
@@ -232,6 +249,18 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="",
                 description="Operator instruction in force at start, plain language (later ones "
                 "on operator/instruction); empty keeps the parameter file's value.",
+            ),
+            DeclareLaunchArgument(
+                "offload",
+                default_value="true",
+                description="Start offload_manager: heavy planning goes to a remote_planner "
+                "(remote.launch.py on another host) whenever the link allows.",
+            ),
+            DeclareLaunchArgument(
+                "vehicle_id",
+                default_value="",
+                description="This vehicle's id in PlanRequests (unique per vehicle); empty keeps "
+                "the parameter file's value.",
             ),
             DeclareLaunchArgument(
                 "record",

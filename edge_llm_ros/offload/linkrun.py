@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import statistics
+import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge_llm_ros.bag.reader import bag_typestore, iter_messages
 
@@ -166,3 +171,69 @@ def read_run(bag_dir: Path) -> LinkRun:
         elif m.topic == "/remote/plan_request":
             run.requests_sent.append(msg.request_id)
     return run
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One stretch of a link run: `apply` changes the link (lab.set_profile, lab.cut...)
+    at the start, then the run goes on for duration_s."""
+
+    name: str
+    duration_s: float
+    apply: Callable[[Any], None]
+
+
+@dataclass
+class PhasedRun:
+    run: LinkRun
+    windows: list[tuple[str, int, int]]  # (phase, start ns, end ns), wall clock
+    vehicle_log: str
+    remote_log: str
+
+    def phase(self, name: str, skip_s: float = 0.0) -> LinkRun:
+        """The run during one phase, leaving out its first skip_s seconds."""
+        for phase, start, end in self.windows:
+            if phase == name:
+                return self.run.window(start + int(skip_s * 1e9), end)
+        raise KeyError(name)
+
+
+def run_phases(lab: Any, phases: list[Phase], workdir: Path, warmup_s: float = 15.0,
+               domain_id: int | None = None, vehicle_params: dict[str, object] | None = None,
+               remote_params: dict[str, object] | None = None) -> PhasedRun:
+    """Remote planner in lab.remote_ns, vehicle in lab.vehicle_ns; the phases run one after
+    the other once both have warmed up (models loaded, link measured)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    total = warmup_s + sum(p.duration_s for p in phases) + 2.0
+    env = link_env(domain_id=domain_id)
+    bag = workdir / "vehicle"
+    logs = {name: (workdir / f"{name}.log").open("w") for name in ("remote", "vehicle")}
+    remote = lab.popen(lab.remote_ns, remote_command(total + 30.0, remote_params), env=env,
+                       stdout=logs["remote"], stderr=subprocess.STDOUT)
+    vehicle = lab.popen(lab.vehicle_ns, vehicle_command(bag, total, vehicle_params), env=env,
+                        stdout=logs["vehicle"], stderr=subprocess.STDOUT)
+    windows: list[tuple[str, int, int]] = []
+    try:
+        time.sleep(warmup_s)
+        for phase in phases:
+            phase.apply(lab)
+            start = time.time_ns()
+            time.sleep(phase.duration_s)
+            windows.append((phase.name, start, time.time_ns()))
+        vehicle.wait(timeout=120)
+    finally:
+        for proc in (vehicle, remote):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        for f in logs.values():
+            f.close()
+    vehicle_log = (workdir / "vehicle.log").read_text()
+    remote_log = (workdir / "remote.log").read_text()
+    if vehicle.returncode != 0:
+        raise RuntimeError(f"vehicle process exited {vehicle.returncode}:\n{vehicle_log[-3000:]}")
+    return PhasedRun(read_run(bag), windows, vehicle_log, remote_log)

@@ -365,6 +365,7 @@ def test_launch_files_exist() -> None:
         "replay.launch.py",
         "gazebo.launch.py",
         "simulation.launch.py",
+        "remote.launch.py",
     } <= names
 
 
@@ -530,7 +531,8 @@ def check_parameter_file(path: Path) -> None:
 
 def test_parameter_files_found() -> None:
     """The parameter files the launch files pass by default are all there."""
-    assert {p.name for p in PARAMETER_FILES} >= {"vehicle.yaml", "simulator.yaml", "bag.yaml"}
+    assert {p.name for p in PARAMETER_FILES} >= {"vehicle.yaml", "simulator.yaml", "bag.yaml",
+                                                 "remote.yaml"}
 
 
 @pytest.mark.parametrize("path", PARAMETER_FILES, ids=lambda p: p.name)

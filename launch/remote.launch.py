@@ -1,0 +1,85 @@
+"""The remote host of edge_llm_ros: the remote planner that serves the vehicles' PlanRequests.
+
+    ros2 launch edge_llm_ros remote.launch.py
+    ros2 launch edge_llm_ros remote.launch.py model:=/models/qwen2.5-1.5b-instruct.Q4_K_M.gguf
+    ros2 launch edge_llm_ros remote.launch.py backend:=tensorrt_edgellm model:=/models/hf_dir
+
+Run it in the vehicles' DDS domain; across hosts without multicast, use the Fast DDS
+profiles in config/dds (docs/dds_remote_link.md). The planner answers every request with a
+plan, or "busy" when it cannot plan in time, and echoes the vehicles' link probes.
+"""
+
+from __future__ import annotations
+
+from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
+from launch.launch_context import LaunchContext
+from launch.launch_description import LaunchDescription
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.substitutions import FindPackageShare
+
+from edge_llm_ros.params.launch_args import typed_overrides
+
+
+def _launch_setup(context: LaunchContext) -> list[GroupAction]:
+    config = LaunchConfiguration("config").perform(context)
+    overrides = typed_overrides(
+        "remote_planner",
+        {
+            "model.path": ("model", LaunchConfiguration("model").perform(context)),
+            "model.backend": ("backend", LaunchConfiguration("backend").perform(context)),
+            "model.threads": ("threads", LaunchConfiguration("threads").perform(context)),
+        },
+    )
+    return [
+        GroupAction(
+            [
+                PushRosNamespace(LaunchConfiguration("namespace").perform(context)),
+                Node(
+                    package="edge_llm_ros",
+                    executable="remote_planner",
+                    name="remote_planner",
+                    parameters=[config, overrides],
+                    output="screen",
+                ),
+            ]
+        )
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "config",
+                default_value=PathJoinSubstitution(
+                    [FindPackageShare("edge_llm_ros"), "config", "remote.yaml"]
+                ),
+                description="Parameter file of the remote planner.",
+            ),
+            DeclareLaunchArgument(
+                "namespace",
+                default_value="",
+                description="ROS namespace; must match the vehicles' (the link topics are "
+                "remote/plan_request, remote/plan_response, remote/probe, remote/probe_echo).",
+            ),
+            DeclareLaunchArgument(
+                "model",
+                default_value="",
+                description="GGUF file (llama_cpp) or Hugging Face checkpoint folder "
+                "(tensorrt_edgellm); empty keeps the parameter file's value.",
+            ),
+            DeclareLaunchArgument(
+                "backend",
+                default_value="",
+                description="llama_cpp, tensorrt_edgellm or rules; empty keeps the parameter "
+                "file's value.",
+            ),
+            DeclareLaunchArgument(
+                "threads",
+                default_value="",
+                description="CPU threads for llama_cpp; empty keeps the parameter file's value.",
+            ),
+            OpaqueFunction(function=_launch_setup),
+        ]
+    )
