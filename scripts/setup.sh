@@ -132,4 +132,18 @@ if ! command -v ign >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v apt-get
   fi
 fi
 
+# 7. iptables (random loss, cuts) and ethtool (veth offloads) for the network-namespace
+#    link lab, edge_llm_ros/linklab (Debian packages; optional).
+if { ! command -v iptables >/dev/null 2>&1 || ! command -v ethtool >/dev/null 2>&1; } \
+    && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  if needs netlab "1" ; then
+    log "installing iptables and ethtool for the network-namespace link lab"
+    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables ethtool) >/dev/null 2>&1; then
+      done_step netlab "1"
+    else
+      log "warning: could not install iptables and ethtool; the network-namespace (linklab) tests will skip"
+    fi
+  fi
+fi
+
 log "ready: source .venv/bin/activate && source install/setup.bash"
