@@ -60,8 +60,8 @@ def _print_bag_summary(path: Path, as_json: bool = False) -> dict[str, Any]:
 
 
 def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
-                            params_file: Path, params: Sequence[str] = ()
-                            ) -> subprocess.Popen[str]:
+                            params_file: Path, params: Sequence[str] = (),
+                            prefix: str = "[pipeline]") -> subprocess.Popen[str]:
     """The on-board nodes in their own process, as ros2 launch would run them
     (one Python process for everything would share one GIL); returns once they
     are up, then forwards their output (decisions as they are made) live."""
@@ -79,17 +79,18 @@ def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
     for line in child.stdout:
         print(line, end="")
         if line.startswith("[run] started:"):
-            forward = threading.Thread(target=_forward_output, args=(child,), daemon=True)
+            forward = threading.Thread(target=_forward_output, args=(child, prefix),
+                                       daemon=True)
             forward.start()
             child.forwarder = forward  # type: ignore[attr-defined]
             return child
     raise SystemExit(f"error: the pipeline process exited with code {child.wait()}")
 
 
-def _forward_output(child: subprocess.Popen[str]) -> None:
+def _forward_output(child: subprocess.Popen[str], prefix: str) -> None:
     assert child.stdout is not None
     for line in child.stdout:
-        print(f"[pipeline] {line}", end="", flush=True)
+        print(f"{prefix} {line}", end="", flush=True)
 
 
 def _stop_pipeline_process(child: subprocess.Popen[str]) -> int:
@@ -165,14 +166,25 @@ def cmd_sim(args: argparse.Namespace) -> int:
         overrides.setdefault("bag_recorder", {})["output_path"] = str(args.record)
     if not args.pipeline:
         return _run(kinds, args, files, overrides, until_finished=["simulator"])
-    pipeline = _start_pipeline_process(
-        args, ["camera_detector", "lidar_detector", "scene_fusion", "reasoner"],
-        config_file("vehicle.yaml"), ["reasoner.print_decisions=true", *args.pipeline_param])
+    remote = None
+    onboard = ["camera_detector", "lidar_detector", "scene_fusion", "reasoner"]
+    onboard_params = ["reasoner.print_decisions=true", *args.pipeline_param]
+    if args.remote:
+        # The remote host's planner in a process of its own, as on another machine.
+        remote = _start_pipeline_process(args, ["remote_planner"], config_file("remote.yaml"),
+                                         ["remote_planner.model.threads=1"], prefix="[remote]")
+        onboard.append("offload_manager")
+        onboard_params.append("offload_manager.print_outcomes=true")
     try:
-        code = _run(kinds, args, files, overrides, until_finished=["simulator"])
+        pipeline = _start_pipeline_process(args, onboard, config_file("vehicle.yaml"),
+                                           onboard_params)
+        try:
+            code = _run(kinds, args, files, overrides, until_finished=["simulator"])
+        finally:
+            pipeline_code = _stop_pipeline_process(pipeline)
     finally:
-        pipeline_code = _stop_pipeline_process(pipeline)
-    return code or pipeline_code
+        remote_code = _stop_pipeline_process(remote) if remote is not None else 0
+    return code or pipeline_code or remote_code
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -239,9 +251,28 @@ def cmd_bench_reasoner(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_offload(args: argparse.Namespace) -> int:
+    from edge_llm_ros.offload.bench import BENCH_PROFILES, benchmark_offload
+
+    say = (lambda *_: None) if args.json else print
+    profiles = tuple(args.profile) if args.profile else BENCH_PROFILES
+    try:
+        figures = benchmark_offload(profiles, seconds_per_profile=args.seconds_per_profile,
+                                    log=say)
+    except (RuntimeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.json:
+        print(json.dumps(figures, indent=2))
+    print(json.dumps(figures))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     if args.target == "reasoner":
         return cmd_bench_reasoner(args)
+    if args.target == "offload":
+        return cmd_bench_offload(args)
     if args.target != "perception":
         raise SystemExit(f"error: unknown benchmark {args.target!r}")
     from edge_llm_ros.fusion.bench import benchmark_fusion
@@ -463,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  edge-llm-ros sim --list\n"
         "  edge-llm-ros sim --scenario car_braking_ahead --seed 3 --record out/braking\n"
         "  edge-llm-ros sim --pipeline --record out/run1   # sensors to decisions\n"
+        "  edge-llm-ros sim --pipeline --remote            # ... plus the remote planner\n"
         "  edge-llm-ros sim --scenario my_scenario.yaml --realtime-factor 0 --duration 30",
     )
     p.add_argument("--list", action="store_true", help="list the packaged scenarios and exit")
@@ -481,6 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="NODE.PARAM=VALUE",
                    help="override a pipeline node parameter, e.g. "
                    "reasoner.instruction='school zone, keep it slow'; repeatable")
+    p.add_argument("--remote", action="store_true",
+                   help="with --pipeline: also start the remote planner (config/remote.yaml) "
+                   "in a third process and offload_manager on board; prints each request's "
+                   "outcome (plans arriving) with the link status")
     add_common(p)
     p.set_defaults(func=cmd_sim)
 
@@ -555,13 +591,23 @@ def build_parser() -> argparse.ArgumentParser:
         "runtime), 2D and 3D accuracy on simulator scenarios, and the real KITTI frame. "
         "reasoner: time to first token, decode tokens/s (and its share of the memory-bandwidth "
         "ceiling), time to settled action, decision latency p50/p99, deadline hit rate and "
-        "model-settled share, with the naive fp32 transformers baseline in the same run.",
+        "model-settled share, with the naive fp32 transformers baseline in the same run. "
+        "offload (root: network namespaces): vehicle and remote planner in two namespaces, "
+        "the link switched live through the profiles; per profile the share sent remote, plan "
+        "round trip p50/p99, decisions by deadline, bytes per plan.",
         epilog="examples:\n  edge-llm-ros bench perception\n"
         "  edge-llm-ros bench perception --json --frames 300\n"
         "  edge-llm-ros bench reasoner --json\n"
-        "  edge-llm-ros bench reasoner --deadline-ms 100 --baseline-scenes 0",
+        "  edge-llm-ros bench reasoner --deadline-ms 100 --baseline-scenes 0\n"
+        "  sudo edge-llm-ros bench offload --json\n"
+        "  edge-llm-ros bench offload --profile 1mbit_100ms --seconds-per-profile 60",
     )
-    p.add_argument("target", choices=["perception", "reasoner"])
+    p.add_argument("target", choices=["perception", "reasoner", "offload"])
+    p.add_argument("--profile", action="append", metavar="NAME",
+                   help="offload: link profile(s) to run, in order (default: 100mbit_20ms, "
+                   "10mbit_50ms, 1mbit_100ms, 256kbit_300ms_5pct_loss)")
+    p.add_argument("--seconds-per-profile", type=float, default=40.0,
+                   help="offload: seconds on each profile")
     p.add_argument("--frames", type=int, default=200, help="timed frames per figure")
     p.add_argument("--kitti", type=Path, default=Path(__file__).resolve().parents[1].parent
                    / "shared" / "data" / "kitti", help="folder holding KITTI frame 000002")

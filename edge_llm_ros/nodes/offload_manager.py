@@ -50,6 +50,7 @@ from edge_llm_ros.offload.policy import (
     PayloadSizes,
 )
 from edge_llm_ros.params import ConfigError
+from edge_llm_ros.reasoning.actions import ACTION_NAMES
 
 KEYFRAME_GUESS_BYTES = 30_000  # until the first keyframe is encoded
 RESPONSE_GUESS_BYTES = 600
@@ -107,6 +108,7 @@ class OffloadManagerNode(EdgeNode):
         self._min_gap_ns = int(0.9e9 / float(p["plan_rate_hz"]))
         self._max_in_flight = int(p["max_in_flight"])
         self._liveliness_timeout_ns = int(float(p["liveliness_timeout_s"]) * 1e9)
+        self._print = bool(p["print_outcomes"])
         self._jpeg_quality = int(p["keyframe_jpeg_quality"])
         self._keyframe_width = int(p["keyframe_max_width"])
         self._started_ns = time.monotonic_ns()
@@ -231,6 +233,13 @@ class OffloadManagerNode(EdgeNode):
         if record is None:
             return
         self._response_bytes = size
+        if self._print and record.outcome == ANSWERED:
+            names = [ACTION_NAMES[s.action] if s.action < len(ACTION_NAMES) else str(s.action)
+                     for s in msg.steps]
+            steps = " -> ".join(f"{name} {s.target_speed_mps:.0f}"
+                                for name, s in zip(names, msg.steps, strict=True))
+            self.get_logger().info(f"plan {record.request_id}: {steps} m/s ({msg.model_id}, "
+                                   f"compute {msg.remote_compute_ms:.0f} ms)")
         if record.outcome == ANSWERED:
             self.link.request_timing(record.upload_bytes, record.round_trip_ms,
                                      record.remote_compute_ms)
@@ -286,6 +295,15 @@ class OffloadManagerNode(EdgeNode):
             estimated_round_trip_ms=float(state.estimated_ms), reason=state.reason))
 
     def _publish_outcome(self, record: RequestRecord) -> None:
+        if self._print:
+            est = self.link.estimate()
+            rtt = "" if not math.isfinite(record.round_trip_ms) else \
+                f" in {record.round_trip_ms:.0f} ms"
+            self.get_logger().info(
+                f"request {record.request_id} {record.outcome}{rtt}"
+                f"{' (' + record.reason[:80] + ')' if record.reason else ''} | link "
+                f"{est.bandwidth_bps / 1e6:.1f} Mbit/s, rtt {est.rtt_ms:.1f} ms, remote "
+                f"{'alive' if self.remote_alive(time.monotonic_ns()) else 'dead'}")
         msg = PlanOutcome(header=make_header(record.scene_stamp_ns, "base_link"),
                           request_id=record.request_id, vehicle_id=self.vehicle_id,
                           outcome=record.outcome, reason=record.reason[:200],

@@ -376,6 +376,8 @@ OFFLOAD_MANAGER: tuple[ParamSpec, ...] = COMMON + (
               "report theirs, milliseconds.", min_value=0.0, max_value=60000.0),
     ParamSpec("link_status_period_s", 0.5, "Period of link/status, seconds.", min_value=0.05,
               max_value=60.0),
+    ParamSpec("print_outcomes", False, "Log every request's outcome (plans arriving, with "
+              "their steps) and the link estimate at info."),
     ParamSpec("outcome_log", "", "JSON-lines file receiving every request's outcome (empty: "
               "none; outcomes are always published on remote/outcome)."),
 )
