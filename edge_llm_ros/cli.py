@@ -447,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `edge-llm-ros VERB --help` for a verb's options and examples.",
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    sub.add_parser(
+        "dds-profile", help="Fast DDS profiles for the vehicle <-> remote link without "
+        "multicast (initial peers, discovery server, DDS Security); see its --help",
+        add_help=False)
 
     def add_model_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", choices=["llama_cpp", "tensorrt_edgellm", "rules"],
@@ -740,6 +744,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from edge_llm_ros.params import ConfigError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dds-profile"]:  # its own verbs and --help
+        from edge_llm_ros.dds_profiles import main as dds_profile_main
+
+        return dds_profile_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -11,6 +11,6 @@ cd "$repo_root"
 out="out/demo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p out
 echo "[demo] simulator (scenario ${SCENARIO:-mixed_traffic}) + on-board pipeline + remote planner -> $out"
-scripts/env.sh edge-llm-ros sim --scenario "${SCENARIO:-mixed_traffic}" --pipeline \
+scripts/env.sh edge-llm-ros sim --scenario "${SCENARIO:-mixed_traffic}" --pipeline --remote \
   --record "$out" "$@"
 echo "[demo] open $out in Foxglove, or replay it: scripts/env.sh edge-llm-ros replay $out"
