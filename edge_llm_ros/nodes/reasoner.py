@@ -7,6 +7,7 @@ generation and a Decision is published for every scene taken.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -81,11 +82,15 @@ def thresholds_from(p: dict) -> RuleThresholds:
 class ReasonerNode(EdgeNode):
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
         super().__init__("reasoner", node_name, **kwargs)
+        # The decision thread must get the GIL back promptly at its deadline even when other
+        # nodes share the process: Python's default 5 ms switch interval would eat the margin.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         p = self.params
         try:
             config = ReasonerConfig(deadline_ms=float(p["deadline_ms"]),
                                     max_new_tokens=int(p["max_new_tokens"]),
                                     publish_on_action=bool(p["publish_on_action"]),
+                                    publish_margin_ms=float(p["deadline_margin_ms"]),
                                     thresholds=thresholds_from(p))
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc

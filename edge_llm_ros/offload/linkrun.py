@@ -46,11 +46,14 @@ def _params(params: dict[str, object]) -> list[str]:
     return out
 
 
-def remote_command(duration_s: float, params: dict[str, object] | None = None) -> list[str]:
+def remote_command(duration_s: float, params: dict[str, object] | None = None,
+                   nice: int = 10) -> list[str]:
+    """On a real deployment the remote is another host; sharing this one, it runs at a
+    lower CPU priority so it cannot take the vehicle's deadline-bound time."""
     base = {"remote_planner.model.threads": 1}
     base.update(params or {})
-    return [sys.executable, "-m", "edge_llm_ros.cli", "run", "--nodes", "remote_planner",
-            "--duration", str(duration_s), *_params(base)]
+    return ["nice", "-n", str(nice), sys.executable, "-m", "edge_llm_ros.cli", "run",
+            "--nodes", "remote_planner", "--duration", str(duration_s), *_params(base)]
 
 
 def vehicle_command(bag_dir: Path, duration_s: float, params: dict[str, object] | None = None

@@ -280,6 +280,9 @@ REASONER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
     ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
               "scene's sensor stamp; the rule policy decides if the model has not settled an "
               "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
+    ParamSpec("deadline_margin_ms", 8.0, "The decision is taken this long before the deadline, "
+              "leaving time to build and publish it (and for a late thread wake-up on a busy "
+              "CPU), milliseconds.", min_value=0.0, max_value=1000.0),
     ParamSpec("decision_rate_hz", 5.0, "Scenes are decided at most this often (by stamp); "
               "scenes in between are skipped and counted, hertz.", min_value=0.1,
               max_value=100.0),

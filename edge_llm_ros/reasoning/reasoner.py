@@ -67,7 +67,7 @@ CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2
 class ReasonerConfig:
     deadline_ms: float = 150.0
     max_new_tokens: int = 40
-    publish_margin_ms: float = 3.0  # stop waiting this long before the deadline to publish
+    publish_margin_ms: float = 8.0  # stop waiting this long before the deadline to publish
     thresholds: RuleThresholds = field(default_factory=RuleThresholds)
     constrained: bool = True  # grammar-constrained decoding (off only for the naive baseline)
     # Publish as soon as the model has settled the action (speed and ids it has not
