@@ -32,7 +32,11 @@ def probe_qos() -> QoSProfile:
 
 
 def echo_qos(lease_s: float) -> QoSProfile:
+    """The remote offers, and the vehicle requests, this lease and deadline; DDS matches
+    them only when the remote's are no longer than the vehicle's (its
+    liveliness_lease_s <= the vehicle's liveliness_timeout_s)."""
     qos = probe_qos()
     qos.liveliness = LivelinessPolicy.AUTOMATIC
     qos.liveliness_lease_duration = Duration(seconds=lease_s)
+    qos.deadline = Duration(seconds=lease_s)
     return qos

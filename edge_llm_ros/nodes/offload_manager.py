@@ -138,13 +138,17 @@ class OffloadManagerNode(EdgeNode):
         self.create_subscription(RemotePlan, RESPONSE_TOPIC, self.on_response, plan_qos())
         self.create_subscription(
             LinkProbe, ECHO_TOPIC, self.on_echo, echo_qos(float(p["liveliness_timeout_s"])),
-            event_callbacks=SubscriptionEventCallbacks(liveliness=self.on_liveliness))
+            event_callbacks=SubscriptionEventCallbacks(
+                liveliness=self.on_liveliness, deadline=self.on_echo_deadline,
+                incompatible_qos=lambda event: self._on_incompatible_qos(
+                    self.resolve_topic_name(ECHO_TOPIC), event)))
         self.create_timer(float(p["heartbeat_period_s"]), lambda: self.send_probe(0))
         self.create_timer(float(p["probe_period_s"]),
                           lambda: self.send_probe(self.link.next_probe_bytes()))
         self.create_timer(float(p["link_status_period_s"]), self.on_status_timer)
         for name in ("scenes_considered", "plans_forwarded", "answers_for_other_vehicles",
-                     "late_answers", "probes_lost", "offload_switches", "dds_liveliness_lost"):
+                     "late_answers", "probes_lost", "offload_switches", "dds_liveliness_lost",
+                     "dds_echo_deadlines_missed"):
             self.health.counters[name] = 0
 
     # ------------------------------------------------------------ link probes
@@ -161,6 +165,10 @@ class OffloadManagerNode(EdgeNode):
     def on_echo(self, msg: LinkProbe) -> None:
         if msg.is_echo and msg.vehicle_id == self.vehicle_id:
             self.link.echo_received(msg.sequence, time.monotonic_ns())
+
+    def on_echo_deadline(self, event: object) -> None:
+        self.health.counters["dds_echo_deadlines_missed"] = int(
+            getattr(event, "total_count", 0))
 
     def on_liveliness(self, event: object) -> None:
         alive = int(getattr(event, "alive_count", 0)) > 0

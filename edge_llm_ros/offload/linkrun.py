@@ -24,7 +24,7 @@ from typing import Any
 from edge_llm_ros.bag.reader import bag_typestore, iter_messages
 
 RECORDED_TOPICS = ("/decision", "/remote/outcome", "/link/status", "/remote/plan",
-                   "/remote/plan_request")
+                   "/remote/plan_request", "/diagnostics")
 
 
 def link_env(base: dict[str, str] | None = None, domain_id: int | None = None
@@ -110,6 +110,7 @@ class LinkRun:
     statuses: list[StatusRow] = field(default_factory=list)
     plans_forwarded: int = 0
     requests_sent: list[str] = field(default_factory=list)  # request ids seen on the wire
+    diagnostics: dict[str, dict[str, str]] = field(default_factory=dict)  # last, by node kind
 
     def window(self, start_ns: int, end_ns: int) -> LinkRun:
         def inside(rows: list) -> list:
@@ -173,6 +174,10 @@ def read_run(bag_dir: Path) -> LinkRun:
             run.plans_forwarded += 1
         elif m.topic == "/remote/plan_request":
             run.requests_sent.append(msg.request_id)
+        elif m.topic == "/diagnostics":
+            for status in msg.status:
+                kind = status.name.rsplit(": ", 1)[-1]
+                run.diagnostics[kind] = {kv.key: kv.value for kv in status.values}
     return run
 
 

@@ -333,8 +333,10 @@ REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
               "turn comes is answered busy, milliseconds.", min_value=0.0, max_value=60000.0),
     ParamSpec("max_keyframe_bytes", 2_000_000, "Keyframes larger than this are ignored (the plan "
               "is made from the summary), bytes.", min_value=0, max_value=100_000_000),
-    ParamSpec("liveliness_lease_s", 1.0, "DDS liveliness lease of the probe echoes (an extra "
-              "to the vehicle's heartbeat check), seconds.", min_value=0.05, max_value=60.0),
+    ParamSpec("liveliness_lease_s", 1.0, "DDS liveliness lease and deadline offered on the "
+              "probe echoes (an extra to the vehicles' heartbeat check); must not exceed the "
+              "vehicles' liveliness_timeout_s, or DDS will not match them, seconds.",
+              min_value=0.05, max_value=60.0),
 )
 
 OFFLOAD_MANAGER: tuple[ParamSpec, ...] = COMMON + (

@@ -61,6 +61,10 @@ def test_remote_plans_flow_and_a_killed_remote_is_survived(
     assert len(after.decisions) >= 20
     assert all(d.latency_ms <= d.deadline_ms + SLACK_MS for d in run.decisions), \
         max(d.latency_ms for d in run.decisions)
+    # The middleware saw the remote go too (DDS liveliness and deadline on the echoes).
+    counters = run.diagnostics["offload_manager"]
+    assert int(counters["dds_liveliness_lost"]) >= 1, counters
+    assert int(counters["dds_echo_deadlines_missed"]) >= 1, counters
     # Exactly one outcome per request id, and every request on the wire has one.
     ids = Counter(o.request_id for o in run.outcomes)
     assert ids and max(ids.values()) == 1
