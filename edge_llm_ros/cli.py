@@ -383,7 +383,7 @@ def cmd_train_reasoner(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(scenes=args.scenes, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.learning_rate, lora_rank=args.rank, seed=args.seed,
-                      base_gguf=str(args.base or ""))
+                      base_gguf=str(args.base or ""), critical_share=args.critical_share)
     manifest = train_reasoner(args.output, cfg)
     print(json.dumps(manifest))
     return 0
@@ -712,7 +712,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  edge-llm-ros train-reasoner -o out/lora --scenes 6000 --rank 16",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
-    p.add_argument("--scenes", type=int, default=5000)
+    p.add_argument("--scenes", type=int, default=6000)
+    p.add_argument("--critical-share", type=float, default=0.3,
+                   help="at least this share of safety-critical training scenes")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=1e-3)

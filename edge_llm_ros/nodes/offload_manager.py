@@ -191,6 +191,10 @@ class OffloadManagerNode(EdgeNode):
         if self._closed:
             return
         stamp_ns = stamp_to_ns(msg.header.stamp)
+        if stamp_ns < self._last_scene_ns:
+            self.report_error("stale_scene", f"scene stamped {stamp_ns} ns is older than the "
+                              f"last one considered ({self._last_scene_ns} ns); ignored")
+            return
         if self._last_scene_ns >= 0 and stamp_ns - self._last_scene_ns < self._min_gap_ns:
             return  # older, repeated or too soon: not a planning opportunity
         self._last_scene_ns = stamp_ns

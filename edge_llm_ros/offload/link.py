@@ -108,6 +108,8 @@ class LinkEstimator:
         time (the answer is small next to the request)."""
         if not (math.isfinite(round_trip_ms) and math.isfinite(remote_compute_ms)):
             return
+        if remote_compute_ms < 0 or remote_compute_ms >= round_trip_ms:
+            return  # a compute time the round trip cannot contain: the remote's word is wrong
         transfer_s = (round_trip_ms - max(remote_compute_ms, 0.0) - self.base_rtt_ms) / 1e3
         self._bandwidth_sample(upload_bytes, transfer_s)
 

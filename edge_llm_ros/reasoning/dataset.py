@@ -59,6 +59,21 @@ INSTRUCTIONS: tuple[tuple[str, OperatorIntent], ...] = (
     ("no lane changes on this stretch", OperatorIntent(avoid_lane_change=True)),
     ("we are in a hurry", OperatorIntent()),
     ("enjoy the drive", OperatorIntent()),
+    # More wordings of the same intents, so the model learns the intent, not the string
+    # (evaluate.PARAPHRASES stays held out).
+    ("pedestrians everywhere, go gently", OperatorIntent(speed_cap_mps=8.0)),
+    ("icy road, slow it down", OperatorIntent(speed_cap_mps=8.0)),
+    ("market street, walking pace please", OperatorIntent(speed_cap_mps=8.0)),
+    ("fog ahead, drive carefully and slowly", OperatorIntent(speed_cap_mps=8.0)),
+    ("stay below 30 km/h", OperatorIntent(speed_cap_mps=30.0 / 3.6)),
+    ("cap the speed at 10 m/s", OperatorIntent(speed_cap_mps=10.0)),
+    ("speed limit 40 km/h for this route", OperatorIntent(speed_cap_mps=40.0 / 3.6)),
+    ("stop by the roadside when you can", OperatorIntent(pull_over=True)),
+    ("pull in somewhere safe", OperatorIntent(pull_over=True)),
+    ("hold this lane", OperatorIntent(avoid_lane_change=True)),
+    ("lane discipline please, no overtaking", OperatorIntent(avoid_lane_change=True)),
+    ("we have plenty of time", OperatorIntent()),
+    ("head to the office", OperatorIntent()),
 )
 INSTRUCTION_SHARE = 0.35
 REMOTE_SHARE = 0.15
@@ -196,6 +211,31 @@ def make_scene(scenario_name: str, seed: int, cfg: FusionConfig | None = None
         remote = RemoteHint(action, float(rng.integers(0, 16)))
         label = combine_with_remote(label, remote)
     return LabelledScene(scenario_name, seed, t_s, shown, instruction, intent, remote, label)
+
+
+def generate_training(count: int, first_seed: int, critical_share: float = 0.0
+                      ) -> list[LabelledScene]:
+    """count scenes like generate(), with at least critical_share of them safety-critical
+    (the expert's stop or yield under the envelope): rare on the road, and exactly where a
+    wrong answer costs most, so they are drawn from further seeds until the share is met."""
+    samples = list(generate(count, first_seed))
+    want = int(round(critical_share * count)) - sum(s.label.critical for s in samples)
+    if want <= 0:
+        return samples
+    extra: list[LabelledScene] = []
+    names = list_scenarios()
+    seed = first_seed + count // len(names) + 1
+    while len(extra) < want:
+        for name in names:
+            s = make_scene(name, seed)
+            if s.label.critical:
+                extra.append(s)
+        seed += 1
+    # Replace ordinary scenes (the last ones), keeping the total count.
+    ordinary = [i for i, s in enumerate(samples) if not s.label.critical]
+    for i, s in zip(reversed(ordinary), extra[:want], strict=False):
+        samples[i] = s
+    return samples
 
 
 def generate(count: int, first_seed: int, scenarios: list[str] | None = None

