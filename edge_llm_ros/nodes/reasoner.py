@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from std_msgs.msg import String
 
@@ -30,7 +31,7 @@ from edge_llm_ros.reasoning.advice import (
     RemoteStepIn,
     validate_plan,
 )
-from edge_llm_ros.reasoning.backend import ModelLoadError
+from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
 from edge_llm_ros.reasoning.factory import BackendSettings, make_backend
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
 from edge_llm_ros.reasoning.rules import RuleThresholds
@@ -79,6 +80,19 @@ def thresholds_from(p: dict) -> RuleThresholds:
                              if k.startswith("fallback.")})
 
 
+def load_backend(p: dict, node_name: str, log: Callable[[str], None]
+                 ) -> ReasonerBackend | None:
+    """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""
+    settings = BackendSettings(
+        backend=str(p["model.backend"]), path=str(p["model.path"]),
+        threads=int(p["model.threads"]), context_tokens=int(p["model.context_tokens"]),
+        engine_cache_dir=str(p["model.engine_cache_dir"]), precision=str(p["model.precision"]))
+    try:
+        return make_backend(settings, log=log)
+    except ModelLoadError as exc:
+        raise ConfigError(f"node '{node_name}': model: {exc}") from exc
+
+
 class ReasonerNode(EdgeNode):
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
         super().__init__("reasoner", node_name, **kwargs)
@@ -94,20 +108,12 @@ class ReasonerNode(EdgeNode):
                                     thresholds=thresholds_from(p))
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
-        settings = BackendSettings(
-            backend=str(p["model.backend"]), path=str(p["model.path"]),
-            threads=int(p["model.threads"]), context_tokens=int(p["model.context_tokens"]),
-            engine_cache_dir=str(p["model.engine_cache_dir"]),
-            precision=str(p["model.precision"]))
-        try:
-            backend = make_backend(settings, log=self.get_logger().info)
-        except ModelLoadError as exc:
-            raise ConfigError(f"node '{self.get_name()}': model: {exc}") from exc
+        backend = load_backend(p, self.get_name(), self.get_logger().info)
         self.reasoner = Reasoner(backend, config)
         self._instruction = str(p["instruction"])
         self.reasoner.warm_up(self._instruction)
         self.get_logger().info(
-            f"reasoner ready: backend {settings.backend}"
+            f"reasoner ready: backend {p['model.backend']}"
             f"{'' if backend is None else ' (' + backend.model_id + ')'}, deadline "
             f"{config.deadline_ms:.0f} ms")
         self._min_gap_ns = int(0.9e9 / float(p["decision_rate_hz"]))

@@ -22,10 +22,8 @@ from edge_llm_ros.nodes.link_qos import (
     plan_qos,
     probe_qos,
 )
-from edge_llm_ros.nodes.reasoner import scene_from_msg, thresholds_from
+from edge_llm_ros.nodes.reasoner import load_backend, scene_from_msg, thresholds_from
 from edge_llm_ros.params import ConfigError
-from edge_llm_ros.reasoning.backend import ModelLoadError
-from edge_llm_ros.reasoning.factory import BackendSettings, make_backend
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
 from edge_llm_ros.remote.planner import (
     STATUS_ERROR,
@@ -79,15 +77,7 @@ class RemotePlannerNode(EdgeNode):
                 thresholds=thresholds_from(p))
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
-        settings = BackendSettings(
-            backend=str(p["model.backend"]), path=str(p["model.path"]),
-            threads=int(p["model.threads"]), context_tokens=int(p["model.context_tokens"]),
-            engine_cache_dir=str(p["model.engine_cache_dir"]),
-            precision=str(p["model.precision"]))
-        try:
-            backend = make_backend(settings, log=self.get_logger().info)
-        except ModelLoadError as exc:
-            raise ConfigError(f"node '{self.get_name()}': model: {exc}") from exc
+        backend = load_backend(p, self.get_name(), self.get_logger().info)
         reasoner = Reasoner(backend, reasoner_config)
         reasoner.warm_up("")
         self.planner = RemotePlanner(reasoner, planner_config)
