@@ -292,9 +292,9 @@ REASONER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
               "(later ones arrive on operator/instruction)."),
     ParamSpec("use_remote_plans", True, "Give the model a fresh, valid RemotePlan's first step "
               "as context."),
-    ParamSpec("publish_on_action", False, "Publish as soon as the model has settled the action "
-              "(speed and ids it has not generated yet come from the rule policy for that "
-              "action) instead of using the rest of the deadline to complete the answer."),
+    ParamSpec("publish_on_action", True, "Publish as soon as the model has settled the action "
+              "(speed, ids and reason it has not generated yet come from the rule policy for "
+              "that action) instead of using the rest of the deadline to complete the answer."),
     ParamSpec("print_decisions", False, "Log every Decision (action, source, latency) at info."),
 )
 

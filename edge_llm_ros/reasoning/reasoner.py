@@ -44,6 +44,7 @@ from edge_llm_ros.reasoning.rules import (
     OperatorIntent,
     RuleDecision,
     RuleThresholds,
+    describe_object,
     parse_instruction,
     rule_decide,
 )
@@ -301,6 +302,10 @@ class Reasoner:
         rationale = answer.rationale
         if not rationale and action == rule.action:
             rationale = rule.rationale  # cut before its own: the policy's reason for the same
+        elif not rationale:
+            # Cut before its own reason and the policy chose otherwise: say what it saw.
+            rationale = (f"model's {action}; " + describe_object(shown[0], "nearest at")
+                         if shown else f"model's {action}; no objects")
         decision = DecisionOut(stamp_ns=scene.stamp_ns, action=action, target_speed_mps=speed,
                                driver_object_ids=ids, rationale=rationale, source=source,
                                remote_plan_id=remote_plan_id if remote is not None else "",

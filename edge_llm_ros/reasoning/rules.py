@@ -116,7 +116,8 @@ def _speed_of(obj: TrackedObjectOut, ego_speed: float) -> float:
     return ego_speed - _finite(obj.relative_speed_mps, 0.0)
 
 
-def _describe(obj: TrackedObjectOut, what: str) -> str:
+def describe_object(obj: TrackedObjectOut, what: str) -> str:
+    """'car ahead on the path at 14 m, ttc 2.3 s': for rationales."""
     ttc = obj.time_to_collision_s
     ttc_text = f", ttc {ttc:.1f} s" if 0.0 <= ttc < 10.0 else ""
     return f"{obj.class_name} {what} {obj.distance_m:.0f} m{ttc_text}"
@@ -154,7 +155,7 @@ def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(
     if critical:
         o = min(critical, key=ttc)
         return RuleDecision(STOP, 0.0, tuple(c.track_id for c in critical),
-                            _describe(o, "ahead on the path at"), critical=True)
+                            describe_object(o, "ahead on the path at"), critical=True)
 
     vru = [o for o in objs if o.class_name in VULNERABLE_CLASSES
            and (ttc(o) < th.yield_ttc_s
@@ -163,7 +164,7 @@ def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(
         o = min(vru, key=lambda v: (ttc(v), v.distance_m))
         target = min(ego_v, max(_speed_of(o, ego_v), 0.0), 3.0)
         return RuleDecision(YIELD, round(target), tuple(v.track_id for v in vru),
-                            _describe(o, "crossing or ahead at"), critical=True)
+                            describe_object(o, "crossing or ahead at"), critical=True)
 
     if intent.pull_over:
         return RuleDecision(PULL_OVER, 0.0, (), "operator asked to pull over")
@@ -177,12 +178,12 @@ def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(
         if not intent.avoid_lane_change:
             if _lane_clear(objs, LANE_LEFT, ego_v, th):
                 return RuleDecision(CHANGE_LANE_LEFT, round(min(ego_v, cruise)), (o.track_id,),
-                                    _describe(o, "stopped in lane at") + ", left lane clear")
+                                    describe_object(o, "stopped in lane at") + ", left lane clear")
             if scene.ego.lane_index != 0 and _lane_clear(objs, LANE_RIGHT, ego_v, th):
                 return RuleDecision(CHANGE_LANE_RIGHT, round(min(ego_v, cruise)), (o.track_id,),
-                                    _describe(o, "stopped in lane at") + ", right lane clear")
+                                    describe_object(o, "stopped in lane at") + ", right lane clear")
         return RuleDecision(SLOW_DOWN, 0.0, (o.track_id,),
-                            _describe(o, "stopped in lane at") + ", no lane to change to")
+                            describe_object(o, "stopped in lane at") + ", no lane to change to")
 
     follow = [o for o in in_lane
               if ttc(o) < th.slow_ttc_s
@@ -192,7 +193,7 @@ def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(
         o = follow[0]
         target = min(max(_speed_of(o, ego_v), 0.0), cruise)
         return RuleDecision(SLOW_DOWN, round(target), (o.track_id,),
-                            _describe(o, "closing ahead at"))
+                            describe_object(o, "closing ahead at"))
 
     if ego_v > cap + th.speed_tolerance_mps:
         why = "above the operator's speed" if cap < limit or limit <= 0.0 else "above the limit"

@@ -107,6 +107,7 @@ def test_every_scene_gets_a_decision_by_its_deadline(
     for d in decisions:
         assert d.latency_ms <= d.deadline_ms + SLACK_MS, (d.latency_ms, d.action_name)
         assert d.deadline_ms == 150.0 and d.header.frame_id == "base_link"
+        assert d.rationale and len(d.rationale) <= 200  # every decision says why
     by_stamp = {d.header.stamp.sec * 1_000_000_000 + d.header.stamp.nanosec: d
                 for d in decisions}
     first = by_stamp[sent[0]]
