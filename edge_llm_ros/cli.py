@@ -712,8 +712,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  edge-llm-ros train-reasoner -o out/lora --scenes 6000 --rank 16",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
-    p.add_argument("--scenes", type=int, default=6000)
-    p.add_argument("--critical-share", type=float, default=0.3,
+    p.add_argument("--scenes", type=int, default=5000)
+    p.add_argument("--critical-share", type=float, default=0.0,
                    help="at least this share of safety-critical training scenes")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=16)
