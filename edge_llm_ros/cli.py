@@ -61,7 +61,8 @@ def _print_bag_summary(path: Path, as_json: bool = False) -> dict[str, Any]:
 
 def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
                             params_file: Path, params: Sequence[str] = (),
-                            prefix: str = "[pipeline]") -> subprocess.Popen[str]:
+                            prefix: str = "[pipeline]", niceness: int = 0
+                            ) -> subprocess.Popen[str]:
     """The on-board nodes in their own process, as ros2 launch would run them
     (one Python process for everything would share one GIL); returns once they
     are up, then forwards their output (decisions as they are made) live."""
@@ -73,6 +74,8 @@ def _start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
         cmd += ["--namespace", args.namespace]
     if getattr(args, "use_sim_time", False):
         cmd.append("--use-sim-time")
+    if niceness:
+        cmd = ["nice", "-n", str(niceness), *cmd]
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              bufsize=1)
     assert child.stdout is not None
@@ -170,9 +173,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
     onboard = ["camera_detector", "lidar_detector", "scene_fusion", "reasoner"]
     onboard_params = ["reasoner.print_decisions=true", *args.pipeline_param]
     if args.remote:
-        # The remote host's planner in a process of its own, as on another machine.
+        # The remote host's planner in a process of its own, as on another machine; niced,
+        # so that on a small host it takes the CPU the vehicle's pipeline leaves over.
         remote = _start_pipeline_process(args, ["remote_planner"], config_file("remote.yaml"),
-                                         ["remote_planner.model.threads=1"], prefix="[remote]")
+                                         ["remote_planner.model.threads=1"], prefix="[remote]",
+                                         niceness=10)
         onboard.append("offload_manager")
         onboard_params.append("offload_manager.print_outcomes=true")
     try:
@@ -238,7 +243,8 @@ def cmd_bench_reasoner(args: argparse.Namespace) -> int:
             from edge_llm_ros.reasoning.model_files import ADAPTER_DIR_NAME, base_gguf_path
 
             say("loading the naive baseline (fp32 transformers) ...")
-            baseline = NaiveTransformersBaseline(base_gguf_path(), model_file(ADAPTER_DIR_NAME),
+            adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
+            baseline = NaiveTransformersBaseline(base_gguf_path(), adapter,
                                                  threads=args.threads)
         figures = benchmark_reasoner(reasoner, scenes=args.frames, deadline_ms=args.deadline_ms,
                                      baseline=baseline, baseline_scenes=args.baseline_scenes,
@@ -383,7 +389,8 @@ def cmd_train_reasoner(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(scenes=args.scenes, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.learning_rate, lora_rank=args.rank, seed=args.seed,
-                      base_gguf=str(args.base or ""), critical_share=args.critical_share)
+                      base_gguf=str(args.base or ""), critical_share=args.critical_share,
+                      keep_blocks=args.keep_blocks)
     manifest = train_reasoner(args.output, cfg)
     print(json.dumps(manifest))
     return 0
@@ -620,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")
     p.add_argument("--baseline-scenes", type=int, default=30,
                    help="reasoner: scenes for the naive baseline (0: skip it)")
+    p.add_argument("--adapter", type=Path, default=None,
+                   help="reasoner: the adapter --model was built from, for the naive baseline "
+                   "(the same tuned model in fp32; default: models/reasoner_lora)")
     add_model_args(p)
     p.add_argument("--json", action="store_true",
                    help="print only the figures, as one JSON object on the last line")
@@ -712,9 +722,13 @@ def build_parser() -> argparse.ArgumentParser:
         "  edge-llm-ros train-reasoner -o out/lora --scenes 6000 --rank 16",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
-    p.add_argument("--scenes", type=int, default=5000)
-    p.add_argument("--critical-share", type=float, default=0.0,
+    p.add_argument("--scenes", type=int, default=6000)
+    p.add_argument("--critical-share", type=float, default=0.3,
                    help="at least this share of safety-critical training scenes")
+    p.add_argument("--keep-blocks", type=int, default=0,
+                   help="train a shallower student with this many decoder blocks (the first "
+                   "ones and the last; 0: all): prefill, and so the time to a settled action, "
+                   "shrinks in proportion")
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=1e-3)

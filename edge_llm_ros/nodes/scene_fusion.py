@@ -1,6 +1,7 @@
-"""scene_fusion node: 2D detections + lidar objects + odometry -> SceneSummary
-at a fixed rate, stamped with the newest sensor time it used; degrades to
-camera_only / lidar_only / none when a stream stops, and says so."""
+"""scene_fusion node: 2D detections + lidar objects + odometry -> SceneSummary,
+stamped with the newest sensor time it used, published as soon as a new sweep
+can be fused (publish_on sensor, see fusion/trigger.py) or at a fixed rate;
+degrades to camera_only / lidar_only / none when a stream stops, and says so."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sensor_msgs.msg import CameraInfo
 
 from edge_llm_ros.diagnostics import Level
 from edge_llm_ros.fusion import FusionConfig, SceneFuser
+from edge_llm_ros.fusion.trigger import SummaryTrigger, TriggerConfig
 from edge_llm_ros.fusion.types import SceneSummaryOut
 from edge_llm_ros.msg import (
     Detection2DArray,
@@ -102,7 +104,21 @@ class SceneFusionNode(EdgeNode):
         self.create_sensor_subscription(CameraInfo, "camera/camera_info", self.on_camera_info)
         self.create_sensor_subscription(Odometry, "odom", self.on_odometry)
         self._reported_rejections: dict[str, int] = {}
-        self.create_timer(1.0 / float(p["rate_hz"]), self.publish_summary)
+        self._trigger: SummaryTrigger | None = None
+        if p["publish_on"] == "sensor":
+            self._trigger = SummaryTrigger(TriggerConfig(
+                camera_wait_ms=float(p["camera_wait_ms"]),
+                sync_tolerance_ms=float(p["sync_tolerance_ms"]),
+                camera_freshness_ms=float(p["camera_freshness_ms"]),
+                lidar_freshness_ms=float(p["lidar_freshness_ms"]),
+                heartbeat_ms=1000.0 / float(p["rate_hz"])))
+            # Fires camera_wait_ms after a sweep that is still waiting for its camera frame.
+            self._wait_timer = self.create_timer(max(float(p["camera_wait_ms"]), 1.0) / 1000.0,
+                                                 self._on_wait_timer)
+            self._wait_timer.cancel()
+            self.create_timer(1.0 / float(p["rate_hz"]), self._publish_if_due)
+        else:
+            self.create_timer(1.0 / float(p["rate_hz"]), self.publish_summary)
 
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
@@ -131,6 +147,9 @@ class SceneFusionNode(EdgeNode):
             np.array([d.score for d in dets], dtype=float),
             (int(msg.image_width_px), int(msg.image_height_px)),
             float(msg.processing_time_ms), self._now_ns())
+        if self._trigger is not None:
+            self._trigger.on_camera(stamp_to_ns(msg.header.stamp), self._now_ns())
+            self._publish_if_due()
 
     def on_objects(self, msg: Object3DArray) -> None:
         objs = msg.objects
@@ -143,12 +162,29 @@ class SceneFusionNode(EdgeNode):
             np.array([o.yaw_rad for o in objs], dtype=float), [o.class_name for o in objs],
             np.array([o.score for o in objs], dtype=float), float(msg.processing_time_ms),
             self._now_ns())
+        if self._trigger is not None:
+            self._trigger.on_lidar(stamp_to_ns(msg.header.stamp), self._now_ns())
+            if not self._publish_if_due():
+                self._wait_timer.reset()  # publish when the camera frame's wait is over
+
+    def _on_wait_timer(self) -> None:
+        self._wait_timer.cancel()
+        self._publish_if_due()
+
+    def _publish_if_due(self) -> bool:
+        if not self._trigger.due(self._now_ns()):
+            return False
+        self.publish_summary()
+        return True
 
     def publish_summary(self) -> None:
         started = time.perf_counter()
         summary = self.fuser.summarize(self._now_ns())
         msg = summary_to_msg(summary)
         self.summary_pub.publish(msg)
+        if self._trigger is not None:
+            self._trigger.published(self._now_ns())
+            self.health.counters["camera_waits_timed_out"] = self._trigger.waits_timed_out
         processing_ms = (time.perf_counter() - started) * 1e3
         self.report_timing(processing_ms, msg.header.stamp)
         self._report_rejections()

@@ -93,6 +93,7 @@ class SimulatorNode(EdgeNode):
 
     def _run(self) -> None:
         factor = float(self.params["realtime_factor"])
+        latency_s = float(self.params["sensor_latency_ms"]) / 1000.0
         wall_start = time.monotonic()
         self.time_origin_ns = time.time_ns()
         sim_elapsed_s = 0.0
@@ -106,16 +107,19 @@ class SimulatorNode(EdgeNode):
                     self.time_origin_ns += int(sim_elapsed_s * 1e9)
                     sim_elapsed_s = 0.0
                     wall_start = time.monotonic()
-                # Wait for the tick's moment, then render: the sensor data is
-                # stamped with the moment it describes and delivered after it.
-                if factor > 0.0:
-                    next_t_s = sim_elapsed_s + 1.0 / float(self.params["rate_hz"])
-                    wait_s = wall_start + next_t_s / factor - time.monotonic()
-                    if wait_s > 0 and self._stop.wait(wait_s):
-                        break
+                # Simulate and render the next tick ahead of its moment, then deliver
+                # it sensor_latency_ms after that moment, as a real driver would: the
+                # data is stamped with the moment it describes, and a renderer slower
+                # than a real sensor does not age it (unless it cannot keep up at all).
                 started = time.perf_counter()
                 frame = self.sim.step()
-                self._publish(frame, (time.perf_counter() - started) * 1e3)
+                step_ms = (time.perf_counter() - started) * 1e3
+                if factor > 0.0:
+                    wait_s = (wall_start + frame.time_s / factor + latency_s
+                              - time.monotonic())
+                    if wait_s > 0 and self._stop.wait(wait_s):
+                        break
+                self._publish(frame, step_ms)
                 sim_elapsed_s = frame.time_s
                 self.ticks += 1
         except Exception as exc:  # a crash in the sim thread must not pass silently

@@ -56,6 +56,10 @@ SIMULATOR: tuple[ParamSpec, ...] = COMMON + (
         "When the host is slower than asked, sim time (published on /clock) simply "
         "runs slower.", min_value=0.0, max_value=100.0,
     ),
+    ParamSpec("sensor_latency_ms", 10.0, "Sensor data goes out this long after the moment it "
+              "describes (its stamp), like a real camera or lidar driver; each tick is rendered "
+              "ahead of its moment, so only a host too slow for rate_hz delivers later, "
+              "milliseconds.", min_value=0.0, max_value=1000.0),
     ParamSpec("loop", False, "Restart the scenario when it ends instead of stopping."),
     ParamSpec("publish_clock", True, "Publish sim time on /clock (for use_sim_time nodes)."),
     ParamSpec("camera.enabled", True, "Render and publish the camera."),
@@ -198,8 +202,16 @@ CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
 )
 
 SCENE_FUSION: tuple[ParamSpec, ...] = COMMON + (
-    ParamSpec("rate_hz", 10.0, "SceneSummary publishing rate, hertz.", min_value=0.5,
-              max_value=100.0),
+    ParamSpec("rate_hz", 10.0, "publish_on timer: the SceneSummary rate; publish_on sensor: "
+              "the rate while no sensor delivers (degraded summaries keep coming), hertz.",
+              min_value=0.5, max_value=100.0),
+    ParamSpec("publish_on", "sensor", "sensor: a summary as soon as a new lidar sweep can be "
+              "fused (its camera frame is in, or camera_wait_ms passed; each camera frame while "
+              "the lidar is down), so it is not older than it must be; timer: at rate_hz.",
+              choices=("sensor", "timer")),
+    ParamSpec("camera_wait_ms", 20.0, "publish_on sensor: the longest a lidar sweep waits for "
+              "the camera frame of the same instant before it is published without it, "
+              "milliseconds.", min_value=0.0, max_value=1000.0),
     ParamSpec("camera_freshness_ms", 300.0, "Camera detections older than this at summary "
               "time are stale (the summary degrades to lidar_only), milliseconds.",
               min_value=1.0, max_value=60000.0),
@@ -245,9 +257,10 @@ MODEL: tuple[ParamSpec, ...] = (
               "tensorrt_edgellm (TensorRT Edge-LLM engine on an NVIDIA GPU), or rules (no "
               "model: every decision is the rule policy's).",
               choices=("llama_cpp", "tensorrt_edgellm", "rules")),
-    ParamSpec("model.path", "", "llama_cpp: GGUF file; tensorrt_edgellm: Hugging Face checkpoint "
-              "folder. Empty: the tuned model built at setup (models/"
-              "reasoner-smollm2-135m.Q8_0.gguf)."),
+    ParamSpec("model.path", "", "llama_cpp: GGUF file (a bare name is looked up in the "
+              "package's models folder); tensorrt_edgellm: Hugging Face checkpoint folder. "
+              "Empty: the tuned model built at setup (models/reasoner-smollm2-135m.Q8_0.gguf); "
+              "reasoner-smollm2-135m-student.Q8_0.gguf is the faster 20-block student."),
     ParamSpec("model.threads", 2, "CPU threads for llama_cpp.", min_value=1, max_value=256),
     ParamSpec("model.context_tokens", 512, "Context length, tokens.", min_value=128,
               max_value=32768),

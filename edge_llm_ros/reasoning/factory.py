@@ -32,6 +32,16 @@ def default_model_path() -> Path:
     return path
 
 
+def resolve_model_path(text: str) -> Path:
+    """A path as given, or a bare file name found in the package's models folder (so
+    `reasoner-smollm2-135m-student.Q8_0.gguf` works from any working directory)."""
+    from edge_llm_ros.paths import model_file
+    path = Path(text).expanduser()
+    if not path.exists() and len(path.parts) == 1 and model_file(text).exists():
+        return model_file(text)
+    return path
+
+
 def make_backend(s: BackendSettings, log: Callable[[str], None] = print
                  ) -> ReasonerBackend | None:
     """The loaded backend, None for `rules`; ModelLoadError with a clear message otherwise."""
@@ -39,7 +49,7 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
         return None
     if s.backend == "llama_cpp":
         from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
-        path = Path(s.path).expanduser() if s.path else default_model_path()
+        path = resolve_model_path(s.path) if s.path else default_model_path()
         return LlamaCppBackend(path, threads=s.threads, context_tokens=s.context_tokens)
     if s.backend == "tensorrt_edgellm":
         from edge_llm_ros.reasoning.edgellm import EdgeLlmBackend, build_edgellm_engine

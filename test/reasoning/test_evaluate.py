@@ -31,19 +31,27 @@ def test_unsafe_miss_means_keep_lane_or_faster_when_slowing_was_needed() -> None
 
 
 @pytest.mark.slow
-def test_the_tuned_model_agrees_with_the_expert_on_held_out_scenes(tuned_backend) -> None:
-    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=150.0))
+@pytest.mark.parametrize("model_name", ["reasoner-smollm2-135m.Q8_0.gguf",
+                                        "reasoner-smollm2-135m-student.Q8_0.gguf"])
+def test_the_tuned_models_agree_with_the_expert_on_held_out_scenes(model_name: str,
+                                                                   tuned_gguf: Path) -> None:
+    from edge_llm_ros.reasoning.factory import resolve_model_path
+    from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
+
+    path = resolve_model_path(model_name)
+    assert path.is_file(), f"setup builds {model_name}"
+    r = Reasoner(LlamaCppBackend(path, threads=2), ReasonerConfig(deadline_ms=150.0))
     r.warm_up()
     try:
         figures = evaluate_reasoner(r, scenes=60, log=lambda _m: None)
     finally:
-        r.wait_idle()
-        r.backend = None
         r.close()
     model = figures["as_generated"]["model_no_deadline"]
-    # 600 scenes (eval reasoner): 0.84 agreement, 28 unsafe misses of 231 that needed slowing.
-    assert model["scenes"] == 60 and model["agreement"] >= 0.75, model
-    assert model["unsafe_misses"] <= 6, model
+    # 600 scenes (eval reasoner): agreement 0.81 (student 0.83), 39 (49) unsafe misses of
+    # 243 that needed slowing; the stock model (keep_lane always) agrees on under half.
+    # 60 scenes leave about +-0.05 of sampling noise.
+    assert model["scenes"] == 60 and model["agreement"] >= 0.70, model
+    assert model["unsafe_misses"] <= 8, model
     deployed = figures["as_generated"]["deployed_at_deadline"]
     assert deployed["unsafe_misses"] <= model["unsafe_misses"] + 1, deployed
     assert figures["no_instruction"]["rules_only"]["scenes"] == 60
