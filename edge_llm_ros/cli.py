@@ -169,8 +169,13 @@ def cmd_sim(args: argparse.Namespace) -> int:
         overrides.setdefault("bag_recorder", {})["output_path"] = str(args.record)
     if not args.pipeline:
         return _run(kinds, args, files, overrides, until_finished=["simulator"])
+    from edge_llm_ros.params.specs import NODE_SPECS
+
     remote = None
-    onboard = ["camera_detector", "lidar_detector", "scene_fusion", "reasoner"]
+    # The on-board nodes in three processes, as ros2 launch runs them (each its own
+    # executor): a slow camera inference must not hold the sweep, the summary or the
+    # decision back in one executor's queue.
+    groups = [["camera_detector"], ["lidar_detector", "scene_fusion"], ["reasoner"]]
     onboard_params = ["reasoner.print_decisions=true", *args.pipeline_param]
     if args.remote:
         # The remote host's planner in a process of its own, as on another machine; niced,
@@ -178,18 +183,22 @@ def cmd_sim(args: argparse.Namespace) -> int:
         remote = _start_pipeline_process(args, ["remote_planner"], config_file("remote.yaml"),
                                          ["remote_planner.model.threads=1"], prefix="[remote]",
                                          niceness=10)
-        onboard.append("offload_manager")
+        groups[-1].append("offload_manager")
         onboard_params.append("offload_manager.print_outcomes=true")
+    pipelines: list[subprocess.Popen[str]] = []
+    codes: list[int] = []
     try:
-        pipeline = _start_pipeline_process(args, onboard, config_file("vehicle.yaml"),
-                                           onboard_params)
-        try:
-            code = _run(kinds, args, files, overrides, until_finished=["simulator"])
-        finally:
-            pipeline_code = _stop_pipeline_process(pipeline)
+        for group in groups:
+            params = [p for p in onboard_params if p.split(".", 1)[0] in group
+                      or p.split(".", 1)[0] not in NODE_SPECS]
+            pipelines.append(_start_pipeline_process(args, group, config_file("vehicle.yaml"),
+                                                     params))
+        codes.append(_run(kinds, args, files, overrides, until_finished=["simulator"]))
     finally:
-        remote_code = _stop_pipeline_process(remote) if remote is not None else 0
-    return code or pipeline_code or remote_code
+        codes += [_stop_pipeline_process(p) for p in reversed(pipelines)]
+        if remote is not None:
+            codes.append(_stop_pipeline_process(remote))
+    return next((c for c in codes if c), 0)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -518,8 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also record all topics to DIR (MCAP)")
     p.add_argument("--pipeline", action="store_true",
                    help="also run the on-board pipeline (camera_detector, lidar_detector, "
-                   "scene_fusion, reasoner with config/vehicle.yaml) in a second process; it "
-                   "prints every Decision as it is made and a summary at the end")
+                   "scene_fusion, reasoner with config/vehicle.yaml) in three more processes "
+                   "(camera; lidar and fusion; reasoner), as ros2 launch runs them; it prints "
+                   "every Decision as it is made and a summary at the end")
     p.add_argument("--pipeline-param", action="append", default=[],
                    metavar="NODE.PARAM=VALUE",
                    help="override a pipeline node parameter, e.g. "
@@ -722,8 +732,8 @@ def build_parser() -> argparse.ArgumentParser:
         "  edge-llm-ros train-reasoner -o out/lora --scenes 6000 --rank 16",
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
-    p.add_argument("--scenes", type=int, default=6000)
-    p.add_argument("--critical-share", type=float, default=0.3,
+    p.add_argument("--scenes", type=int, default=5000)
+    p.add_argument("--critical-share", type=float, default=0.0,
                    help="at least this share of safety-critical training scenes")
     p.add_argument("--keep-blocks", type=int, default=0,
                    help="train a shallower student with this many decoder blocks (the first "

@@ -259,8 +259,7 @@ MODEL: tuple[ParamSpec, ...] = (
               choices=("llama_cpp", "tensorrt_edgellm", "rules")),
     ParamSpec("model.path", "", "llama_cpp: GGUF file (a bare name is looked up in the "
               "package's models folder); tensorrt_edgellm: Hugging Face checkpoint folder. "
-              "Empty: the tuned model built at setup (models/reasoner-smollm2-135m.Q8_0.gguf); "
-              "reasoner-smollm2-135m-student.Q8_0.gguf is the faster 20-block student."),
+              "Empty: the tuned model built at setup (models/reasoner-smollm2-135m.Q8_0.gguf)."),
     ParamSpec("model.threads", 2, "CPU threads for llama_cpp.", min_value=1, max_value=256),
     ParamSpec("model.context_tokens", 512, "Context length, tokens.", min_value=128,
               max_value=32768),

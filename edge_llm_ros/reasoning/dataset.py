@@ -59,21 +59,6 @@ INSTRUCTIONS: tuple[tuple[str, OperatorIntent], ...] = (
     ("no lane changes on this stretch", OperatorIntent(avoid_lane_change=True)),
     ("we are in a hurry", OperatorIntent()),
     ("enjoy the drive", OperatorIntent()),
-    # More wordings of the same intents, so the model learns the intent, not the string
-    # (evaluate.PARAPHRASES stays held out).
-    ("pedestrians everywhere, go gently", OperatorIntent(speed_cap_mps=8.0)),
-    ("icy road, slow it down", OperatorIntent(speed_cap_mps=8.0)),
-    ("market street, walking pace please", OperatorIntent(speed_cap_mps=8.0)),
-    ("fog ahead, drive carefully and slowly", OperatorIntent(speed_cap_mps=8.0)),
-    ("stay below 30 km/h", OperatorIntent(speed_cap_mps=30.0 / 3.6)),
-    ("cap the speed at 10 m/s", OperatorIntent(speed_cap_mps=10.0)),
-    ("speed limit 40 km/h for this route", OperatorIntent(speed_cap_mps=40.0 / 3.6)),
-    ("stop by the roadside when you can", OperatorIntent(pull_over=True)),
-    ("pull in somewhere safe", OperatorIntent(pull_over=True)),
-    ("hold this lane", OperatorIntent(avoid_lane_change=True)),
-    ("lane discipline please, no overtaking", OperatorIntent(avoid_lane_change=True)),
-    ("we have plenty of time", OperatorIntent()),
-    ("head to the office", OperatorIntent()),
 )
 INSTRUCTION_SHARE = 0.35
 REMOTE_SHARE = 0.15

