@@ -33,8 +33,8 @@ def default_model_path() -> Path:
 
 
 def resolve_model_path(text: str) -> Path:
-    """A path as given, or a bare file name found in the package's models folder (so
-    `reasoner-smollm2-135m-student.Q8_0.gguf` works from any working directory)."""
+    """A path as given, or a bare file name found in the package's models folder (so a
+    model built there with `build-reasoner -o models/NAME` works from any working directory)."""
     from edge_llm_ros.paths import model_file
     path = Path(text).expanduser()
     if not path.exists() and len(path.parts) == 1 and model_file(text).exists():
