@@ -343,6 +343,7 @@ class ProfileSummary:
     transports: list[str] = field(default_factory=list)
     use_builtin_transports: bool | None = None
     max_initial_peers_range: int | None = None
+    non_blocking_send: bool = False  # every user transport sends without blocking
     metatraffic_unicast: list[str] = field(default_factory=list)
     metatraffic_multicast: list[str] = field(default_factory=list)
     initial_peers: list[str] = field(default_factory=list)
@@ -377,13 +378,17 @@ def profile_summary(source: str | os.PathLike[str]) -> ProfileSummary:
     descriptors = {d.findtext(_q("transport_id")): d for d in root.iter(_q("transport_descriptor"))}
     summary = ProfileSummary(profile_name=chosen.get("profile_name", ""))
     ranges = set()
+    non_blocking = []
     for tid in rtps.findall(f"{_q('userTransports')}/{_q('transport_id')}"):
         descriptor = descriptors.get(tid.text)
         if descriptor is not None:
             summary.transports.append(descriptor.findtext(_q("type")) or "?")
+            non_blocking.append(
+                (descriptor.findtext(_q("non_blocking_send")) or "").strip().lower() == "true")
             if descriptor.findtext(_q("maxInitialPeersRange")):
                 ranges.add(int(descriptor.findtext(_q("maxInitialPeersRange"))))
     summary.max_initial_peers_range = max(ranges) if ranges else None
+    summary.non_blocking_send = bool(non_blocking) and all(non_blocking)
     builtin_transports = rtps.findtext(_q("useBuiltinTransports"))
     if builtin_transports is not None:
         summary.use_builtin_transports = builtin_transports.strip().lower() == "true"

@@ -269,6 +269,7 @@ def test_initial_peers_round_trip(tmp_path: Path) -> None:
     assert summary.transports == ["UDPv4"] and summary.use_builtin_transports is False
     assert summary.discovery_protocol == "SIMPLE"
     assert summary.max_initial_peers_range == 32
+    assert summary.non_blocking_send  # a saturated link drops, never stalls a publisher
     assert "@" not in path.read_text()
 
     remote = profile_summary(render_initial_peers_profile(
@@ -296,12 +297,14 @@ def test_discovery_server_round_trip(tmp_path: Path) -> None:
     assert server.guid_prefix == DEFAULT_SERVER_PREFIX
     assert server.metatraffic_unicast == [f"10.1.2.4:{DISCOVERY_SERVER_PORT}"]
     assert server.transports == ["UDPv4"] and server.use_builtin_transports is False
+    assert server.non_blocking_send
 
     prefix = "44.53.01.5f.45.50.52.4f.53.49.4d.41"
     client = profile_summary(render_discovery_server_profile(
         "client", "10.1.2.4:12000", guid_prefix=prefix.upper()))
     assert client.discovery_protocol == "CLIENT"
     assert client.servers == [(prefix, ["10.1.2.4:12000"])]
+    assert client.non_blocking_send
     assert profile_summary(render_discovery_server_profile("server")).metatraffic_unicast == \
         [f"0.0.0.0:{DISCOVERY_SERVER_PORT}"]
     assert ros_discovery_server_value("10.1.2.4") == "10.1.2.4:11811"
@@ -329,6 +332,7 @@ def test_secure_profile_names_the_enclave_files(tmp_path: Path) -> None:
         "permissions": f"file://{enclave}/permissions.p7s",
     }
     assert plain.initial_peers == [] and plain.transports == ["UDPv4"]
+    assert plain.non_blocking_send
     peered = profile_summary(write_secure_profile(tmp_path / "b.xml", enclave, role="remote",
                                                   peer_ips=["10.1.2.3"]))
     assert peered.initial_peers == ["10.1.2.3", "127.0.0.1"]

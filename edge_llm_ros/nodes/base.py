@@ -25,6 +25,7 @@ except ImportError:  # Humble
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
 from std_msgs.msg import Float64
 
+from edge_llm_ros.dds_transport import ensure_non_blocking_sends
 from edge_llm_ros.diagnostics import Level, StageHealth
 from edge_llm_ros.params import ConfigError, ParamSpec, ParamValue, node_spec, validate_params
 
@@ -214,6 +215,7 @@ def run_single_node(factory: Callable[[], EdgeNode], args: list[str] | None = No
     into one clear line and exit code 2 instead of a traceback."""
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+    ensure_non_blocking_sends()  # before the process's DDS participant exists
     rclpy.init(args=args)
     node: EdgeNode | None = None
     try:

@@ -17,6 +17,7 @@ import yaml
 from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
+from edge_llm_ros.dds_transport import ensure_non_blocking_sends
 from edge_llm_ros.params import (
     NODE_SPECS,
     ConfigError,
@@ -108,6 +109,7 @@ def run_nodes(
         ros_args = ["--ros-args"]
         for path in [*params_files, extra_path]:
             ros_args += ["--params-file", str(path)]
+        ensure_non_blocking_sends()  # a saturated link must not stall this executor
         context = Context()
         init_kwargs: dict[str, Any] = {"args": ros_args, "context": context}
         if domain_id is not None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_llm_ros.bag.reader import bag_typestore, iter_messages
+from edge_llm_ros.dds_transport import with_non_blocking_sends
 
 RECORDED_TOPICS = ("/decision", "/remote/outcome", "/link/status", "/remote/plan",
                    "/remote/plan_request", "/diagnostics")
@@ -29,9 +30,10 @@ RECORDED_TOPICS = ("/decision", "/remote/outcome", "/link/status", "/remote/plan
 
 def link_env(base: dict[str, str] | None = None, domain_id: int | None = None
              ) -> dict[str, str]:
-    """UDP only: Fast DDS's shared memory must never carry traffic past the shaped link."""
+    """UDP only: Fast DDS's shared memory must never carry traffic past the shaped link.
+    Sends are non-blocking, as every node makes them (edge_llm_ros.dds_transport)."""
     env = dict(os.environ if base is None else base)
-    env["FASTDDS_BUILTIN_TRANSPORTS"] = "UDPv4"
+    env["FASTDDS_BUILTIN_TRANSPORTS"] = with_non_blocking_sends("UDPv4")
     env["PYTHONUNBUFFERED"] = "1"
     if domain_id is not None:
         env["ROS_DOMAIN_ID"] = str(domain_id)
