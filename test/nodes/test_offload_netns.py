@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -84,7 +85,7 @@ def test_offload_follows_the_link_and_the_vehicle_never_waits(
     assert run.decisions
     worst = max(d.latency_ms - d.deadline_ms for d in run.decisions)
     assert worst <= SLACK_MS, f"a decision came {worst:.0f} ms after its deadline"
-    gaps = [(b.t_ns - a.t_ns) / 1e9 for a, b in zip(run.decisions, run.decisions[1:])]
+    gaps = [(b.t_ns - a.t_ns) / 1e9 for a, b in pairwise(run.decisions)]
     assert max(gaps) <= MAX_DECISION_GAP_S, f"no decision for {max(gaps):.1f} s"
     ids = Counter(o.request_id for o in run.outcomes)
     assert max(ids.values()) == 1
