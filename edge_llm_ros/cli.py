@@ -399,6 +399,7 @@ def cmd_train_reasoner(args: argparse.Namespace) -> int:
     cfg = TrainConfig(scenes=args.scenes, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.learning_rate, lora_rank=args.rank, seed=args.seed,
                       base_gguf=str(args.base or ""), critical_share=args.critical_share,
+                      lead_share=args.lead_share,
                       keep_blocks=args.keep_blocks)
     manifest = train_reasoner(args.output, cfg)
     print(json.dumps(manifest))
@@ -735,6 +736,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scenes", type=int, default=5000)
     p.add_argument("--critical-share", type=float, default=0.0,
                    help="at least this share of safety-critical training scenes")
+    p.add_argument("--lead-share", type=float, default=0.0,
+                   help="this share of synthetic closing-lead scenes (a car ahead in the "
+                        "ego lane across the time-to-collision range)")
     p.add_argument("--keep-blocks", type=int, default=0,
                    help="train a shallower student with this many decoder blocks (the first "
                    "ones and the last; 0: all): prefill, and so the time to a settled action, "

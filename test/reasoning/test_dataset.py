@@ -8,10 +8,12 @@ from edge_llm_ros.reasoning.actions import ACTION_NAMES
 from edge_llm_ros.reasoning.dataset import (
     EVAL_FIRST_SEED,
     INSTRUCTIONS,
+    LEAD_SCENARIO,
     TRAIN_FIRST_SEED,
     combine_with_remote,
     generate,
     generate_training,
+    make_lead_scene,
     make_scene,
 )
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
@@ -74,6 +76,35 @@ def test_training_sets_hold_the_asked_share_of_critical_scenes() -> None:
         (s.scenario, s.seed) for s in plain}
     # Extra critical scenes come from seeds past the plain set, still in the training range.
     assert max(s.seed for s in boosted) < EVAL_FIRST_SEED
+
+
+def test_the_floor_replaces_only_ordinary_keep_lane_scenes() -> None:
+    """A critical floor must not thin out the slow-down scenes the model needs most."""
+    plain = list(generate(200, TRAIN_FIRST_SEED))
+    boosted = generate_training(200, TRAIN_FIRST_SEED, critical_share=0.3, lead_share=0.1)
+    replaced = [p for p, b in zip(plain, boosted, strict=True) if (p.scenario, p.seed) != (
+        b.scenario, b.seed)]
+    assert replaced and all(p.label.action == "keep_lane" and not p.label.critical
+                            for p in replaced)
+    counts = Counter(s.label.action for s in boosted)
+    assert counts["slow_down"] >= Counter(s.label.action for s in plain)["slow_down"]
+
+
+def test_closing_lead_scenes_span_the_decision_boundary() -> None:
+    """make_lead_scene: one car or truck ahead in the ego lane, deterministic per seed, over
+    the time-to-collision range where the answer turns from keep lane to slow down to stop."""
+    a, b = make_lead_scene(5), make_lead_scene(5)
+    assert a.scene == b.scene and a.label == b.label and a.scenario == LEAD_SCENARIO
+    scenes = [make_lead_scene(k) for k in range(300)]
+    actions = Counter(s.label.action for s in scenes)
+    assert min(actions["keep_lane"], actions["slow_down"], actions["stop"]) >= 30, actions
+    for s in scenes:
+        assert s.label == combine_with_remote(rule_decide(s.scene, s.intent), s.remote)
+    in_lane = [s for s in scenes if any(o.lane_relation == 0 and o.class_name in ("car", "truck")
+                                        for o in s.scene.objects)]
+    assert len(in_lane) >= 0.9 * len(scenes)
+    mixed = generate_training(100, TRAIN_FIRST_SEED, lead_share=0.2)
+    assert len(mixed) == 100 and sum(s.scenario == LEAD_SCENARIO for s in mixed) == 20
 
 
 def test_training_wordings_never_include_the_held_out_paraphrases() -> None:
