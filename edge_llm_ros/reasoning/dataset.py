@@ -163,15 +163,22 @@ def make_scene(scenario_name: str, seed: int, cfg: FusionConfig | None = None
     size, yaw = list(objs.size[keep]), list(objs.yaw[keep])
     names = [n for n, k in zip(objs.class_names, keep, strict=True) if k]
     for _ in range(int(rng.choice([0, 0, 1, 2]))):
-        oid, cls, (x, y), v = _extra_actor(rng, 100 + len(ids) + int(rng.integers(0, 800)))
-        ids.append(oid)
-        xyz.append(np.array([x, y, 0.8]))
-        vel.append(np.array(v))
-        size.append(np.array(DEFAULT_SIZES_M[cls]))
-        yaw.append(math.pi / 2.0 if cls == "pedestrian" else 0.0)
-        names.append(cls)
+        _append_actor((ids, xyz, vel, size, yaw, names),
+                      *_extra_actor(rng, 100 + len(ids) + int(rng.integers(0, 800))))
     return _labelled(rng, scenario_name, seed, t_s, ego, (ids, xyz, vel, size, yaw, names),
                      lanes_left, lanes_right, cfg)
+
+
+def _append_actor(actors: tuple, oid: int, cls: str, xy: tuple[float, float],
+                  velocity: tuple[float, float]) -> None:
+    """Add one road user from _extra_actor to the (ids, xyz, vel, size, yaw, names) lists."""
+    ids, xyz, vel, size, yaw, names = actors
+    ids.append(oid)
+    xyz.append(np.array([xy[0], xy[1], 0.8]))
+    vel.append(np.array(velocity))
+    size.append(np.array(DEFAULT_SIZES_M[cls]))
+    yaw.append(math.pi / 2.0 if cls == "pedestrian" else 0.0)
+    names.append(cls)
 
 
 def make_lead_scene(seed: int, cfg: FusionConfig | None = None) -> LabelledScene:
@@ -202,13 +209,8 @@ def make_lead_scene(seed: int, cfg: FusionConfig | None = None) -> LabelledScene
     yaw: list = [0.0]
     names: list = [cls]
     for _ in range(int(rng.choice([0, 1, 1, 2]))):
-        oid, other, (x, y), v = _extra_actor(rng, 100 + int(rng.integers(0, 800)))
-        ids.append(oid)
-        xyz.append(np.array([x, y, 0.8]))
-        vel.append(np.array(v))
-        size.append(np.array(DEFAULT_SIZES_M[other]))
-        yaw.append(math.pi / 2.0 if other == "pedestrian" else 0.0)
-        names.append(other)
+        _append_actor((ids, xyz, vel, size, yaw, names),
+                      *_extra_actor(rng, 100 + int(rng.integers(0, 800))))
     return _labelled(rng, LEAD_SCENARIO, seed, 0.0, ego, (ids, xyz, vel, size, yaw, names),
                      num_lanes - 1 - lane, lane, cfg)
 
