@@ -254,15 +254,15 @@ def generate_training(count: int, first_seed: int, critical_share: float = 0.0,
     """count scenes like generate(), with at least critical_share of them safety-critical
     (the expert's stop or yield under the envelope): rare on the road, and exactly where a
     wrong answer costs most, so they are drawn from further seeds until the share is met;
-    then lead_share of them replaced by make_lead_scene (seeds first_seed..). Both replace
-    ordinary keep_lane scenes, the commonest label, spread evenly, so neither thins out the
-    slow-down scenes around them."""
+    then lead_share of them replaced by make_lead_scene (seeds first_seed..), spread evenly.
+    Both replace only ordinary keep_lane scenes, the commonest label, so neither thins out
+    the slow-down scenes."""
     samples = _with_critical_share(list(generate(count, first_seed)), count, first_seed,
                                    critical_share)
     want = int(round(lead_share * count))
     if want > 0:
         ordinary = _replaceable(samples)
-        step = len(ordinary) / max(want, 1)
+        step = len(ordinary) / want
         for k in range(min(want, len(ordinary))):
             samples[ordinary[int(k * step)]] = make_lead_scene(first_seed + k)
     return samples
