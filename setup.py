@@ -16,5 +16,5 @@ setup(
     packages=find_packages(include=["edge_llm_ros", "edge_llm_ros.*"]),
     package_data={"edge_llm_ros": ["sim/scenarios/*.yaml"]},
     install_requires=["numpy", "pyyaml", "rosbags", "mcap", "mujoco", "mujoco-lidar"],
-    entry_points={"console_scripts": ["edge-llm-ros = edge_llm_ros.cli:main"]},
+    entry_points={"console_scripts": ["edge-llm-ros = edge_llm_ros.tools.cli:main"]},
 )

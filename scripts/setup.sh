@@ -82,12 +82,12 @@ fi
 # 4b. The tuned reasoner model: the shipped LoRA adapter merged into the base
 #     GGUF and quantized by llama.cpp (seconds; nothing large is committed).
 tuned=models/reasoner-smollm2-135m.Q8_0.gguf
-model_hash=$(hash_of models/reasoner_lora/* edge_llm_ros/reasoning/merge.py \
-             edge_llm_ros/reasoning/student.py requirements/llm.txt)
+model_hash=$(hash_of models/reasoner_lora/* edge_llm_ros/tools/training/merge.py \
+             edge_llm_ros/tools/training/student.py requirements/llm.txt)
 if needs reasoner_model "$model_hash" || [[ ! -f $tuned ]]; then
   log "building the tuned reasoner model ($tuned)"
   mkdir -p log
-  python -m edge_llm_ros.cli build-reasoner -o "$tuned" >log/setup-reasoner.txt 2>&1 || {
+  python -m edge_llm_ros.tools.cli build-reasoner -o "$tuned" >log/setup-reasoner.txt 2>&1 || {
     cat log/setup-reasoner.txt >&2
     echo "[setup] error: building the reasoner model failed (log above)" >&2
     exit 1

@@ -77,3 +77,22 @@ def tuned_backend(tuned_gguf: Path) -> Iterator[object]:
     backend = LlamaCppBackend(tuned_gguf, threads=2)
     yield backend
     backend.close()
+
+
+# The shipped camera models (models/README.md says how they were made).
+def _shipped_model(name: str) -> Path:
+    path = REPO_ROOT / "models" / name
+    if not path.is_file():
+        pytest.fail(f"shipped model {path} is missing (see models/README.md to rebuild it)",
+                    pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sim_model_pt() -> Path:
+    return _shipped_model("sim_detector.pt")
+
+
+@pytest.fixture(scope="session")
+def sim_model_onnx() -> Path:
+    return _shipped_model("sim_detector.onnx")

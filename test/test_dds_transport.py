@@ -59,7 +59,7 @@ def test_a_node_process_sends_without_blocking(ros_available: None, ros_env: dic
     (checked by hand with FASTDDS_BUILTIN_TRANSPORTS=DEFAULT: every socket flag 02)."""
     env = {k: v for k, v in ros_env.items() if k != ENV_VAR}
     log = (tmp_path / "run.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "edge_llm_ros.cli", "run", "--nodes",
+    proc = subprocess.Popen([sys.executable, "-m", "edge_llm_ros.tools.cli", "run", "--nodes",
                              "scene_player", "--duration", "20"], env=env, stdout=log,
                             stderr=subprocess.STDOUT)
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from edge_llm_ros.bag import BagError, BagRecorder, build_typestore
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node
+from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.msgtypes import import_message_type
 from edge_llm_ros.params import ConfigError
 
@@ -130,7 +130,3 @@ class BagRecorderNode(EdgeNode):
             self.recorder.close()
         total = sum(s.count for s in self.stats.values())
         self.get_logger().info(f"bag '{self.output_path}' closed: {total} messages")
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(BagRecorderNode, args)

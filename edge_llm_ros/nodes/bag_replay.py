@@ -10,7 +10,7 @@ import time
 from rosgraph_msgs.msg import Clock
 
 from edge_llm_ros.bag import BagError, check_known_types, iter_messages, open_bag, plan_replay
-from edge_llm_ros.nodes.base import REPLAY_QOS, EdgeNode, run_single_node
+from edge_llm_ros.nodes.base import REPLAY_QOS, EdgeNode
 from edge_llm_ros.nodes.convert import ns_to_time
 from edge_llm_ros.nodes.msgtypes import import_message_type, is_importable
 from edge_llm_ros.params import ConfigError
@@ -140,7 +140,3 @@ class BagReplayNode(EdgeNode):
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(BagReplayNode, args)

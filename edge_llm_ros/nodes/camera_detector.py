@@ -12,7 +12,7 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 from edge_llm_ros.msg import Detection2D, Detection2DArray
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import rgb_image_to_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.paths import model_file
@@ -127,7 +127,3 @@ class CameraDetectorNode(EdgeNode):
         if self.debug_pub.get_subscription_count() > 0:
             rgb = draw_detections(image, msg.encoding, result.detections)
             self.debug_pub.publish(rgb_image_to_msg(np.ascontiguousarray(rgb), msg.header))
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(CameraDetectorNode, args)

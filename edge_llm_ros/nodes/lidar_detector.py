@@ -10,7 +10,7 @@ import numpy as np
 from sensor_msgs.msg import PointCloud2
 
 from edge_llm_ros.msg import Object3DArray
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import object3d_array_msg, object3d_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig, transform_objects
@@ -73,7 +73,3 @@ class LidarDetectorNode(EdgeNode):
         out.header.frame_id = frame_id
         self.objects_pub.publish(out)
         self.report_timing(processing_ms, msg.header.stamp)
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(LidarDetectorNode, args)

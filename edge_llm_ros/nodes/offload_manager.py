@@ -29,7 +29,7 @@ from edge_llm_ros.msg import (
     RemotePlan,
     SceneSummary,
 )
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import make_header
 from edge_llm_ros.nodes.link_qos import (
     ECHO_TOPIC,
@@ -333,7 +333,3 @@ class OffloadManagerNode(EdgeNode):
         for record in self.ledger.close_all(time.monotonic_ns(), "offload manager shut down"):
             self._publish_outcome(record)
         self.ledger.close()
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(OffloadManagerNode, args)

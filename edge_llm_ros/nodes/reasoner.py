@@ -21,7 +21,7 @@ from edge_llm_ros.fusion.types import (
     TrackedObjectOut,
 )
 from edge_llm_ros.msg import Decision, RemotePlan, SceneSummary
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import make_header
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.reasoning.actions import ACTION_INDEX, SOURCE_NAMES, DecisionOut
@@ -245,8 +245,3 @@ class ReasonerNode(EdgeNode):
         self.reasoner.close()
         if self._log:
             print(self.summary(), flush=True)
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(ReasonerNode, args)
-

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from edge_llm_ros.msg import LinkProbe, PlannedStep, PlanRequest, RemotePlan
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import make_header, ns_to_time
 from edge_llm_ros.nodes.link_qos import (
     ECHO_TOPIC,
@@ -149,7 +149,3 @@ class RemotePlannerNode(EdgeNode):
             service.close()
             self.planner.reasoner.close()
             self.service = None
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(RemotePlannerNode, args)

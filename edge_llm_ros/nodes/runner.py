@@ -4,7 +4,6 @@ launch files use: the engine of `edge-llm-ros run`, `sim`, `replay` and
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from edge_llm_ros.dds_transport import ensure_non_blocking_sends
+from edge_llm_ros.nodes.registry import BY_KIND, NODE_KINDS, RECORDER, node_class
 from edge_llm_ros.params import (
     NODE_SPECS,
     ConfigError,
@@ -26,26 +26,9 @@ from edge_llm_ros.params import (
     validate_params,
 )
 
-#: node kind -> "module:Class"; the order here is also the start order.
-NODE_CLASSES: dict[str, str] = {
-    "simulator": "edge_llm_ros.nodes.simulator:SimulatorNode",
-    "bag_replay": "edge_llm_ros.nodes.bag_replay:BagReplayNode",
-    "bag_recorder": "edge_llm_ros.nodes.bag_recorder:BagRecorderNode",
-    "camera_detector": "edge_llm_ros.nodes.camera_detector:CameraDetectorNode",
-    "lidar_detector": "edge_llm_ros.nodes.lidar_detector:LidarDetectorNode",
-    "scene_fusion": "edge_llm_ros.nodes.scene_fusion:SceneFusionNode",
-    "reasoner": "edge_llm_ros.nodes.reasoner:ReasonerNode",
-    "scene_player": "edge_llm_ros.nodes.scene_player:ScenePlayerNode",
-    "offload_manager": "edge_llm_ros.nodes.offload_manager:OffloadManagerNode",
-    "remote_planner": "edge_llm_ros.nodes.remote_planner:RemotePlannerNode",
-}
 # Recorders start first (to catch the first messages) and close last.
-_RECORDERS = ("bag_recorder",)
-
-
-def _node_class(kind: str) -> Any:
-    module_name, class_name = NODE_CLASSES[kind].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+_RECORDERS = tuple(k.kind for k in NODE_KINDS if k.role == RECORDER)
+_ORDER = [k.kind for k in NODE_KINDS]
 
 
 def resolve_node_params(
@@ -83,10 +66,10 @@ def run_nodes(
     """Run nodes until `duration_s` passes, every node in `until_finished`
     reports finished, or Ctrl-C. Validates everything before starting."""
     overrides = overrides or {}
-    unknown = [k for k in kinds if k not in NODE_CLASSES]
+    unknown = [k for k in kinds if k not in BY_KIND]
     if unknown:
         raise ConfigError(
-            f"unknown node(s) {', '.join(unknown)}; known: {', '.join(NODE_CLASSES)}"
+            f"unknown node(s) {', '.join(unknown)}; known: {', '.join(BY_KIND)}"
         )
     ns = "/" + namespace.strip("/") if namespace.strip("/") else "/"
     for path in params_files:
@@ -97,7 +80,7 @@ def run_nodes(
         for kind in kinds
     }
 
-    order = sorted(kinds, key=lambda k: (k not in _RECORDERS, list(NODE_CLASSES).index(k)))
+    order = sorted(kinds, key=lambda k: (k not in _RECORDERS, _ORDER.index(k)))
     with tempfile.TemporaryDirectory(prefix="edge_llm_ros_params_") as tmp:
         # The overrides as checked (an integer given for a double is a double).
         extra = {f"/**/{kind}": {"ros__parameters": {
@@ -122,7 +105,7 @@ def run_nodes(
         started = time.monotonic()
         try:
             for kind in order:
-                result.nodes[kind] = _node_class(kind)(context=context, namespace=ns)
+                result.nodes[kind] = node_class(kind)(context=context, namespace=ns)
                 executor.add_node(result.nodes[kind])
             for node in result.nodes.values():
                 node.start()

@@ -24,7 +24,7 @@ from edge_llm_ros.msg import (
     StageLatency,
     TrackedObject,
 )
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node, stamp_to_ns
+from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import make_header
 from edge_llm_ros.params import ConfigError
 
@@ -206,8 +206,3 @@ class SceneFusionNode(EdgeNode):
                     self.report_error(reason, f"scene fusion rejected input: {reason}")
         for name, value in self.fuser.stats().items():
             self.health.counters[name] = int(value)
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(SceneFusionNode, args)
-

@@ -16,7 +16,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_llm_ros.msg import Object3DArray
-from edge_llm_ros.nodes.base import EdgeNode, run_single_node
+from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.convert import (
     camera_info_msg,
     make_header,
@@ -170,7 +170,3 @@ class SimulatorNode(EdgeNode):
         if self._thread.is_alive():
             self._thread.join(timeout=5.0)
         self.sim.close()
-
-
-def main(args: list[str] | None = None) -> int:
-    return run_single_node(SimulatorNode, args)

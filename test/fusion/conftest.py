@@ -1,4 +1,4 @@
-"""Fixtures for the fusion tests (scenes come from edge_llm_ros.fusion.synthetic)."""
+"""Fixtures for the fusion tests (scenes come from edge_llm_ros.tools.synthetic.fusion_world)."""
 
 from __future__ import annotations
 

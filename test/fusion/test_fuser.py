@@ -26,7 +26,7 @@ from edge_llm_ros.fusion.config import (
     sim_camera_matrix,
 )
 from edge_llm_ros.fusion.projection import project_box
-from edge_llm_ros.fusion.synthetic import DT_NS, T0_NS, Actor, World
+from edge_llm_ros.tools.synthetic.fusion_world import DT_NS, T0_NS, Actor, World
 
 MS = 1_000_000
 

@@ -23,7 +23,7 @@ from edge_llm_ros.fusion.scene import (
     path_curvature,
     relate_to_path,
 )
-from edge_llm_ros.fusion.synthetic import Actor, World
+from edge_llm_ros.tools.synthetic.fusion_world import Actor, World
 
 CFG = FusionConfig()  # ego front 3.5 m, width 1.8 m, margin 0.3 m, lanes 3.5 m
 CAR = (4.5, 1.8, 1.5)

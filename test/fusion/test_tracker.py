@@ -9,8 +9,8 @@ import numpy as np
 
 from edge_llm_ros.fusion import Object3DIn, SceneFuser, SceneSummaryOut
 from edge_llm_ros.fusion.config import FusionConfig
-from edge_llm_ros.fusion.synthetic import DT_NS, T0_NS, Actor, World
 from edge_llm_ros.fusion.tracker import Measurements, Tracker
+from edge_llm_ros.tools.synthetic.fusion_world import DT_NS, T0_NS, Actor, World
 
 PED = (0.6, 0.6, 1.75)
 

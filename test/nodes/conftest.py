@@ -101,7 +101,7 @@ def listener(ros_available: None, ros_domain_id: int) -> Iterator[Listener]:
 
 def edge_cmd(*args: str) -> list[str]:
     """The edge-llm-ros command as this interpreter runs it."""
-    return [sys.executable, "-m", "edge_llm_ros.cli", *args]
+    return [sys.executable, "-m", "edge_llm_ros.tools.cli", *args]
 
 
 class Proc:
@@ -175,7 +175,7 @@ def sim_bag(tmp_path_factory: pytest.TempPathFactory, ros_available: None) -> Pa
     out = tmp_path_factory.mktemp("simbag") / "braking"
     env = dict(os.environ, ROS_DOMAIN_ID="117")
     proc = subprocess.run(
-        [sys.executable, "-m", "edge_llm_ros.cli", "sim", "--scenario", "car_braking_ahead",
+        [sys.executable, "-m", "edge_llm_ros.tools.cli", "sim", "--scenario", "car_braking_ahead",
          *SMALL_CAMERA, "--record", str(out), "--duration", "6"],
         env=env, capture_output=True, text=True, timeout=120,
     )

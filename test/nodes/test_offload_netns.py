@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_llm_ros.linklab import PROFILES, LinkLab, LinkProfile, netns_unavailable_reason
-from edge_llm_ros.offload.linkrun import Phase, run_phases
+from edge_llm_ros.tools.linklab import PROFILES, LinkLab, LinkProfile, netns_unavailable_reason
+from edge_llm_ros.tools.linklab.linkrun import Phase, run_phases
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SLACK_MS = 40.0  # DDS delivery and wake-up on a loaded 2-core machine

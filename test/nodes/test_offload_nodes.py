@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_llm_ros.offload.linkrun import link_env, read_run, remote_command, vehicle_command
+from edge_llm_ros.tools.linklab.linkrun import link_env, read_run, remote_command, vehicle_command
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 SLACK_MS = 40.0  # DDS delivery and wake-up on a loaded 2-core machine

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_llm_ros.perception.evaluate import KITTI_000002_CARS
 from edge_llm_ros.perception.kitti import (
     KittiCalib,
     KittiFormatError,
@@ -24,6 +23,7 @@ from edge_llm_ros.perception.kitti import (
     read_pcd,
 )
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig, LidarObject
+from edge_llm_ros.tools.evaluation.perception import KITTI_000002_CARS
 
 CALIB_TEXT = """\
 P0: 7.215377e+02 0.0 6.095593e+02 0.0 0.0 7.215377e+02 1.728540e+02 0.0 0.0 0.0 1.0 0.0

@@ -1,4 +1,5 @@
-"""Lidar detector on ray-cast sweeps with known ground truth (edge_llm_ros.perception.synthetic).
+"""Lidar detector on ray-cast sweeps with known ground truth
+(edge_llm_ros.tools.synthetic.lidar_sweeps).
 
 The synthetic lidar is HDL-64-like (64 beams, +2 to -24.9 degrees); cars are
 convex solids with a raked bonnet and rear window, cyclists a see-through bike
@@ -13,7 +14,6 @@ import math
 import numpy as np
 import pytest
 
-from edge_llm_ros.perception.bench import benchmark_lidar
 from edge_llm_ros.perception.lidar import (
     STAGES,
     LidarDetector,
@@ -23,7 +23,8 @@ from edge_llm_ros.perception.lidar import (
     fit_lshape_yaw,
     transform_objects,
 )
-from edge_llm_ros.perception.synthetic import (
+from edge_llm_ros.tools.bench.perception import benchmark_lidar
+from edge_llm_ros.tools.synthetic.lidar_sweeps import (
     GroundPlane,
     SyntheticSweep,
     box_solid,

@@ -48,7 +48,7 @@ def test_prompt_ends_with_the_answer_opening_and_bounds_instruction() -> None:
 
 @pytest.mark.slow
 def test_a_busy_scene_stays_within_a_small_token_budget(base_gguf: Path) -> None:
-    from edge_llm_ros.reasoning.train import LlamaTokenizer
+    from edge_llm_ros.tools.training.reasoner import LlamaTokenizer
 
     tok = LlamaTokenizer(base_gguf)
     s = scene(13.0, *[obj(i, "car", 10.0 + 9 * i, 3.0) for i in range(1, 10)])

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from edge_llm_ros.reasoning.backend import ModelLoadError
-from edge_llm_ros.reasoning.dataset import EVAL_FIRST_SEED, generate
 from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
 from edge_llm_ros.reasoning.rules import parse_instruction, rule_decide
 from edge_llm_ros.reasoning.sanitize import sanitize_scene
+from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate
 
 from .conftest import obj, scene
 

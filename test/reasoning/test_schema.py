@@ -59,9 +59,9 @@ def test_grammar_names_every_action_and_bounds_the_rationale() -> None:
 def test_constrained_output_always_parses_even_from_the_untuned_model(base_gguf: Path) -> None:
     """The stock model has no idea of the format; the grammar alone must make it valid."""
     from edge_llm_ros.reasoning.backend import GenerationRequest
-    from edge_llm_ros.reasoning.dataset import EVAL_FIRST_SEED, generate
     from edge_llm_ros.reasoning.encoding import dynamic_text, encode_scene, static_prefix
     from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
+    from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate
 
     backend = LlamaCppBackend(base_gguf)
     try:

@@ -26,9 +26,9 @@ from edge_llm_ros.perception.camera import (
     ModelLoadError,
     image_from_msg_bytes,
 )
-from edge_llm_ros.perception.camera.bench import box_iou, evaluate_detector
-from edge_llm_ros.perception.camera.dataset import CLASS_NAMES, EvalFrame
 from edge_llm_ros.perception.camera.detector import COCO_CLASS_MAP
+from edge_llm_ros.tools.bench.camera import box_iou, evaluate_detector
+from edge_llm_ros.tools.training.camera_dataset import CLASS_NAMES, EvalFrame
 
 MIN_RECALL = {"car": 0.80, "pedestrian": 0.75}
 MIN_RECALL_OVERALL = 0.80

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from edge_llm_ros.perception.camera import CameraDetector
-from edge_llm_ros.perception.camera.bench import box_iou
-from edge_llm_ros.perception.camera.dataset import EvalFrame
+from edge_llm_ros.tools.bench.camera import box_iou
+from edge_llm_ros.tools.training.camera_dataset import EvalFrame
 
 
 def _gpu_missing() -> str | None:

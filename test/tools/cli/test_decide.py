@@ -1,0 +1,82 @@
+"""`edge-llm-ros decide`: scene files in, one Decision JSON line per scene out."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge_llm_ros.reasoning.scene_io import SceneFileError, load_scene_file, scene_from_dict
+from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate, scene_to_dict
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _decide(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "edge_llm_ros.tools.cli", "decide", *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+
+
+def test_scene_dicts_round_trip(tmp_path: Path) -> None:
+    for i, s in enumerate(generate(6, EVAL_FIRST_SEED)):
+        d = scene_to_dict(s.scene)
+        path = tmp_path / f"s{i}.yaml"
+        path.write_text(yaml.safe_dump(d))
+        back, instruction = load_scene_file(path)
+        assert back.ego == s.scene.ego and instruction == ""
+        assert [o.track_id for o in back.objects] == [o.track_id for o in s.scene.objects]
+
+
+@pytest.mark.parametrize("data, message", [
+    ([], "expected a mapping"),
+    ({"objects": []}, "ego"),
+    ({"ego": {"speed_mps": "fast"}}, "expected a number"),
+    ({"ego": {"speed_mps": 3}, "objects": [{"track_id": 1, "class_name": "car"}]}, "distance_m"),
+    ({"ego": {"speed_mps": 3}, "objects": [{"track_id": 1, "class_name": "car",
+                                            "distance_m": 3, "lane_relation": "middle"}]},
+     "lane_relation"),
+])
+def test_bad_scene_files_name_the_field(data: object, message: str) -> None:
+    with pytest.raises(SceneFileError, match=message):
+        scene_from_dict(data)
+
+
+def test_decide_rules_on_a_folder_prints_one_line_per_scene(tmp_path: Path) -> None:
+    for i, s in enumerate(generate(3, EVAL_FIRST_SEED)):
+        (tmp_path / f"{i}.json").write_text(json.dumps(scene_to_dict(s.scene)))
+    (tmp_path / "notes.txt").write_text("ignored")
+    out = _decide(str(tmp_path), "--backend", "rules")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [Path(x["file"]).name for x in lines] == ["0.json", "1.json", "2.json"]
+    assert all(x["source"] == "fallback" and x["fallback_reason"] == "no model loaded"
+               for x in lines)
+
+
+@pytest.mark.slow
+def test_decide_with_the_tuned_model_and_an_instruction(tmp_path: Path, tuned_gguf: Path) -> None:
+    scene = {"header": {"stamp": {"sec": 5, "nanosec": 0}},
+             "ego": {"speed_mps": 12.0, "speed_limit_mps": 13.9, "lane_index": 1},
+             "objects": [{"track_id": 42, "class_name": "car", "distance_m": 13.0,
+                          "relative_speed_mps": 10.0, "time_to_collision_s": 1.3,
+                          "lane_relation": "ego"}]}
+    path = tmp_path / "braking.yaml"
+    path.write_text(yaml.safe_dump(scene))
+    out = _decide(str(path), "--instruction", "we are in a hurry", "--deadline-ms", "1000")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout.splitlines()[-1])
+    assert d["action"] == "stop" and d["driver_object_ids"] == [42]
+    assert d["stamp_ns"] == 5_000_000_000 and d["latency_ms"] <= 1000.0 + 25.0
+    assert d["timing"]["prompt_tokens"] > 0
+
+
+def test_decide_reports_missing_files_and_models(tmp_path: Path) -> None:
+    out = _decide(str(tmp_path / "none.json"), "--backend", "rules")
+    assert out.returncode == 2 and "no such file" in out.stderr
+    (tmp_path / "s.json").write_text(json.dumps({"ego": {"speed_mps": 1}}))
+    out = _decide(str(tmp_path / "s.json"), "--model", str(tmp_path / "missing.gguf"))
+    assert out.returncode == 2 and "not found" in out.stderr
