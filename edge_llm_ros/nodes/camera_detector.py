@@ -21,6 +21,8 @@ from edge_llm_ros.perception.camera.detector import (
     ImageEncodingError,
     ImageError,
     ModelLoadError,
+    class_map_from,
+    detector_kwargs,
     image_from_msg_bytes,
 )
 from edge_llm_ros.perception.draw import draw_detections
@@ -31,16 +33,10 @@ DEFAULT_MODEL = "sim_detector.onnx"
 
 def parse_class_map(entries: list[str], node_name: str) -> dict[str, str] | None:
     """["person:pedestrian", ...] -> {"person": "pedestrian"}; empty -> None (keep all)."""
-    if not entries:
-        return None
-    mapping = {}
-    for entry in entries:
-        source, sep, target = entry.partition(":")
-        if not sep or not source.strip() or not target.strip():
-            raise ConfigError(f"node '{node_name}': parameter 'class_map': entry {entry!r} "
-                              "must be 'model_class:our_class'")
-        mapping[source.strip()] = target.strip()
-    return mapping
+    try:
+        return class_map_from(entries)
+    except ValueError as exc:
+        raise ConfigError(f"node '{node_name}': parameter 'class_map': {exc}") from exc
 
 
 class CameraDetectorNode(EdgeNode):
@@ -56,13 +52,8 @@ class CameraDetectorNode(EdgeNode):
                 self.get_logger().info(f"engine ready: {model_path}; build_only: exiting")
                 raise SystemExit(0)
         try:
-            self.detector = CameraDetector(
-                model_path, conf_threshold=float(p["conf_threshold"]),
-                iou_threshold=float(p["iou_threshold"]),
-                imgsz=int(p["imgsz"]) or None, device=device,
-                class_map=parse_class_map(list(p["class_map"]), name),
-                max_det=int(p["max_detections"]),
-            )
+            parse_class_map(list(p["class_map"]), name)  # names a bad entry first
+            self.detector = CameraDetector(model_path, **detector_kwargs(p))
         except (ModelLoadError, ValueError) as exc:
             raise ConfigError(f"node '{name}': parameter 'model_path': {exc}") from exc
         self.get_logger().info(

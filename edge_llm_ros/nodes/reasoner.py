@@ -34,7 +34,6 @@ from edge_llm_ros.reasoning.advice import (
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
 from edge_llm_ros.reasoning.factory import BackendSettings, make_backend
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
-from edge_llm_ros.reasoning.rules import RuleThresholds
 
 
 def scene_from_msg(msg: SceneSummary) -> SceneSummaryOut:
@@ -75,18 +74,10 @@ def decision_to_msg(d: DecisionOut, frame_id: str) -> Decision:
         latency_ms=float(d.latency_ms), remote_plan_id=d.remote_plan_id)
 
 
-def thresholds_from(p: dict) -> RuleThresholds:
-    return RuleThresholds(**{k.split(".", 1)[1]: float(v) for k, v in p.items()
-                             if k.startswith("fallback.")})
-
-
 def load_backend(p: dict, node_name: str, log: Callable[[str], None]
                  ) -> ReasonerBackend | None:
     """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""
-    settings = BackendSettings(
-        backend=str(p["model.backend"]), path=str(p["model.path"]),
-        threads=int(p["model.threads"]), context_tokens=int(p["model.context_tokens"]),
-        engine_cache_dir=str(p["model.engine_cache_dir"]), precision=str(p["model.precision"]))
+    settings = BackendSettings.from_params(p)
     try:
         return make_backend(settings, log=log)
     except ModelLoadError as exc:
@@ -101,11 +92,7 @@ class ReasonerNode(EdgeNode):
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         p = self.params
         try:
-            config = ReasonerConfig(deadline_ms=float(p["deadline_ms"]),
-                                    max_new_tokens=int(p["max_new_tokens"]),
-                                    publish_on_action=bool(p["publish_on_action"]),
-                                    publish_margin_ms=float(p["deadline_margin_ms"]),
-                                    thresholds=thresholds_from(p))
+            config = ReasonerConfig.from_params(p)
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
         backend = load_backend(p, self.get_name(), self.get_logger().info)

@@ -22,9 +22,9 @@ from edge_llm_ros.nodes.link_qos import (
     plan_qos,
     probe_qos,
 )
-from edge_llm_ros.nodes.reasoner import load_backend, scene_from_msg, thresholds_from
+from edge_llm_ros.nodes.reasoner import load_backend, scene_from_msg
 from edge_llm_ros.params import ConfigError
-from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
+from edge_llm_ros.reasoning.reasoner import Reasoner
 from edge_llm_ros.remote.planner import (
     STATUS_ERROR,
     PlannerConfig,
@@ -68,13 +68,8 @@ class RemotePlannerNode(EdgeNode):
         super().__init__("remote_planner", node_name, **kwargs)
         p = self.params
         try:
-            planner_config = PlannerConfig(
-                horizon_steps=int(p["horizon_steps"]), step_s=float(p["step_s"]),
-                time_to_live_s=float(p["time_to_live_s"]),
-                step_budget_ms=float(p["step_budget_ms"]))
-            reasoner_config = ReasonerConfig(
-                deadline_ms=float(p["step_budget_ms"]), max_new_tokens=int(p["max_new_tokens"]),
-                thresholds=thresholds_from(p))
+            planner_config = PlannerConfig.from_params(p)
+            reasoner_config = PlannerConfig.reasoner_config(p)
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
         backend = load_backend(p, self.get_name(), self.get_logger().info)
@@ -87,8 +82,7 @@ class RemotePlannerNode(EdgeNode):
             LinkProbe, ECHO_TOPIC, echo_qos(float(p["liveliness_lease_s"])))
         self.service = PlanService(
             self.planner, self._reply, clock_ns=lambda: self.get_clock().now().nanoseconds,
-            config=ServiceConfig(max_queue=int(p["max_queue"]),
-                                 min_plan_budget_ms=float(p["min_plan_budget_ms"])))
+            config=ServiceConfig.from_params(p))
         self.create_subscription(PlanRequest, REQUEST_TOPIC, self.on_request, plan_qos())
         self.create_subscription(LinkProbe, PROBE_TOPIC, self.on_probe, probe_qos())
         for name in ("requests", "plans", "busy", "errors", "probes_echoed"):

@@ -35,11 +35,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
+
+from edge_llm_ros.params.specs import default_of
+
+
+def _d(name: str) -> Any:
+    """The lidar_detector spec's default of `detector.<name>` (declared once, there)."""
+    return default_of("lidar_detector", f"detector.{name}")
+
 
 CLASS_NAMES: tuple[str, ...] = ("car", "truck", "pedestrian", "cyclist", "unknown")
 
@@ -77,19 +86,20 @@ DEFAULT_CLASS_PRIORS: dict[str, ClassPrior] = {
 
 @dataclass(frozen=True)
 class LidarDetectorConfig:
-    """Parameters of `LidarDetector`; defaults suit a roof-mounted 32-128 beam sensor."""
+    """Parameters of `LidarDetector`. Those that are node parameters (`detector.*`) take
+    their defaults from the lidar_detector spec: the offline tools run what the node runs."""
 
     # Sensor and crop.
-    sensor_height_m: float = 1.8  # hint: ground is expected this far below the origin
-    min_range_m: float = 2.5  # closer returns are the vehicle itself
-    max_range_m: float = 80.0  # sparser than this, clusters are unreliable
+    sensor_height_m: float = _d("sensor_height_m")  # ground is expected this far below
+    min_range_m: float = _d("min_range_m")  # closer returns are the vehicle itself
+    max_range_m: float = _d("max_range_m")  # sparser than this, clusters are unreliable
     roi_x_m: tuple[float, float] = (-80.0, 80.0)  # region of interest, lidar frame
     roi_y_m: tuple[float, float] = (-40.0, 40.0)
     roi_z_m: tuple[float, float] = (-4.0, 4.0)  # absolute z crop (reflections, sky returns)
 
     # Ground removal.
-    ground_cell_m: float = 1.0  # grid of lowest points
-    ground_threshold_m: float = 0.2  # points this close above the local ground are ground
+    ground_cell_m: float = _d("ground_cell_m")  # grid of lowest points
+    ground_threshold_m: float = _d("ground_threshold_m")  # this close above ground: ground
     ground_flatness_m: float = 0.25  # a ground cell's points span at most this height
     ground_max_step_m: float = 0.5  # ... and its lowest point is this close above its neighbours'
     ground_neighbourhood_cells: int = 5  # window whose ground cells give other cells' ground
@@ -102,15 +112,15 @@ class LidarDetectorConfig:
     max_object_height_m: float = 3.2  # points higher above ground are ignored (trees, signs)
 
     # Downsampling and clustering.
-    voxel_size_m: float = 0.15
-    cluster_tolerance_m: float = 0.2  # 2D grid cell: points this close always join; points
+    voxel_size_m: float = _d("voxel_size_m")
+    cluster_tolerance_m: float = _d("cluster_tolerance_m")  # 2D grid cell: this close always join;
     # farther than 2*sqrt(2) times this never do (8-connected cells)
     cluster_far_ranges_m: tuple[float, ...] = (20.0,)  # beyond each, one more cell of
     # reach (returns are sparser far away; 0.2 m cells would split a car at 30 m)
-    min_cluster_points: int = 8
-    max_cluster_points: int = 30_000
-    max_object_length_m: float = 16.0  # longer clusters are structure (walls, hedges)
-    min_object_height_m: float = 0.4  # lower clusters are kerbs and litter
+    min_cluster_points: int = _d("min_cluster_points")
+    max_cluster_points: int = _d("max_cluster_points")
+    max_object_length_m: float = _d("max_object_length_m")  # longer: structure
+    min_object_height_m: float = _d("min_object_height_m")  # lower: kerbs, litter
 
     # Box fitting and classes.
     yaw_coarse_step_deg: float = 5.0
@@ -118,20 +128,27 @@ class LidarDetectorConfig:
     lshape_min_distance_m: float = 0.01  # d0 of the closeness criterion
     class_priors: dict[str, ClassPrior] = field(
         default_factory=lambda: dict(DEFAULT_CLASS_PRIORS))
-    min_class_score: float = 0.3  # below this the class is "unknown"
+    min_class_score: float = _d("min_class_score")  # below this the class is "unknown"
     # Elevation of the sensor's highest beam (HDL-64E: 2.0, VLP-32C: 15.0, OS1: 22.5). Objects
     # whose top reaches it are cut off: their height is only a lower bound, so they cannot be
     # told from poles and trunks and only "truck" stays possible. None or NaN (for ROS
     # parameters, which cannot be None): not judged.
-    sensor_top_elevation_deg: float | None = None
+    sensor_top_elevation_deg: float | None = _d("sensor_top_elevation_deg")
     truncation_margin_deg: float = 0.6  # a top this close to the highest beam is cut off
     min_class_points: int = 15  # fewer points than this cannot be told apart: "unknown"
     edge_band_m: float = 0.2  # "near the outline" for the edge-fraction shape cue
     # A car seen only from one side or end is completed to this length and width,
     # growing away from the sensor, so its centre is where the car is, not its visible face.
-    complete_car_boxes: bool = True
+    complete_car_boxes: bool = _d("complete_car_boxes")
     car_typical_size_m: tuple[float, float] = (3.9, 1.65)  # KITTI mean car length, width
     return_point_indices: bool = False  # fill LidarObject.point_indices (costs ~1 ms)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **core: Any) -> LidarDetectorConfig:
+        """From a lidar_detector node's parameters (`detector.*`), plus core-only fields."""
+        fields = {name.split(".", 1)[1]: value for name, value in params.items()
+                  if name.startswith("detector.")}
+        return cls(**fields, **core)
 
     def __post_init__(self) -> None:
         positive = ("sensor_height_m", "max_range_m", "ground_cell_m", "ground_threshold_m",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
 from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
 
@@ -14,12 +16,23 @@ BACKENDS = ("llama_cpp", "tensorrt_edgellm", "rules")
 
 @dataclass(frozen=True)
 class BackendSettings:
-    backend: str = "llama_cpp"
-    path: str = ""  # GGUF (llama_cpp) or HF checkpoint folder (tensorrt_edgellm); "" = default
-    threads: int = 2
-    context_tokens: int = 512
-    engine_cache_dir: str = ""
-    precision: str = "fp16"
+    """The `model.*` parameters; defaults are the reasoner node's (from its spec)."""
+
+    backend: str = default_of("reasoner", "model.backend")
+    path: str = default_of("reasoner", "model.path")  # GGUF or HF folder; "" = default
+    threads: int = default_of("reasoner", "model.threads")
+    context_tokens: int = default_of("reasoner", "model.context_tokens")
+    engine_cache_dir: str = default_of("reasoner", "model.engine_cache_dir")
+    precision: str = default_of("reasoner", "model.precision")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> BackendSettings:
+        """From a reasoner's or remote planner's `model.*` parameters."""
+        return cls(backend=str(params["model.backend"]), path=str(params["model.path"]),
+                   threads=int(params["model.threads"]),
+                   context_tokens=int(params["model.context_tokens"]),
+                   engine_cache_dir=str(params["model.engine_cache_dir"]),
+                   precision=str(params["model.precision"]))
 
 
 def default_model_path() -> Path:

@@ -16,9 +16,12 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from edge_llm_ros.fusion.types import SceneSummaryOut
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
     CHANGE_LANE_RIGHT,
@@ -66,15 +69,27 @@ CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2
 
 @dataclass(frozen=True)
 class ReasonerConfig:
-    deadline_ms: float = 150.0
-    max_new_tokens: int = 40
-    publish_margin_ms: float = 8.0  # stop waiting this long before the deadline to publish
+    """Defaults: the reasoner node's parameters (declared once, in its spec)."""
+
+    deadline_ms: float = default_of("reasoner", "deadline_ms")
+    max_new_tokens: int = default_of("reasoner", "max_new_tokens")
+    # stop waiting this long before the deadline to publish
+    publish_margin_ms: float = default_of("reasoner", "deadline_margin_ms")
     thresholds: RuleThresholds = field(default_factory=RuleThresholds)
     constrained: bool = True  # grammar-constrained decoding (off only for the naive baseline)
     # Publish as soon as the model has settled the action (speed and ids it has not
     # generated yet come from the rule policy for that action; the rationale is cut
     # there) instead of using the rest of the budget to complete the answer.
-    publish_on_action: bool = False
+    publish_on_action: bool = default_of("reasoner", "publish_on_action")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **core: Any) -> ReasonerConfig:
+        """From a reasoner node's parameters, plus core-only fields."""
+        return cls(deadline_ms=float(params["deadline_ms"]),
+                   max_new_tokens=int(params["max_new_tokens"]),
+                   publish_margin_ms=float(params["deadline_margin_ms"]),
+                   publish_on_action=bool(params["publish_on_action"]),
+                   thresholds=RuleThresholds.from_params(params), **core)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.deadline_ms) and self.deadline_ms > 0.0):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edge_llm_ros.fusion.types import (
     LANE_EGO,
@@ -18,6 +20,7 @@ from edge_llm_ros.fusion.types import (
     SceneSummaryOut,
     TrackedObjectOut,
 )
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
     CHANGE_LANE_RIGHT,
@@ -28,23 +31,36 @@ from edge_llm_ros.reasoning.actions import (
     YIELD,
 )
 
+
+def _d(name: str) -> Any:
+    """The reasoner spec's default of a parameter (declared once, there)."""
+    return default_of("reasoner", name)
+
+
 VULNERABLE_CLASSES = frozenset({"pedestrian", "cyclist"})
 
 
 @dataclass(frozen=True)
 class RuleThresholds:
-    """Fallback thresholds (the reasoner node's `fallback.*` parameters)."""
+    """Fallback thresholds: the reasoner's (and remote planner's) `fallback.*`
+    parameters, defaults from their spec, plus core-only speeds."""
 
-    stop_ttc_s: float = 1.5  # anything on the path closer in time than this: stop
-    stop_distance_m: float = 5.0  # an ego-lane object ahead nearer than this: stop
-    slow_ttc_s: float = 4.0  # ego-lane object closing within this: slow down
-    yield_ttc_s: float = 5.0  # pedestrian/cyclist reaching the path within this: yield
-    yield_distance_m: float = 20.0  # pedestrian/cyclist in the ego lane nearer than this: yield
-    headway_s: float = 1.5  # following an ego-lane lead closer than this time gap while closing
-    lane_change_distance_m: float = 40.0  # a stopped vehicle this close in lane: go around
-    lane_clear_margin_m: float = 15.0  # target lane must be empty this far behind and ahead
+    stop_ttc_s: float = _d("fallback.stop_ttc_s")
+    stop_distance_m: float = _d("fallback.stop_distance_m")
+    slow_ttc_s: float = _d("fallback.slow_ttc_s")
+    yield_ttc_s: float = _d("fallback.yield_ttc_s")
+    yield_distance_m: float = _d("fallback.yield_distance_m")
+    headway_s: float = _d("fallback.headway_s")
+    lane_change_distance_m: float = _d("fallback.lane_change_distance_m")
+    lane_clear_margin_m: float = _d("fallback.lane_clear_margin_m")
     stopped_speed_mps: float = 0.5  # an object slower than this is stopped
     speed_tolerance_mps: float = 1.0  # above the speed cap by more than this: slow down
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RuleThresholds:
+        """From a node's `fallback.*` parameters."""
+        return cls(**{name.split(".", 1)[1]: float(value) for name, value in params.items()
+                      if name.startswith("fallback.")})
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():

@@ -24,6 +24,8 @@ import numpy as np
 from mujoco_lidar import generate_grid_scan_pattern
 from mujoco_lidar.core_cpu.mjlidar_cpu import MjLidarCPU
 
+from edge_llm_ros.params.specs import default_of
+
 # Rotation taking base_link axes to camera optical axes: x_opt = -y_base,
 # y_opt = -z_base, z_opt = x_base.
 R_OPTICAL_FROM_BASE = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
@@ -32,10 +34,21 @@ CAMERA_NEAR_M = 0.1
 
 @dataclass(frozen=True)
 class CameraConfig:
-    width_px: int = 640
-    height_px: int = 480
-    horizontal_fov_deg: float = 90.0
+    """Defaults: the simulator node's `camera.*` parameters (declared once, in its spec)."""
+
+    width_px: int = default_of("simulator", "camera.width_px")
+    height_px: int = default_of("simulator", "camera.height_px")
+    horizontal_fov_deg: float = default_of("simulator", "camera.horizontal_fov_deg")
     mount_xyz_m: tuple[float, float, float] = (1.5, 0.0, 1.6)  # in base_link, looks along +x
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CameraConfig | None:
+        """From a simulator node's parameters; None when `camera.enabled` is false."""
+        if not params["camera.enabled"]:
+            return None
+        return cls(width_px=int(params["camera.width_px"]),
+                   height_px=int(params["camera.height_px"]),
+                   horizontal_fov_deg=float(params["camera.horizontal_fov_deg"]))
 
     def __post_init__(self) -> None:
         if self.width_px < 1 or self.height_px < 1:
@@ -47,12 +60,23 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class LidarConfig:
-    channels: int = 32
-    horizontal_samples: int = 1024
+    """Defaults: the simulator node's `lidar.*` parameters (declared once, in its spec)."""
+
+    channels: int = default_of("simulator", "lidar.channels")
+    horizontal_samples: int = default_of("simulator", "lidar.horizontal_samples")
     vertical_fov_deg: tuple[float, float] = (-25.0, 15.0)
-    max_range_m: float = 100.0
+    max_range_m: float = default_of("simulator", "lidar.max_range_m")
     mount_xyz_m: tuple[float, float, float] = (0.0, 0.0, 1.9)
     range_noise_m: float = 0.01
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LidarConfig | None:
+        """From a simulator node's parameters; None when `lidar.enabled` is false."""
+        if not params["lidar.enabled"]:
+            return None
+        return cls(channels=int(params["lidar.channels"]),
+                   horizontal_samples=int(params["lidar.horizontal_samples"]),
+                   max_range_m=float(params["lidar.max_range_m"]))
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.horizontal_samples < 1:

@@ -82,7 +82,8 @@ def test_busy_cores_cannot_make_a_decision_late(tuned_backend: LlamaCppBackend) 
 
 def test_the_tuned_model_decides_in_time_and_reuses_the_static_prefix(
         tuned_backend: LlamaCppBackend) -> None:
-    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=1000.0))
+    # the whole answer (not published on the action): the stats are of a full generation
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=1000.0, publish_on_action=False))
     r.warm_up()
     try:
         d = r.decide(scene(10.0, obj(3, "car", 40.0, 1.0)))  # nothing critical: no override

@@ -24,8 +24,9 @@ KITTI_000002_CARS: dict[str, tuple[float, float, float, tuple[int, int, int, int
     "blue": (28.95, 5.8, 1.2, (460, 195, 500, 240)),
     "beige": (48.0, -4.2, 1.0, (640, 178, 700, 202)),
 }
-# KITTI's HDL-64E: mounted 1.73 m up, highest beam +2 degrees, 64 beams.
-KITTI_LIDAR_CONFIG = LidarDetectorConfig(sensor_height_m=1.73, sensor_top_elevation_deg=2.0)
+# KITTI's HDL-64E: mounted at 1.73 m, highest beam at +2 degrees, 64 beams (finer clusters).
+KITTI_LIDAR_CONFIG = LidarDetectorConfig(sensor_height_m=1.73, sensor_top_elevation_deg=2.0,
+                                         cluster_tolerance_m=0.2)
 
 
 def evaluate_kitti_000002(kitti_dir: Path,
@@ -79,8 +80,7 @@ def evaluate_lidar_on_sim(scenarios: tuple[str, ...] = ("car_braking_ahead", "mi
     """
     from edge_llm_ros.sim import Simulator, load_scenario
 
-    detector = LidarDetector(config or LidarDetectorConfig(sensor_top_elevation_deg=15.0,
-                                                           cluster_tolerance_m=0.5))
+    detector = LidarDetector(config or LidarDetectorConfig())  # the node's defaults
     truths = hits = class_hits = detections = 0
     errors: list[float] = []
     per_class: dict[str, dict[str, int]] = {}
