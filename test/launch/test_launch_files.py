@@ -595,3 +595,91 @@ def test_parameter_checker_catches_mistakes(case: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as excinfo:
         check_parameter_file(path)
     assert expected in str(excinfo.value)
+
+
+# --- Launch arguments that set parameters --------------------------------------------
+#
+# A launch argument that sets a node parameter (through params.launch_args.typed_overrides)
+# must default to "" (the parameter file's value stays in force) or to the declared default:
+# any other default is a second declaration that drifts.
+
+
+def parameter_arguments(source: str) -> dict[str, tuple[str, str]]:
+    """{launch argument: (node kind, parameter)} from `typed_overrides(kind, {...})` calls."""
+    found: dict[str, tuple[str, str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and _call_name(node) == "typed_overrides"):
+            continue
+        kind = _literal_str(_arg(node, 0, "node_kind"))
+        values = _arg(node, 1, "values")
+        if kind is None or not isinstance(values, ast.Dict):
+            continue
+        for key, value in zip(values.keys, values.values, strict=True):
+            param = _literal_str(key) if key is not None else None
+            if param is not None and isinstance(value, ast.Tuple) and value.elts:
+                argument = _literal_str(value.elts[0])
+                if argument is not None:
+                    found[argument] = (kind, param)
+    return found
+
+
+def _drifted(argument: str, kind: str, param: str, text: str) -> str | None:
+    from edge_llm_ros.params.launch_args import typed_overrides
+
+    try:
+        typed = typed_overrides(kind, {param: (argument, text)})
+    except (ConfigError, KeyError) as exc:
+        return f"argument '{argument}' default {text!r}: {exc}"
+    default = next(s.default for s in NODE_SPECS[kind] if s.name == param)
+    if typed and typed[param] != default:
+        return (f"argument '{argument}' defaults to {text!r}, but {kind}.{param} is declared "
+                f"with default {default!r}: use \"\" (keep the parameter file's value)")
+    return None
+
+
+def check_parameter_argument_defaults(sources: dict[str, str]) -> list[str]:
+    """Problems with defaults of parameter-setting arguments, in the declaring file and in
+    literal values other files pass to it through an include ({share path: source})."""
+    errors: list[str] = []
+    by_file = {name: parameter_arguments(src) for name, src in sources.items()}
+    for name, source in sources.items():
+        info = analyse_launch_source(source)
+        for argument, call in info.declared.items():
+            if argument in by_file[name]:
+                default = _literal_str(_argument_default(call))
+                if default is not None:
+                    problem = _drifted(argument, *by_file[name][argument], default)
+                    if problem:
+                        errors.append(f"{name}: {problem}")
+        for include in info.includes:
+            targets = by_file.get(include.target or "", {})
+            for argument, value in include.arguments.items():
+                text = _literal_str(value)
+                if argument in targets and text is not None:
+                    problem = _drifted(argument, *targets[argument], text)
+                    if problem:
+                        errors.append(f"{name} -> {include.target}: {problem}")
+    return errors
+
+
+def test_parameter_arguments_found() -> None:
+    """The check sees the arguments that set parameters (it is not vacuous)."""
+    vehicle = parameter_arguments((REPO / "launch" / "vehicle.launch.py").read_text())
+    assert vehicle.get("reasoner_backend") == ("reasoner", "model.backend")
+
+
+def test_parameter_argument_defaults_are_empty_or_the_declared_default() -> None:
+    sources = {f"launch/{p.name}": p.read_text() for p in LAUNCH_FILES}
+    errors = check_parameter_argument_defaults(sources)
+    assert not errors, "\n".join(errors)
+
+
+def test_a_drifted_argument_default_is_named() -> None:
+    source = (
+        "overrides = typed_overrides('reasoner', {'deadline_ms': ('deadline', d)})\n"
+        "DeclareLaunchArgument('deadline', default_value='100.0')\n"
+    )
+    errors = check_parameter_argument_defaults({"launch/x.launch.py": source})
+    assert len(errors) == 1 and "reasoner.deadline_ms is declared with default 150.0" in errors[0]
+    same = source.replace("'100.0'", "'150.0'")
+    assert check_parameter_argument_defaults({"launch/x.launch.py": same}) == []
