@@ -18,6 +18,7 @@ from edge_llm_ros.fusion.projection import box_corners, project_points
 from edge_llm_ros.perception.draw import draw_detections, draw_projected_boxes
 from edge_llm_ros.perception.kitti import KittiCalib, parse_kitti_calib, read_kitti_bin, read_pcd
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig
+from edge_llm_ros.reasoning.scene_io import scene_to_dict
 from edge_llm_ros.tools.evaluation.perception import KITTI_LIDAR_CONFIG
 
 # A KITTI Velodyne sits 1.73 m above the road; base_link is the road below it.
@@ -129,7 +130,7 @@ def perceive(
                                 [d.class_name for d in detections],
                                 np.array([d.score for d in detections]), (width, height))
         scene = fuser.summarize(stamp)
-        result["scene"] = asdict(scene)
+        result["scene"] = scene_to_dict(scene)  # the scene file format `decide` reads
         result["timing_ms"]["scene_fusion"] = round(scene.stage_latencies[-1].processing_time_ms,
                                                     2)
         if annotated_png is not None:

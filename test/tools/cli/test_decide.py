@@ -10,8 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edge_llm_ros.reasoning.scene_io import SceneFileError, load_scene_file, scene_from_dict
-from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate, scene_to_dict
+from edge_llm_ros.reasoning.scene_io import (
+    SceneFileError,
+    load_scene_file,
+    scene_from_dict,
+    scene_to_dict,
+)
+from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate
 
 REPO = Path(__file__).resolve().parents[2]
 
