@@ -40,14 +40,18 @@ def yaml_value(value: Any) -> str:
     return json.dumps(value)
 
 
+def _bound(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e12 else f"{value:g}"
+
+
 def describe_range(spec: ParamSpec) -> str:
     """'double, 0.1 .. 60' style: the type plus its range or choices."""
     parts = [spec.describe_type()]
     if spec.choices:
         parts.append(" | ".join(spec.choices))
     elif spec.min_value is not None or spec.max_value is not None:
-        lo = "" if spec.min_value is None else f"{spec.min_value:g}"
-        hi = "" if spec.max_value is None else f"{spec.max_value:g}"
+        lo = "" if spec.min_value is None else _bound(spec.min_value)
+        hi = "" if spec.max_value is None else _bound(spec.max_value)
         parts.append(f"{lo} .. {hi}")
     if spec.required:
         parts.append("required")
