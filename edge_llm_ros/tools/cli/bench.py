@@ -99,13 +99,19 @@ def cmd_bench_reasoner(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench_offload(args: argparse.Namespace) -> int:
-    from edge_llm_ros.tools.bench.offload import BENCH_PROFILES, benchmark_offload
+def offload_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What `bench offload` runs: the link profiles in order, seconds on each."""
+    from edge_llm_ros.tools.bench.offload import BENCH_PROFILES
 
-    profiles = tuple(args.profile) if args.profile else BENCH_PROFILES
+    return {"profile_names": tuple(args.profile) if args.profile else BENCH_PROFILES,
+            "seconds_per_profile": args.seconds_per_profile}
+
+
+def cmd_bench_offload(args: argparse.Namespace) -> int:
+    from edge_llm_ros.tools.bench.offload import benchmark_offload
+
     try:
-        figures = benchmark_offload(profiles, seconds_per_profile=args.seconds_per_profile,
-                                    log=progress(args.json))
+        figures = benchmark_offload(**offload_settings(args), log=progress(args.json))
     except (RuntimeError, ValueError) as exc:
         return fail(str(exc))
     print_figures(figures, args.json)

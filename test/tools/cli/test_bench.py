@@ -55,3 +55,20 @@ def test_the_default_kitti_folder_is_where_the_tests_find_it() -> None:
     """../shared/data/kitti beside the repository, as test/conftest.py's kitti_dir."""
     repo = Path(__file__).resolve().parents[3]
     assert repo.parent / "shared" / "data" / "kitti" == DEFAULT_KITTI
+
+
+def test_offload_settings_are_benchmark_offloads_keyword_arguments() -> None:
+    import inspect
+
+    from edge_llm_ros.tools.bench.offload import BENCH_PROFILES, benchmark_offload
+    from edge_llm_ros.tools.cli.bench import offload_settings
+
+    args = build_parser().parse_args(["bench", "offload"])
+    assert offload_settings(args) == {"profile_names": BENCH_PROFILES,
+                                      "seconds_per_profile": 40.0}
+    args = build_parser().parse_args(["bench", "offload", "--profile", "1mbit_100ms",
+                                      "--profile", "10mbit_50ms", "--seconds-per-profile", "9"])
+    settings = offload_settings(args)
+    assert settings == {"profile_names": ("1mbit_100ms", "10mbit_50ms"),
+                        "seconds_per_profile": 9.0}
+    assert set(settings) <= set(inspect.signature(benchmark_offload).parameters)
