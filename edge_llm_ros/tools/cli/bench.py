@@ -12,6 +12,7 @@ from edge_llm_ros.tools.cli.common import (
     FORMATTER,
     add_json_flag,
     add_model_args,
+    add_params_file,
     add_verb,
     fail,
     print_figures,
@@ -34,25 +35,31 @@ def perception_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_bench_perception(args: argparse.Namespace) -> int:
+    from edge_llm_ros.fusion import FusionConfig
+    from edge_llm_ros.perception.lidar import LidarDetectorConfig
     from edge_llm_ros.tools.bench.fusion import benchmark_fusion
     from edge_llm_ros.tools.bench.perception import benchmark_lidar
     from edge_llm_ros.tools.evaluation.perception import (
         evaluate_kitti_000002,
         evaluate_lidar_on_sim,
     )
+    from edge_llm_ros.tools.offline.node_configs import perception_params
 
     settings = perception_settings(args)
     frames, kitti = settings["frames"], settings["kitti"]
+    params = perception_params(args.params_file)  # the nodes' configs: defaults, then files
+    lidar_config = LidarDetectorConfig.from_params(params["lidar_detector"])
     figures: dict[str, Any] = {}
     say = progress(args.json)
     say(f"lidar_detector speed: {frames} frames of a 120k-point sweep, one core ...")
-    figures["lidar_speed"] = benchmark_lidar(n_frames=frames)
+    figures["lidar_speed"] = benchmark_lidar(n_frames=frames, config=lidar_config)
     say(json.dumps(figures["lidar_speed"], indent=2))
     say("scene_fusion speed: 50 tracked objects ...")
-    figures["fusion_speed"] = benchmark_fusion(n_frames=frames, n_objects=50)
+    figures["fusion_speed"] = benchmark_fusion(
+        n_frames=frames, n_objects=50, config=FusionConfig.from_params(params["scene_fusion"]))
     say(json.dumps(figures["fusion_speed"], indent=2))
     say("lidar 3D accuracy on simulator scenarios ...")
-    figures["lidar_accuracy_sim"] = evaluate_lidar_on_sim()
+    figures["lidar_accuracy_sim"] = evaluate_lidar_on_sim(config=lidar_config)
     say(json.dumps(figures["lidar_accuracy_sim"], indent=2))
     if kitti.is_dir():
         say(f"lidar on the real KITTI frame in {kitti} ...")
@@ -66,7 +73,8 @@ def cmd_bench_perception(args: argparse.Namespace) -> int:
         for model in settings["camera_models"]:
             say(f"camera_detector overhead and 2D accuracy: {model} ...")
             key = f"camera_{Path(model).name}"
-            figures[key] = benchmark_camera(model, n_frames=frames)
+            figures[key] = benchmark_camera(model, n_frames=frames,
+                                            device=str(params["camera_detector"]["device"]))
             say(json.dumps(figures[key], indent=2))
     print(json.dumps(figures))
     return 0
@@ -141,6 +149,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera-model", type=Path, action="append",
                    help="camera model(s) to benchmark (default: the packaged .onnx and .pt)")
     p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")
+    add_params_file(p)
     add_json_flag(p)
     p.set_defaults(func=cmd_bench_perception)
 

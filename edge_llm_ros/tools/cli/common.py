@@ -61,16 +61,33 @@ def add_node_args(p: argparse.ArgumentParser, duration: bool = True) -> None:
                        help="stop after this many wall-clock seconds")
 
 
+def add_params_file(p: argparse.ArgumentParser) -> None:
+    """--params-file for the offline verbs: the parameter files the nodes would get."""
+    p.add_argument("--params-file", action="append", default=[], metavar="YAML", type=Path,
+                   help="parameter file the nodes would get (e.g. config/vehicle.yaml); "
+                   "repeatable, later files win; default: the node parameter defaults")
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    """Options of every verb that runs the reasoner."""
+    """Options of every verb that runs the reasoner; unset, each keeps the reasoner node's
+    parameter (its declared default, or what --params-file gives it)."""
+    from edge_llm_ros.params import default_of
+
+    def node(name: str) -> str:
+        return f"default: the reasoner node's, {default_of('reasoner', name)!s}"
+
     p.add_argument("--backend", choices=["llama_cpp", "tensorrt_edgellm", "rules"],
-                   default="llama_cpp", help="reasoner runtime")
+                   default=None, help=f"reasoner runtime ({node('model.backend')})")
     p.add_argument("--model", type=Path, default=None,
                    help="GGUF (llama_cpp) or HF checkpoint (tensorrt_edgellm); default: the "
                    "tuned model built at setup")
-    p.add_argument("--threads", type=int, default=2, help="CPU threads")
-    p.add_argument("--deadline-ms", type=float, default=150.0, help="decision deadline")
-    p.add_argument("--max-new-tokens", type=int, default=40)
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"CPU threads ({node('model.threads')})")
+    p.add_argument("--deadline-ms", type=float, default=None,
+                   help=f"decision deadline ({node('deadline_ms')} ms)")
+    p.add_argument("--max-new-tokens", type=int, default=None,
+                   help=f"({node('max_new_tokens')})")
+    add_params_file(p)
 
 
 def add_json_flag(p: argparse.ArgumentParser) -> None:
@@ -79,14 +96,15 @@ def add_json_flag(p: argparse.ArgumentParser) -> None:
 
 
 def reasoner_configs(args: argparse.Namespace) -> tuple[BackendSettings, ReasonerConfig]:
-    """The reasoner's runtime settings and config from the add_model_args options."""
+    """The reasoner node's runtime settings and config: its parameter defaults, then
+    --params-file, then the add_model_args options given (ConfigError names a bad one)."""
     from edge_llm_ros.reasoning.factory import BackendSettings
     from edge_llm_ros.reasoning.reasoner import ReasonerConfig
+    from edge_llm_ros.tools.offline.node_configs import REASONER_FLAGS, flag_overrides, node_params
 
-    settings = BackendSettings(backend=args.backend, path=str(args.model or ""),
-                               threads=args.threads)
-    config = ReasonerConfig(deadline_ms=args.deadline_ms, max_new_tokens=args.max_new_tokens)
-    return settings, config
+    params = node_params("reasoner", getattr(args, "params_file", []),
+                         flag_overrides(args, REASONER_FLAGS))
+    return BackendSettings.from_params(params), ReasonerConfig.from_params(params)
 
 
 def reasoner_from(settings: BackendSettings, config: ReasonerConfig,

@@ -7,13 +7,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge_llm_ros.tools.cli.common import add_verb, fail
+from edge_llm_ros.tools.cli.common import add_params_file, add_verb, fail
 
 
 def perceive_inputs(args: argparse.Namespace) -> dict[str, Any]:
-    """The keyword arguments of tools.offline.perceive.perceive from the options."""
+    """The keyword arguments of tools.offline.perceive.perceive from the options; the
+    detectors and fusion are configured as their nodes (defaults, then --params-file)."""
+    from edge_llm_ros.tools.offline.node_configs import perception_params
+
     return {"image_path": args.image, "cloud_path": args.cloud, "calib_path": args.calib,
-            "model_path": args.model, "annotated_png": args.png}
+            "model_path": args.model, "annotated_png": args.png,
+            "params": perception_params(getattr(args, "params_file", []))}
 
 
 def cmd_perceive(args: argparse.Namespace) -> int:
@@ -65,8 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="KITTI calibration file (P2, R0_rect, Tr_velo_to_cam)")
     p.add_argument("--model", type=Path, help="camera model .pt/.onnx/.engine (default: packaged)")
     p.add_argument("--png", type=Path, help="write the annotated image here")
-    p.add_argument("-o", "--output", type=Path, help="also write the JSON here")
+    p.add_argument("-o", "--output", type=Path, help="also write the JSON here (its scene is "
+                   "a scene file `decide` reads)")
     p.add_argument("--json", action="store_true", help="one JSON object on one line")
+    add_params_file(p)
     p.set_defaults(func=cmd_perceive)
 
     p = add_verb(sub, "train-detector", help="train the camera model on simulator images",

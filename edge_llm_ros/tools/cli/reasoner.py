@@ -27,13 +27,14 @@ if TYPE_CHECKING:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
+    from edge_llm_ros.params import ConfigError
     from edge_llm_ros.reasoning.backend import ModelLoadError
     from edge_llm_ros.reasoning.scene_io import SceneFileError, load_scene_file, scene_files
 
     try:
         files = scene_files(args.scene)
         reasoner = reasoner_from(*reasoner_configs(args), instruction=args.instruction or "")
-    except (SceneFileError, ModelLoadError) as exc:
+    except (SceneFileError, ModelLoadError, ConfigError) as exc:
         return fail(str(exc))
     failures = 0
     try:
@@ -70,7 +71,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     reasoner = None if args.rules_only else reasoner_from(settings, config)
     try:
         figures = evaluate_reasoner(reasoner, scenes=args.scenes, deadline_ms=config.deadline_ms,
-                                    log=progress(args.json))
+                                    log=progress(args.json), config=config)
     finally:
         if reasoner is not None:
             reasoner.close()

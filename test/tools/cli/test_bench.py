@@ -15,14 +15,16 @@ from edge_llm_ros.tools.cli.bench import DEFAULT_KITTI, perception_settings
 TARGETS = ("perception", "reasoner", "offload")
 
 
-def test_targets_share_only_json(options_of) -> None:
+def test_targets_share_only_json_and_node_params(options_of) -> None:
+    """--json everywhere; --params-file where the target runs nodes' configs."""
     own = {t: options_of(("bench", t)) for t in TARGETS}
     assert "--frames" in own["perception"] and "--scenes" in own["reasoner"]
     assert "--profile" in own["offload"] and "--backend" in own["reasoner"]
     for a in TARGETS:
         for b in TARGETS:
             if a != b:
-                assert own[a] & own[b] == {"--json"}, (a, b)
+                node_params = {"--params-file"} if {a, b} <= {"perception", "reasoner"} else set()
+                assert own[a] & own[b] == {"--json"} | node_params, (a, b)
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -107,3 +107,30 @@ def test_train_reasoner_defaults_are_the_recipe() -> None:
                                       "100", "--keep-blocks", "12", "--base", "b.gguf"])
     assert train_config(args) == dataclasses.replace(TrainConfig(), lora_rank=16, scenes=100,
                                                      keep_blocks=12, base_gguf="b.gguf")
+
+
+def test_decide_runs_the_reasoner_node_parameters(cli, tmp_path: Path) -> None:
+    """Unset options keep the node's parameters: its defaults, then --params-file; the
+    publish-on-action reasoner the vehicle runs, not a second set of defaults."""
+    from edge_llm_ros.reasoning.reasoner import ReasonerConfig
+    from edge_llm_ros.tools.cli.common import reasoner_configs
+
+    config = reasoner_configs(build_parser().parse_args(["decide", "s.json"]))[1]
+    assert config == ReasonerConfig() and config.publish_on_action
+    scene = tmp_path / "s.json"
+    scene.write_text(json.dumps(scene_to_dict(next(iter(generate(1, EVAL_FIRST_SEED))).scene)))
+    params = tmp_path / "p.yaml"
+    params.write_text("/**/reasoner:\n  ros__parameters:\n    deadline_ms: 90.0\n"
+                      "    model:\n      backend: rules\n")
+    runs = {"default": cli("decide", str(scene), "--backend", "rules"),
+            "file": cli("decide", str(scene), "--params-file", str(params)),
+            "flag": cli("decide", str(scene), "--params-file", str(params),
+                        "--deadline-ms", "120")}
+    for code, _, err in runs.values():
+        assert code == 0, err
+    deadlines = {k: json.loads(out)["deadline_ms"] for k, (_, out, _) in runs.items()}
+    assert deadlines == {"default": 150.0, "file": 90.0, "flag": 120.0}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("/**/reasoner:\n  ros__parameters:\n    deadline_mss: 90.0\n")
+    code, _, err = cli("decide", str(scene), "--params-file", str(bad))
+    assert code == 2 and "deadline_mss" in err
