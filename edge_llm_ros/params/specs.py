@@ -41,6 +41,15 @@ COMMON: tuple[ParamSpec, ...] = (
     ),
 )
 
+# Parameters of the managed (lifecycle) nodes: those that load a model or open a device.
+LIFECYCLE: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "autostart", True,
+        "Configure (load and warm the model) and activate at start-up; false leaves the "
+        "node unconfigured for a lifecycle manager (<node>/change_state).",
+    ),
+)
+
 SIMULATOR: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec(
         "scenario", "mixed_traffic",
@@ -174,7 +183,7 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
               "car size away from the sensor, so its centre is where the car is."),
 )
 
-CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
+CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + LIFECYCLE + _stamp_checks(1000.0) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
               ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
               "model, models/sim_detector.onnx."),
@@ -288,7 +297,7 @@ FALLBACK: tuple[ParamSpec, ...] = (
               "behind and ahead, metres.", min_value=0.0, max_value=200.0),
 )
 
-REASONER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+REASONER: tuple[ParamSpec, ...] = COMMON + LIFECYCLE + MODEL + FALLBACK + (
     ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
               "scene's sensor stamp; the rule policy decides if the model has not settled an "
               "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
@@ -326,7 +335,7 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
               max_value=4096),
 )
 
-REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + LIFECYCLE + MODEL + FALLBACK + (
     ParamSpec("horizon_steps", 3, "Meta-actions per plan: the scene now, then rolled forward "
               "one step at a time.", min_value=1, max_value=16),
     ParamSpec("step_s", 1.0, "Duration of each planned step, seconds.", min_value=0.1,
