@@ -262,8 +262,8 @@ def _refuse_invalid_transitions(callback: Callable[[Any, Any], Any]) -> Callable
 class ManagedEdgeNode(EdgeNodeCommon, LifecycleNode):
     """Base of the nodes that load a model or open a device: a ROS 2 lifecycle node.
 
-    configure validates the parameters (as set now: they may change while the node
-    is unconfigured) and loads and warms the model (`configure_node`); activate
+    configure validates what the parameters name (model files, configurations) and
+    loads and warms the model (`configure_node`); activate
     starts processing input and publishing (results go through lifecycle
     publishers, inputs are ignored while not active); deactivate stops both;
     cleanup releases the model (`release_node`); shutdown, from any state, does
@@ -326,9 +326,8 @@ class ManagedEdgeNode(EdgeNodeCommon, LifecycleNode):
     # -- transitions ----------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
-            overrides = {spec.name: self.get_parameter(spec.name).value
-                         for spec in node_spec(self.node_kind)}
-            self.params = validate_params(self.get_name(), node_spec(self.node_kind), overrides)
+            # Types and ranges were checked when the (read-only) parameters were
+            # declared; configure_node checks what needs the files and the model.
             self.configure_node()
         except Exception as exc:  # noqa: BLE001 - rclpy would swallow it unlogged
             text = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
