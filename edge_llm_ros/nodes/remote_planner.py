@@ -163,7 +163,7 @@ class RemotePlannerNode(ManagedEdgeNode):
         c = self.health.counters
         if out.status == RemotePlan.STATUS_OK:
             c["plans"] += 1
-            self.report_timing(out.remote_compute_ms, ns_to_time(out.stamp_ns))
+            self.report_timing(out.remote_compute_ms, ns_to_time(out.stamp_ns), "base_link")
         elif out.status == RemotePlan.STATUS_BUSY:
             c["busy"] += 1
         else:

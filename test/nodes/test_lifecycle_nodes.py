@@ -254,3 +254,27 @@ def test_camera_detector_lifecycle_over_services(listener: Any,
                       "--duration", "240")
     _drive_lifecycle(listener, proc, "camera_detector", "/camera/image_raw", Image, _image,
                      "/perception/detections_2d")
+
+
+def _plan_request(stamp_ns: int) -> Any:
+    from edge_llm_ros.msg import PlanRequest
+
+    msg = PlanRequest(request_id=f"r{stamp_ns}", vehicle_id="vehicle_1",
+                      planning_deadline_ms=2000.0, scene=_scene(stamp_ns))
+    msg.header = msg.scene.header
+    msg.sent_at = msg.scene.header.stamp
+    return msg
+
+
+def test_remote_planner_lifecycle_over_services(listener: Any,
+                                                start_edge: Callable[..., Any]) -> None:
+    """Requests are answered, and timing published, only while the planner is active."""
+    from edge_llm_ros.msg import PlanRequest, RemotePlan
+
+    _subscribe_outputs(listener, "remote_planner", "/remote/plan_response", RemotePlan)
+    proc = start_edge("run", "--nodes", "remote_planner", "--params-file", "config/remote.yaml",
+                      "-p", "remote_planner.model.backend=rules",
+                      "-p", "remote_planner.autostart=false", "--duration", "240")
+    _drive_lifecycle(listener, proc, "remote_planner", "/remote/plan_request", PlanRequest,
+                     _plan_request, "/remote/plan_response")
+    assert {p.status for p in listener.get("/remote/plan_response")} == {RemotePlan.STATUS_OK}

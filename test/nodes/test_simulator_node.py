@@ -28,6 +28,7 @@ def test_simulator_publishes_consistent_sensor_topics(listener, start_edge) -> N
     from nav_msgs.msg import Odometry
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+
     from edge_llm_ros.msg import Float64Stamped, Object3DArray
 
     for topic, msg_type in [
