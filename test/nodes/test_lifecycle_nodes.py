@@ -1,4 +1,4 @@
-"""The managed nodes (reasoner, camera_detector) driven through every lifecycle transition
+"""The managed nodes (reasoner, camera_detector, remote_planner) driven through every transition
 over their real services (<node>/change_state, <node>/get_state) from another process:
 nothing is published unless active, the model is loaded on configure and released on
 cleanup, /diagnostics says the state, and shutdown works from any state."""
