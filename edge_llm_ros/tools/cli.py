@@ -308,7 +308,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     say("lidar 3D accuracy on simulator scenarios ...")
     figures["lidar_accuracy_sim"] = evaluate_lidar_on_sim()
     say(json.dumps(figures["lidar_accuracy_sim"], indent=2))
-    if args.kitti.is_dir():
+    if (args.kitti / "label_2").is_dir():
+        from edge_llm_ros.tools.bench.perception import benchmark_lidar_kitti
+
+        say(f"lidar on the labelled KITTI frames in {args.kitti} ...")
+        figures["lidar_kitti_labelled"] = benchmark_lidar_kitti(args.kitti)
+        say(json.dumps(figures["lidar_kitti_labelled"], indent=2))
+    elif args.kitti.is_dir():
         say(f"lidar on the real KITTI frame in {args.kitti} ...")
         figures["lidar_kitti_000002"] = evaluate_kitti_000002(args.kitti)
         say(json.dumps(figures["lidar_kitti_000002"], indent=2))
@@ -635,7 +641,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="offload: seconds on each profile")
     p.add_argument("--frames", type=int, default=200, help="timed frames per figure")
     p.add_argument("--kitti", type=Path, default=Path(__file__).resolve().parents[1].parent
-                   / "shared" / "data" / "kitti", help="folder holding KITTI frame 000002")
+                   / "shared" / "data" / "kitti",
+                   help="folder holding KITTI frame 000002, or labelled KITTI frames "
+                   "(velodyne/, calib/, label_2/, image_2/): recall, precision in the "
+                   "camera's view, class accuracy, centre error, time per real scan")
     p.add_argument("--camera-model", type=Path, action="append",
                    help="camera model(s) to benchmark (default: the packaged .onnx and .pt)")
     p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,6 +65,25 @@ def benchmark_lidar(n_frames: int = 200, n_points: int = 120_000, n_sweeps: int 
         "stages": {s: stats([r[s] for r in rows]) for s in STAGES},
         "objects_per_frame": float(np.median(n_objects)),
     }
+
+
+def benchmark_lidar_kitti(kitti_dir: Path, config: LidarDetectorConfig | None = None,
+                          timing_repeats: int = 5) -> dict[str, Any]:
+    """Accuracy on labelled KITTI frames (recall, precision in the camera's view, class
+    accuracy, centre error; per class and per frame) and the detector's median / p99 time
+    per real scan on one core, with the machine's load average alongside."""
+    from edge_llm_ros.tools.evaluation.perception import (
+        KITTI_LIDAR_CONFIG,
+        evaluate_kitti_labelled,
+    )
+
+    with _one_blas_thread() as threads:
+        figures = evaluate_kitti_labelled(kitti_dir, config or KITTI_LIDAR_CONFIG,
+                                          timing_repeats=timing_repeats)
+    figures["threads"] = threads
+    with contextlib.suppress(OSError):
+        figures["load_average_1min"] = round(os.getloadavg()[0], 2)
+    return figures
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
