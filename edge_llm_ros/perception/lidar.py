@@ -133,6 +133,31 @@ class LidarDetectorConfig:
     car_typical_size_m: tuple[float, float] = (3.9, 1.65)  # KITTI mean car length, width
     return_point_indices: bool = False  # fill LidarObject.point_indices (costs ~1 ms)
 
+    # Drivable corridor and static structure. The road is the smooth ground connected to
+    # the ground under the vehicle: cells whose points span at most `road_flatness_m` and
+    # whose lowest point steps at most `road_max_step_m` from a road neighbour (a kerb is
+    # a ~0.1 m step), closed over `road_close_cells` so cars on it do not cut holes.
+    # Objects whose centre is off the road ("off_road") and not in `off_road_classes`
+    # are dropped; unknown shapes that look like structure (walls, fences, hedges:
+    # long and thin or longer than a truck; canopies: hanging above the ground) are
+    # dropped everywhere. False keeps every cluster (the behaviour before).
+    reject_structure: bool = True
+    road_flatness_m: float = 0.12
+    road_max_step_m: float = 0.06
+    road_close_cells: int = 3
+    road_margin_cells: int = 2  # ground cells next to the road that count as road
+    road_seed_radius_m: float = 8.0  # ground cells this close to the sensor seed the road
+    off_road_classes: tuple[str, ...] = ("pedestrian", "cyclist")
+    structure_max_width_m: float = 0.35  # a longer object this thin is a wall or a fence
+    structure_min_length_m: float = 1.8
+    structure_max_gap_m: float = 0.6  # an unknown object this far above the ground hangs
+    structure_pole_footprint_m: float = 1.0  # unknown objects shorter than this are ...
+    structure_pole_min_height_m: float = 2.0  # ... poles or trunks when taller than this,
+    structure_clutter_max_height_m: float = 1.0  # ... and clutter when lower than this
+    structure_min_points: int = 30  # an unknown object with fewer returns is clutter ...
+    structure_min_points_range_m: float = 15.0  # ... at this range (fewer farther out)
+    on_road_classes: tuple[str, ...] = ("unknown",)  # need the road itself, not its margin
+
     def __post_init__(self) -> None:
         positive = ("sensor_height_m", "max_range_m", "ground_cell_m", "ground_threshold_m",
                     "voxel_size_m", "cluster_tolerance_m", "max_object_height_m",
@@ -216,6 +241,7 @@ class GroundEstimate:
     ground_z_m: np.ndarray  # local ground z under the point
     is_ground: np.ndarray  # height below `ground_threshold_m`
     plane: tuple[float, float, float]  # z = a*x + b*y + c fitted to the lowest points
+    road_level: np.ndarray | None = None  # per point: 2 drivable corridor, 1 its margin, 0 off
 
 
 STAGES: tuple[str, ...] = ("crop", "ground", "voxel", "cluster", "box", "classify")
@@ -366,7 +392,7 @@ class LidarDetector:
 
     # -------------------------------------------------------------- ground
     def _ground(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                              tuple[float, float, float]]:
+                                              tuple[float, float, float], np.ndarray]:
         """Per point: height above local ground and the local ground z; the fitted plane.
 
         A cell is a ground cell when its points are flat (lowest to highest
@@ -427,14 +453,56 @@ class LidarDetector:
             around = np.where(w_sum > 1e-6, z_sum / w_sum, plane_z)
         local = np.where(flat, zmin_g, around).ravel()
         g = local[cell]
-        return p[:, 2] - g, g, (float(plane[0]), float(plane[1]), float(plane[2]))
+        road = self._road(zmin_g, zmax.reshape(nx, ny), plane_z, gx, gy)
+        return (p[:, 2] - g, g, (float(plane[0]), float(plane[1]), float(plane[2])),
+                road.ravel()[cell])
+
+    def _road(self, zmin_g: np.ndarray, zmax_g: np.ndarray, plane_z: np.ndarray,
+              gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        """(nx, ny) drivable corridor: smooth ground cells connected (through steps no
+        higher than a kerb) to the ground under the vehicle, closed so that objects
+        standing on the road do not cut it. Empty cells (no returns) are not road."""
+        cfg = self.config
+        if not cfg.reject_structure:
+            return np.full(zmin_g.shape, 2, dtype=np.uint8)
+        with np.errstate(invalid="ignore"):
+            smooth = np.isfinite(zmin_g) & ((zmax_g - zmin_g) <= cfg.road_flatness_m)
+            # step to the 4 neighbours: largest absolute difference of lowest points,
+            # measured from the fitted plane so that a steady slope is no step
+            z = np.where(smooth, zmin_g - plane_z, np.nan)
+            step = np.zeros(z.shape, dtype=np.float32)
+            for axis in (0, 1):
+                d = np.abs(np.diff(z, axis=axis))
+                d = np.where(np.isnan(d), 0.0, d)
+                lo = [slice(None)] * 2
+                hi = [slice(None)] * 2
+                lo[axis] = slice(0, -1)
+                hi[axis] = slice(1, None)
+                step[tuple(lo)] = np.maximum(step[tuple(lo)], d)
+                step[tuple(hi)] = np.maximum(step[tuple(hi)], d)
+            ok = smooth & (step <= cfg.road_max_step_m)
+        # Rings land metres apart far out: connect through cells without returns,
+        # but only cells with smooth returns are road.
+        empty = ~np.isfinite(zmin_g)
+        lab, _ = ndimage.label(ok | empty)
+        near = (gx * gx + gy * gy) <= cfg.road_seed_radius_m ** 2
+        seeds = np.unique(lab[near & ok])
+        road = np.isin(lab, seeds[seeds > 0]) & ok
+        if cfg.road_close_cells > 0:
+            road = ndimage.binary_closing(road, iterations=cfg.road_close_cells)
+        # 2: the road itself; 1: its margin (parked cars, what stands at the kerb)
+        level = road.astype(np.uint8) * 2
+        if cfg.road_margin_cells > 0:
+            margin = ndimage.binary_dilation(road, iterations=cfg.road_margin_cells)
+            level[margin & ~road] = 1
+        return level
 
     def estimate_ground(self, points: np.ndarray) -> GroundEstimate:
         """Ground heights for (N, >=3) points (no cropping: points outside the region
         of interest use its border cells). What `detect` removes as ground."""
         p = np.asarray(points)[:, :3].astype(np.float32)
-        h, g, plane = self._ground(p)
-        return GroundEstimate(h, g, h < self.config.ground_threshold_m, plane)
+        h, g, plane, road = self._ground(p)
+        return GroundEstimate(h, g, h < self.config.ground_threshold_m, plane, road)
 
     # -------------------------------------------------------------- detect
     def detect(self, points_xyzi: np.ndarray) -> LidarDetections:
@@ -471,12 +539,13 @@ class LidarDetector:
             return result([], flat)
 
         # ---- ground
-        h, g, plane = self._ground(p)
+        h, g, plane, road_pt = self._ground(p)
         obstacle = (h >= cfg.ground_threshold_m) & (h <= cfg.max_object_height_m)
         n_ground = int(np.count_nonzero(h < cfg.ground_threshold_m))
         oi = np.flatnonzero(obstacle)
         q = p[oi]
         qg = g[oi]
+        q_road = road_pt[oi]
         marks.append(time.perf_counter())
         if oi.size < cfg.min_cluster_points:
             return result([], plane, n_ground)
@@ -610,6 +679,33 @@ class LidarDetector:
             if is_car.any():
                 _complete_car_boxes(centers, sizes, box_yaw, is_car, cfg.car_typical_size_m)
         long_ok = length <= cfg.max_object_length_m
+        if cfg.reject_structure:
+            n_sel = np.maximum(np.bincount(pl, minlength=k), 1)
+            road_level = q_road[psel]
+            near_road = np.bincount(pl, weights=road_level >= 1, minlength=k) > 0
+            on_road = np.bincount(pl, weights=road_level >= 2, minlength=k) / n_sel
+            cls = np.array(classes)
+            unknown = cls == "unknown"
+            # what does not touch the road or its margin is dropped (a large object's
+            # cells are not road, and its far side is in its shadow); an unknown shape
+            # must stand on the road itself
+            off_road = (~near_road & ~np.isin(cls, list(cfg.off_road_classes))) | (
+                np.isin(cls, list(cfg.on_road_classes)) & (on_road < 0.5))
+            thin = unknown & (width < cfg.structure_max_width_m) & (
+                length > cfg.structure_min_length_m)
+            gap = lo[keep_lab, 2] - ground_z[keep_lab]
+            hanging = unknown & (gap > cfg.structure_max_gap_m)
+            # poles, trunks, posts (tall, small footprint) and bollards, litter, kerb
+            # stones (low, small): an unknown obstacle must be something to drive into
+            small = length < cfg.structure_pole_footprint_m
+            pole = unknown & small & (height > cfg.structure_pole_min_height_m)
+            # returns thin out with range squared: a far car has ~20 points at 40 m
+            r2 = np.maximum(centers[:, 0] ** 2 + centers[:, 1] ** 2, 1.0)
+            min_pts = np.maximum(cfg.min_cluster_points, cfg.structure_min_points
+                                 * cfg.structure_min_points_range_m ** 2 / r2)
+            clutter = unknown & ((small & (height < cfg.structure_clutter_max_height_m))
+                                 | (n_pts[keep_lab] < min_pts))
+            long_ok &= ~(off_road | thin | hanging | pole | clutter)
         members: list[np.ndarray | None] = [None] * k
         if cfg.return_point_indices:
             o = np.argsort(pl, kind="stable")

@@ -198,7 +198,7 @@ def _ground_grid_with_column(n_column: int) -> np.ndarray:
 
 
 def test_min_cluster_points_respected() -> None:
-    cfg = LidarDetectorConfig(min_cluster_points=8)
+    cfg = LidarDetectorConfig(min_cluster_points=8, reject_structure=False)  # a lone post
     assert LidarDetector(cfg).detect(_ground_grid_with_column(7)).objects == []
     found = LidarDetector(cfg).detect(_ground_grid_with_column(8)).objects
     assert len(found) == 1 and found[0].point_count == 8
@@ -332,8 +332,12 @@ def test_truncation_needs_the_sensor_field_of_view() -> None:
     posts = [box_solid(x, y, -1.8, 0.25, 0.25, 5.2, 0.0, 0.7) for x, y in ((7.0, 3.0),
                                                                           (-6.0, -5.0))]
     sweep = simulate_sweep([], ground=FLAT, clutter=posts, seed=11)
-    told = LidarDetector(LidarDetectorConfig(sensor_top_elevation_deg=2.0)).detect(sweep.points)
+    told = LidarDetector(LidarDetectorConfig(sensor_top_elevation_deg=2.0,
+                                             reject_structure=False)).detect(sweep.points)
     assert [o.class_name for o in told.objects] == ["unknown", "unknown"]
+    # with structure rejection on (the default), unknown posts are dropped altogether
+    told = LidarDetector(LidarDetectorConfig(sensor_top_elevation_deg=2.0)).detect(sweep.points)
+    assert told.objects == []
     for top in (None, float("nan")):
         cfg = LidarDetectorConfig(sensor_top_elevation_deg=top)
         untold = LidarDetector(cfg).detect(sweep.points)
