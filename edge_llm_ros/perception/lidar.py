@@ -62,7 +62,8 @@ class ClassPrior:
 
 
 DEFAULT_CLASS_PRIORS: dict[str, ClassPrior] = {
-    "car": ClassPrior(length=(1.2, 2.6, 5.4, 6.2), width=(0.05, 0.25, 2.2, 2.5),
+    # a car's rear corner seen at 20-40 m is only ~1.5 m long (KITTI): loose minimum
+    "car": ClassPrior(length=(0.9, 2.0, 5.4, 6.2), width=(0.05, 0.25, 2.2, 2.5),
                       height=(0.9, 1.2, 2.1, 2.5), top_fraction=(0.3, 0.45, 1.0, 1.0),
                       edge_fraction=(0.25, 0.4, 1.0, 1.0)),
     "truck": ClassPrior(length=(1.9, 2.3, 14.0, 18.0), width=(0.0, 0.05, 2.8, 3.2),
@@ -73,6 +74,13 @@ DEFAULT_CLASS_PRIORS: dict[str, ClassPrior] = {
     "cyclist": ClassPrior(length=(0.9, 1.35, 2.1, 2.5), width=(0.1, 0.3, 1.0, 1.2),
                           height=(1.3, 1.45, 2.0, 2.2), top_fraction=(0.0, 0.0, 0.5, 0.7)),
 }
+
+
+# Per-cluster features the learned gate reads (and `return_features` returns), in order.
+CLUSTER_FEATURES: tuple[str, ...] = (
+    "log_points", "range_m", "length_m", "width_m", "height_m", "top_fraction",
+    "edge_fraction", "gap_m", "intensity_mean", "intensity_std", "road_share",
+    "near_road", "log_density", "best_class_score", "elevated_share")
 
 
 @dataclass(frozen=True)
@@ -157,6 +165,18 @@ class LidarDetectorConfig:
     structure_min_points: int = 30  # an unknown object with fewer returns is clutter ...
     structure_min_points_range_m: float = 15.0  # ... at this range (fewer farther out)
     on_road_classes: tuple[str, ...] = ("unknown",)  # need the road itself, not its margin
+    # Learned road-user gate: logistic regression on `CLUSTER_FEATURES` (weights then
+    # bias, features standardised by `gate_mean`/`gate_scale`); clusters scoring below
+    # `gate_threshold` are dropped. Empty: no gate. Trained per sensor (the HDL-64E
+    # weights come from `edge-llm-ros`'s tools/training/lidar_gate.py).
+    gate: str = ""  # name of a shipped gate (perception/lidar_gates.py), e.g. "kitti_hdl64"
+    gate_weights: tuple[float, ...] = ()
+    gate_mean: tuple[float, ...] = ()
+    gate_scale: tuple[float, ...] = ()
+    gate_threshold: float = 0.3
+    gate_classes: tuple[str, ...] = ("unknown", "truck")  # classes the gate may drop: the
+    # ones structure is mistaken for (walls and hedges pass for trucks)
+    return_features: bool = False  # fill LidarObject.features (training the gate)
 
     def __post_init__(self) -> None:
         positive = ("sensor_height_m", "max_range_m", "ground_cell_m", "ground_threshold_m",
@@ -179,6 +199,21 @@ class LidarDetectorConfig:
         if not 1 <= self.min_cluster_points <= self.max_cluster_points:
             raise ValueError("LidarDetectorConfig needs 1 <= min_cluster_points "
                              "<= max_cluster_points")
+        n_gate = len(CLUSTER_FEATURES)
+        if self.gate and not self.gate_weights:
+            from edge_llm_ros.perception.lidar_gates import GATES
+
+            if self.gate not in GATES:
+                raise ValueError(f"LidarDetectorConfig.gate: unknown gate {self.gate!r}; "
+                                 f"shipped: {', '.join(sorted(GATES)) or 'none'}")
+            for key, value in GATES[self.gate].items():
+                object.__setattr__(self, key, tuple(value))
+        if self.gate_weights and not (len(self.gate_weights) == n_gate + 1
+                                      and len(self.gate_mean) == len(self.gate_scale) == n_gate):
+            raise ValueError(f"LidarDetectorConfig gate needs {n_gate + 1} weights and "
+                             f"{n_gate} means and scales (CLUSTER_FEATURES), got "
+                             f"{len(self.gate_weights)}, {len(self.gate_mean)}, "
+                             f"{len(self.gate_scale)}")
         top = self.sensor_top_elevation_deg
         if top is not None and math.isfinite(top) and not -90.0 < top < 90.0:
             raise ValueError(f"LidarDetectorConfig.sensor_top_elevation_deg must be in "
@@ -207,6 +242,7 @@ class LidarObject:
     score: float
     point_count: int
     point_indices: np.ndarray | None = None
+    features: np.ndarray | None = None  # CLUSTER_FEATURES, when asked for
 
     def corners(self) -> np.ndarray:
         """(8, 3) box corners: bottom face then top face, counter-clockwise from above."""
@@ -504,6 +540,30 @@ class LidarDetector:
         h, g, plane, road = self._ground(p)
         return GroundEstimate(h, g, h < self.config.ground_threshold_m, plane, road)
 
+    # -------------------------------------------------------------- features
+    @staticmethod
+    def _features(pl: np.ndarray, k: int, n_pts: np.ndarray, centers: np.ndarray,
+                  sizes: np.ndarray, top_frac: np.ndarray, edge_frac: np.ndarray,
+                  gap: np.ndarray, intensity: np.ndarray, road_level: np.ndarray,
+                  classes: list[str], scores: np.ndarray, top_pt: np.ndarray) -> np.ndarray:
+        """(k, len(CLUSTER_FEATURES)) per-cluster features, before boxes are completed."""
+        n_sel = np.maximum(np.bincount(pl, minlength=k), 1)
+        i_mean = np.bincount(pl, weights=intensity, minlength=k) / n_sel
+        i_sq = np.bincount(pl, weights=intensity * intensity, minlength=k) / n_sel
+        rng = np.hypot(centers[:, 0], centers[:, 1])
+        length, width, height = sizes[:, 0], sizes[:, 1], sizes[:, 2]
+        area = np.maximum((length + width) * height, 0.05)
+        unknown = np.array([c == "unknown" for c in classes], dtype=bool)
+        return np.column_stack([
+            np.log(np.maximum(n_pts, 1)), rng, length, width, height, top_frac, edge_frac,
+            gap, i_mean, np.sqrt(np.maximum(i_sq - i_mean * i_mean, 0.0)),
+            np.bincount(pl, weights=road_level >= 2, minlength=k) / n_sel,
+            (np.bincount(pl, weights=road_level >= 1, minlength=k) > 0).astype(np.float64),
+            np.log(np.maximum(n_pts * np.maximum(rng, 1.0) ** 2 / area, 1e-3)),
+            np.where(unknown, 1.0 - scores, scores),
+            np.bincount(pl, weights=top_pt, minlength=k) / n_sel,
+        ])
+
     # -------------------------------------------------------------- detect
     def detect(self, points_xyzi: np.ndarray) -> LidarDetections:
         """Detect objects in one sweep: (N, >=3) float array, lidar frame."""
@@ -546,6 +606,8 @@ class LidarDetector:
         q = p[oi]
         qg = g[oi]
         q_road = road_pt[oi]
+        q_int = (pts[idx[oi], 3].astype(np.float64) if pts.shape[1] >= 4
+                 else np.zeros(oi.size))
         marks.append(time.perf_counter())
         if oi.size < cfg.min_cluster_points:
             return result([], plane, n_ground)
@@ -674,6 +736,11 @@ class LidarDetector:
             if classes[j] != "unknown":
                 classes[j] = "unknown"
                 scores[j] = 1.0 - scores[j]
+        want_features = bool(cfg.gate_weights) or cfg.return_features
+        feats = (self._features(pl, k, n_pts[keep_lab], centers, sizes, top_frac, edge_frac,
+                                lo[keep_lab, 2] - ground_z[keep_lab], q_int[psel],
+                                q_road[psel], classes, scores, top_pt)
+                 if want_features else None)
         if cfg.complete_car_boxes:
             is_car = np.array([c == "car" for c in classes])
             if is_car.any():
@@ -706,6 +773,9 @@ class LidarDetector:
             clutter = unknown & ((small & (height < cfg.structure_clutter_max_height_m))
                                  | (n_pts[keep_lab] < min_pts))
             long_ok &= ~(off_road | thin | hanging | pole | clutter)
+        if cfg.gate_weights and feats is not None:
+            gated = np.isin(np.array(classes), list(cfg.gate_classes))
+            long_ok &= ~gated | (gate_probability(feats, cfg) >= cfg.gate_threshold)
         members: list[np.ndarray | None] = [None] * k
         if cfg.return_point_indices:
             o = np.argsort(pl, kind="stable")
@@ -714,11 +784,20 @@ class LidarDetector:
         objects = [
             LidarObject(center_m=centers[j], size_m=sizes[j], yaw_rad=float(box_yaw[j]),
                         class_name=classes[j], score=float(scores[j]),
-                        point_count=int(n_pts[keep_lab[j]]), point_indices=members[j])
+                        point_count=int(n_pts[keep_lab[j]]), point_indices=members[j],
+                        features=feats[j] if cfg.return_features and feats is not None
+                        else None)
             for j in range(k) if long_ok[j]
         ]
         marks.append(time.perf_counter())
         return result(objects, plane, n_ground, n_vox, n_lab)
+
+
+def gate_probability(features: np.ndarray, config: LidarDetectorConfig) -> np.ndarray:
+    """Road-user probability per cluster from the configured logistic gate."""
+    w = np.asarray(config.gate_weights, dtype=np.float64)
+    z = (features - np.asarray(config.gate_mean)) / np.asarray(config.gate_scale)
+    return 1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1])))
 
 
 def transform_objects(objects: Sequence[LidarObject],
