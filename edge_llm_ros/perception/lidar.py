@@ -154,7 +154,12 @@ class LidarDetectorConfig:
     road_max_step_m: float = 0.06
     road_close_cells: int = 3
     road_margin_cells: int = 2  # ground cells next to the road that count as road
-    road_seed_radius_m: float = 8.0  # ground cells this close to the sensor seed the road
+    # (cells apart, allowance factor) of the step test; ((1, 1.0), (2, 2.0)) also finds a
+    # kerb whose rise is split over two cells, but real roads' bumps then break the road
+    road_step_shifts: tuple[tuple[int, float], ...] = ((1, 1.0),)
+    road_fill_cells: float = 0.0  # empty cells this close to returns take their height
+    road_seed_m: tuple[float, float] = (8.0, 8.0)  # ground cells within (|x|, |y|) of
+    # the sensor seed the road (a sidewalk or verge that close joins it)
     off_road_classes: tuple[str, ...] = ("pedestrian", "cyclist")
     structure_max_width_m: float = 0.35  # a longer object this thin is a wall or a fence
     structure_min_length_m: float = 1.8
@@ -501,27 +506,36 @@ class LidarDetector:
         cfg = self.config
         if not cfg.reject_structure:
             return np.full(zmin_g.shape, 2, dtype=np.uint8)
+        observed = np.isfinite(zmin_g)
         with np.errstate(invalid="ignore"):
-            smooth = np.isfinite(zmin_g) & ((zmax_g - zmin_g) <= cfg.road_flatness_m)
-            # step to the 4 neighbours: largest absolute difference of lowest points,
-            # measured from the fitted plane so that a steady slope is no step
+            smooth = observed & ((zmax_g - zmin_g) <= cfg.road_flatness_m)
+            # Rings land metres apart far out: a cell without returns takes the height
+            # of the nearest cell with returns (none if that one is an obstacle, or if it
+            # is more than `road_fill_cells` away), so a kerb between two rings is still
+            # a step and shadows do not join the road to what lies behind them.
             z = np.where(smooth, zmin_g - plane_z, np.nan)
+            dist, (ni, nj) = ndimage.distance_transform_edt(~observed, return_indices=True)
+            if cfg.road_fill_cells > 0:
+                z = np.where(dist <= cfg.road_fill_cells, z[ni, nj], np.nan)
+            # step to the neighbours along each axis (`road_step_shifts`), measured from
+            # the fitted plane so that a steady slope is no step
             step = np.zeros(z.shape, dtype=np.float32)
             for axis in (0, 1):
-                d = np.abs(np.diff(z, axis=axis))
-                d = np.where(np.isnan(d), 0.0, d)
-                lo = [slice(None)] * 2
-                hi = [slice(None)] * 2
-                lo[axis] = slice(0, -1)
-                hi[axis] = slice(1, None)
-                step[tuple(lo)] = np.maximum(step[tuple(lo)], d)
-                step[tuple(hi)] = np.maximum(step[tuple(hi)], d)
-            ok = smooth & (step <= cfg.road_max_step_m)
-        # Rings land metres apart far out: connect through cells without returns,
-        # but only cells with smooth returns are road.
-        empty = ~np.isfinite(zmin_g)
-        lab, _ = ndimage.label(ok | empty)
-        near = (gx * gx + gy * gy) <= cfg.road_seed_radius_m ** 2
+                for shift, allow in cfg.road_step_shifts:
+                    lo = [slice(None)] * 2
+                    hi = [slice(None)] * 2
+                    lo[axis] = slice(0, -shift)
+                    hi[axis] = slice(shift, None)
+                    d = np.abs(z[tuple(hi)] - z[tuple(lo)]) / allow
+                    d = np.where(np.isnan(d), 0.0, d)
+                    step[tuple(lo)] = np.maximum(step[tuple(lo)], d)
+                    step[tuple(hi)] = np.maximum(step[tuple(hi)], d)
+            ok = np.isfinite(z) & (step <= cfg.road_max_step_m)
+        # with no fill, cells without returns join whatever is around them (far out the
+        # road then reaches everything not walled off by obstacles or kerbs)
+        lab, _ = ndimage.label(ok | (~observed if cfg.road_fill_cells <= 0 else False))
+        # the road is what joins the ground around the vehicle
+        near = (np.abs(gx) <= cfg.road_seed_m[0]) & (np.abs(gy) <= cfg.road_seed_m[1])
         seeds = np.unique(lab[near & ok])
         road = np.isin(lab, seeds[seeds > 0]) & ok
         if cfg.road_close_cells > 0:
@@ -758,8 +772,11 @@ class LidarDetector:
             # must stand on the road itself
             off_road = (~near_road & ~np.isin(cls, list(cfg.off_road_classes))) | (
                 np.isin(cls, list(cfg.on_road_classes)) & (on_road < 0.5))
-            thin = unknown & (width < cfg.structure_max_width_m) & (
-                length > cfg.structure_min_length_m)
+            # walls and fences: a long flat face; one longer than a truck's rear and not
+            # standing on the road itself passes for a truck's side but is not one
+            flat_face = width < cfg.structure_max_width_m
+            thin = flat_face & ((unknown & (length > cfg.structure_min_length_m))
+                                | ((cls == "truck") & (length > 3.0) & (on_road < 0.5)))
             gap = lo[keep_lab, 2] - ground_z[keep_lab]
             hanging = unknown & (gap > cfg.structure_max_gap_m)
             # poles, trunks, posts (tall, small footprint) and bollards, litter, kerb
