@@ -12,10 +12,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_llm_ros.tools.cli import bench, dds, engines, perception, reasoner, run
+from edge_llm_ros.tools.cli import bench, dds, engines, perception, reasoner, report, run
 from edge_llm_ros.tools.cli.common import FORMATTER
 
-GROUPS = (run, perception, reasoner, bench, engines, dds)
+GROUPS = (run, perception, reasoner, bench, engines, dds, report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -84,6 +84,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
         codes += [stop_pipeline_process(p) for p in reversed(pipelines)]
         if remote is not None:
             codes.append(stop_pipeline_process(remote))
+    if args.record and Path(args.record).exists():
+        from edge_llm_ros.tools.cli.report import report_run
+
+        print("[run report] what the vehicle decided, from the recording:")
+        report_run(Path(args.record))
     return next((c for c in codes if c), 0)
 
 
