@@ -179,6 +179,20 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
               "metres.", min_value=0.0, max_value=5.0),
     ParamSpec("detector.min_class_score", 0.3, "Below this class confidence an object is "
               "'unknown'.", min_value=0.0, max_value=1.0),
+    ParamSpec("detector.reject_structure", True, "Drop what is off the drivable corridor "
+              "(estimated from the scan: smooth ground joined to the ground under the vehicle "
+              "without kerb-high steps, plus a 2-cell margin), except pedestrians and "
+              "cyclists, and unknown shapes that look like walls, fences, poles, canopies or "
+              "clutter; false reports every cluster."),
+    ParamSpec("detector.road_max_step_m", 0.06, "Largest step between neighbouring ground "
+              "cells (after the fitted slope) that stays on the road; a kerb is ~0.1 m, "
+              "metres.", min_value=0.01, max_value=1.0),
+    ParamSpec("detector.gate", "", "Learned road-user gate (logistic regression on cluster "
+              "features, perception/lidar_gates.py), trained per sensor: 'kitti_hdl64' for "
+              "KITTI's HDL-64E; empty: none.", choices=("", "kitti_hdl64")),
+    ParamSpec("detector.gate_threshold", 0.3, "Unknown and truck clusters scoring below this "
+              "road-user probability are dropped (with a gate).", min_value=0.0,
+              max_value=1.0),
     ParamSpec("detector.complete_car_boxes", True, "Grow a car seen from one side to a typical "
               "car size away from the sensor, so its centre is where the car is."),
 )
