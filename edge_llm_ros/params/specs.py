@@ -53,6 +53,15 @@ def _common(input_timeout_s: float = 2.0, slow_processing_ms: float = 100.0,
 # The names (and generic defaults) of the parameters every node has.
 COMMON: tuple[ParamSpec, ...] = _common()
 
+# Parameters of the managed (lifecycle) nodes: those that load a model or open a device.
+LIFECYCLE: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "autostart", True,
+        "Configure (load and warm the model) and activate at start-up; false leaves the "
+        "node unconfigured for a lifecycle manager (<node>/change_state).",
+    ),
+)
+
 SIMULATOR: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec(
         "scenario", "mixed_traffic",
@@ -183,12 +192,26 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = _common(slow_processing_ms=50.0,
               "metres.", min_value=0.0, max_value=5.0),
     ParamSpec("detector.min_class_score", 0.3, "Below this class confidence an object is "
               "'unknown'.", min_value=0.0, max_value=1.0),
+    ParamSpec("detector.reject_structure", True, "Drop what is off the drivable corridor "
+              "(estimated from the scan: smooth ground joined to the ground under the vehicle "
+              "without kerb-high steps, plus a 2-cell margin), except pedestrians and "
+              "cyclists, and unknown shapes that look like walls, fences, poles, canopies or "
+              "clutter; false reports every cluster."),
+    ParamSpec("detector.road_max_step_m", 0.06, "Largest step between neighbouring ground "
+              "cells (after the fitted slope) that stays on the road; a kerb is ~0.1 m, "
+              "metres.", min_value=0.01, max_value=1.0),
+    ParamSpec("detector.gate", "", "Learned road-user gate (logistic regression on cluster "
+              "features, perception/lidar_gates.py), trained per sensor: 'kitti_hdl64' for "
+              "KITTI's HDL-64E; empty: none.", choices=("", "kitti_hdl64")),
+    ParamSpec("detector.gate_threshold", 0.3, "Unknown and truck clusters scoring below this "
+              "road-user probability are dropped (with a gate).", min_value=0.0,
+              max_value=1.0),
     ParamSpec("detector.complete_car_boxes", True, "Grow a car seen from one side to a typical "
               "car size away from the sensor, so its centre is where the car is."),
 )
 
 CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
-    _common(slow_processing_ms=150.0) + _stamp_checks(1000.0)
+    _common(slow_processing_ms=150.0) + LIFECYCLE + _stamp_checks(1000.0)
 ) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
               ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
@@ -307,7 +330,7 @@ FALLBACK: tuple[ParamSpec, ...] = (
 )
 
 REASONER: tuple[ParamSpec, ...] = (
-    _common(slow_processing_ms=150.0, late_latency_ms=300.0) + _model() + FALLBACK
+    _common(slow_processing_ms=150.0, late_latency_ms=300.0) + LIFECYCLE + _model() + FALLBACK
 ) + (
     ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
               "scene's sensor stamp; the rule policy decides if the model has not settled an "
@@ -347,7 +370,7 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
 )
 
 REMOTE_PLANNER: tuple[ParamSpec, ...] = _common(
-    slow_processing_ms=1500.0, late_latency_ms=3000.0) + _model() + FALLBACK + (
+    slow_processing_ms=1500.0, late_latency_ms=3000.0) + LIFECYCLE + _model() + FALLBACK + (
     ParamSpec("horizon_steps", 3, "Meta-actions per plan: the scene now, then rolled forward "
               "one step at a time.", min_value=1, max_value=16),
     ParamSpec("step_s", 1.0, "Duration of each planned step, seconds.", min_value=0.1,

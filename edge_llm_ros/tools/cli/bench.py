@@ -61,7 +61,13 @@ def cmd_bench_perception(args: argparse.Namespace) -> int:
     say("lidar 3D accuracy on simulator scenarios ...")
     figures["lidar_accuracy_sim"] = evaluate_lidar_on_sim(config=lidar_config)
     say(json.dumps(figures["lidar_accuracy_sim"], indent=2))
-    if kitti.is_dir():
+    if (kitti / "label_2").is_dir():
+        from edge_llm_ros.tools.bench.perception import benchmark_lidar_kitti
+
+        say(f"lidar on the labelled KITTI frames in {kitti} ...")
+        figures["lidar_kitti_labelled"] = benchmark_lidar_kitti(kitti)
+        say(json.dumps(figures["lidar_kitti_labelled"], indent=2))
+    elif kitti.is_dir():
         say(f"lidar on the real KITTI frame in {kitti} ...")
         figures["lidar_kitti_000002"] = evaluate_kitti_000002(kitti)
         say(json.dumps(figures["lidar_kitti_000002"], indent=2))
@@ -139,13 +145,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_verb(targets, "perception", help="lidar and fusion speed, camera overhead, accuracy",
                 description="lidar_detector speed (120k-point sweep, one core), fusion speed "
                 "(50 tracks), camera node overhead over bare Ultralytics (same model and "
-                "runtime), 2D and 3D accuracy on simulator scenarios, and the real KITTI frame.",
+                "runtime), 2D and 3D accuracy on simulator scenarios, and real KITTI frames "
+                "(labelled ones: recall, precision in view, class accuracy, held-out gate).",
                 examples=["edge-llm-ros bench perception",
                           "edge-llm-ros bench perception --json --frames 300",
-                          "edge-llm-ros bench perception --skip-camera"])
+                          "edge-llm-ros bench perception --skip-camera",
+                          "edge-llm-ros bench perception --kitti ../shared/data/kitti_labelled "
+                          "--json"])
     p.add_argument("--frames", type=int, default=200, help="timed frames per figure")
     p.add_argument("--kitti", type=Path, default=DEFAULT_KITTI,
-                   help="folder holding KITTI frame 000002")
+                   help="folder holding KITTI frame 000002, or labelled KITTI frames "
+                   "(velodyne/, calib/, label_2/, image_2/): recall, precision in the "
+                   "camera's view, class accuracy, centre error, time per real scan")
     p.add_argument("--camera-model", type=Path, action="append",
                    help="camera model(s) to benchmark (default: the packaged .onnx and .pt)")
     p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")
