@@ -295,6 +295,9 @@ FALLBACK: tuple[ParamSpec, ...] = (
     ParamSpec("fallback.closing_decel_mps2", 1.0, "Slow down for an ego-lane lead that needs "
               "more braking than this to stay fallback.stop_distance_m away, m/s^2.",
               min_value=0.0, max_value=20.0),
+    ParamSpec("fallback.slow_down_decel_mps2", 2.5, "Slowing down brakes about this hard; a "
+              "stopped vehicle ahead needing more braking is a stop, m/s^2.", min_value=0.0,
+              max_value=20.0),
     ParamSpec("fallback.oncoming_reach_s", 8.0, "Oncoming traffic this close in time closes "
               "the passing lane to a lane change, seconds.", min_value=0.0, max_value=60.0),
 )

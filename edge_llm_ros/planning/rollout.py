@@ -44,6 +44,7 @@ class EgoModel:
     lane_change_min_m: float = 15.0  # ... and at least this far
     shoulder_offset_m: float = 1.0  # the shoulder's centre beyond the right-most lane's edge
     corridor_margin_m: float = 0.3  # lateral clearance below this counts for TTC and gaps
+    vulnerable_margin_m: float = 0.7  # ... plus this for pedestrians and cyclists
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,11 @@ def simulate(ego: EgoTrajectory, agents: Agents, pred: Prediction, ego_speed_mps
     impact = np.where(hit.any(axis=2),
                       np.take_along_axis(rel_speed, first[:, :, None], axis=2)[:, :, 0], 0.0)
 
-    corridor = (lat_gap < model.corridor_margin_m) & relevant
+    # Pedestrians and cyclists get a wider berth: they change direction without notice.
+    margin = model.corridor_margin_m + np.array(
+        [model.vulnerable_margin_m if c in ("pedestrian", "cyclist") else 0.0
+         for c in agents.classes])[None, :, None]
+    corridor = (lat_gap < margin) & relevant
     closing_ahead = ev - pred.vx_mps
     closing_behind = -closing_ahead
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -145,7 +150,15 @@ def simulate(ego: EgoTrajectory, agents: Agents, pred: Prediction, ego_speed_mps
                          np.inf)
         ttc_b = np.where((behind_gap >= 0.0) & (closing_behind > 0.1),
                          behind_gap / closing_behind, np.inf)
-    ttc = np.where(corridor, np.minimum(ttc_a, ttc_b), np.inf)
+    ttc = np.minimum(ttc_a, ttc_b)
+    # A time-to-collision counts when the two still overlap sideways when it runs out
+    # (a lane change moves the ego out of a stopped car's way before it gets there).
+    dt = float(pred.times_s[1] - pred.times_s[0]) if len(pred.times_s) > 1 else 1.0
+    steps = np.where(np.isfinite(ttc), np.ceil(np.minimum(ttc, 1e6) / dt), 0.0).astype(int)
+    last = len(pred.times_s) - 1
+    then = np.minimum(np.arange(last + 1)[None, None, :] + steps, last)
+    corridor_then = np.take_along_axis(np.broadcast_to(corridor, ttc.shape), then, axis=2)
+    ttc = np.where(corridor & corridor_then, ttc, np.inf)
     ttc = np.where(hit, 0.0, ttc)
     gap = np.where(corridor, np.maximum(long_gap, 0.0), np.inf)
     return Outcome(collision, impact, ttc.min(axis=2), gap.min(axis=2),
@@ -168,12 +181,12 @@ def road_rules(ego: EgoTrajectory, agents: Agents, pred: Prediction, ego_speed_m
     out: list[tuple[int, str]] = []
     what = "shoulder" if ego.action == PULL_OVER else "target lane"
     for i in range(len(agents)):
-        occupied = in_band[i] & during & (long_gap[i] < need[0])
-        if occupied.any():
-            out.append((i, f"{what} occupied"))
-            continue
         if ego.action != PULL_OVER and agents.vx_mps[i] < -1.0 and in_band[i, 0]:
             closing = ego_speed_mps - agents.vx_mps[i]
             if agents.x_m[i] < closing * oncoming_reach_s + clear_gap_m:
                 out.append((i, "oncoming traffic in the target lane"))
+                continue
+        occupied = in_band[i] & during & (long_gap[i] < need[0])
+        if occupied.any():
+            out.append((i, f"{what} occupied"))
     return tuple(out)

@@ -31,7 +31,7 @@ class ScoreWeights:
     gap: float = 50.0
     rule_violation: float = 500.0
     speed_over_cap: float = 20.0  # per m/s of target above the limit or the operator's cap
-    intent_pull_over: float = 8.0  # not pulling over when asked
+    intent_pull_over: float = 30.0  # not pulling over when asked (above losing all progress)
     intent_lane_change: float = 60.0  # changing lanes when asked not to
     progress: float = 20.0  # the whole horizon lost at standstill
     comfort_decel_mps2: float = 2.0  # braking harder than this costs

@@ -38,8 +38,8 @@ from edge_llm_ros.reasoning.actions import (
     YIELD,
 )
 from edge_llm_ros.reasoning.rules import (
-    OperatorIntent,
     VULNERABLE_CLASSES,
+    OperatorIntent,
     RuleThresholds,
     envelope_of,
 )
@@ -107,7 +107,9 @@ def candidate_speeds(scene: SceneSummaryOut, intent: OperatorIntent, agents: Age
     ahead = (agents.x_m > 0.0) & (np.abs(agents.y_m) < 3.5) & (agents.vx_mps >= 0.0)
     slower = {0.0, ego_v - 3.0, 0.5 * ego_v, min(cap, ego_v), *agents.vx_mps[ahead].tolist(),
               *(agents.vx_mps[ahead] - 2.0).tolist()}
-    vulnerable = any(c in VULNERABLE_CLASSES for c in agents.classes)
+    near = (agents.x_m > -5.0) & (agents.x_m < 60.0) & (np.abs(agents.y_m) < 5.25)
+    vulnerable = any(c in VULNERABLE_CLASSES and n for c, n in zip(agents.classes, near,
+                                                                    strict=True))
     out: list[tuple[str, float]] = []
     if cruise >= ego_v - 0.5:
         out.append((KEEP_LANE, cruise))
@@ -115,7 +117,7 @@ def candidate_speeds(scene: SceneSummaryOut, intent: OperatorIntent, agents: Age
         for v in sorted({float(round(min(max(v, 0.0), ego_v - 1.0))) for v in slower},
                         reverse=True):
             out.append((SLOW_DOWN, v))
-    if vulnerable:  # yielding is to pedestrians and cyclists
+    if vulnerable:  # yielding is to pedestrians and cyclists near the path
         out.append((YIELD, float(min(round(ego_v), 3))))
     out.append((STOP, 0.0))
     for lane_change in (CHANGE_LANE_LEFT, CHANGE_LANE_RIGHT):
@@ -126,10 +128,14 @@ def candidate_speeds(scene: SceneSummaryOut, intent: OperatorIntent, agents: Age
     return out
 
 
-def teach(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(),
-          config: TeacherConfig = TeacherConfig()) -> TeacherDecision:
+NO_INTENT = OperatorIntent()
+
+
+def teach(scene: SceneSummaryOut, intent: OperatorIntent = NO_INTENT,
+          config: TeacherConfig | None = None) -> TeacherDecision:
     """The best (action, target speed) for the scene and the operator's intent."""
     t0 = time.perf_counter()
+    config = config or TeacherConfig()
     agents = agents_from_scene(scene)
     times = config.times_s
     pred = predict(agents, times, config.samples, config.seed, config.prediction)
@@ -137,8 +143,8 @@ def teach(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(),
     limit = _finite(scene.ego.speed_limit_mps, 0.0)
     cap = min(limit if limit > 0.0 else math.inf, intent.speed_cap_mps)
     cruise = cap if math.isfinite(cap) else ego_v
-    forbidden = envelope_of(scene, config.thresholds).forbidden if config.respect_envelope \
-        else frozenset()
+    env = envelope_of(scene, config.thresholds)
+    forbidden = env.forbidden if config.respect_envelope else frozenset()
     scored: list[tuple[float, int, Candidate]] = []
     for order, (action, speed) in enumerate(candidate_speeds(scene, intent, agents)):
         if action in forbidden:
@@ -152,18 +158,32 @@ def teach(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(),
     scored.sort(key=lambda c: (c[0], c[1]))
     ranked = tuple(c for _, _, c in scored)
     best = ranked[0]
-    ids, rationale = explain(best, ranked, agents, intent)
+    blocked, blockers = env.why(PULL_OVER), env.blockers(PULL_OVER)
+    pull = next((c for c in ranked if c.action == PULL_OVER), None)
+    if not blocked and pull is not None and pull.score.violations:
+        k, rule = pull.score.violations[0]
+        blocked, blockers = f"{rule} by {_name(agents, k)}", (int(agents.ids[k]),)
+    ids, rationale = explain(best, ranked, agents, intent, blocked, blockers)
     return TeacherDecision(best.action, best.target_speed_mps, ids, rationale, ranked,
                            (time.perf_counter() - t0) * 1000.0)
 
 
 def explain(best: Candidate, ranked: tuple[Candidate, ...], agents: Agents,
-            intent: OperatorIntent) -> tuple[tuple[int, ...], str]:
+            intent: OperatorIntent, pull_over_blocked: str = "",
+            blockers: tuple[int, ...] = ()) -> tuple[tuple[int, ...], str]:
     """The objects that ruled out faster alternatives, and a one-line reason."""
     head = f"{best.action} {best.target_speed_mps:.0f} m/s"
-    faster = [c for c in ranked if c.score.progress < best.score.progress - 1e-6]
     # The yardstick: the most progressive alternative (the first in rank among equals).
-    ref = min(faster, key=lambda c: c.score.progress) if faster else None
+    others = [c for c in ranked[1:] if c.score.progress <= best.score.progress + 1e-6]
+    ref = None
+    if others:
+        fastest = min(c.score.progress for c in others)
+        ref = max((c for c in others if c.score.progress <= fastest + 1e-6),
+                  key=lambda c: float(np.clip(c.score.per_object - best.score.per_object, 0.0,
+                                              None).sum()))
+    if intent.pull_over and best.action != PULL_OVER and pull_over_blocked:
+        ids = tuple(int(i) for i in blockers)
+        return ids, f"{head}: pull over waits, {pull_over_blocked}"[:MAX_RATIONALE_CHARS]
     if ref is not None and len(agents):
         extra = ref.score.per_object - best.score.per_object
         order = [int(i) for i in np.argsort(-extra, kind="stable") if extra[i] > 1.0][:3]

@@ -49,6 +49,7 @@ class RuleThresholds:
     lateral_horizon_s: float = 4.0  # a road user entering the ego corridor within this: threat
     cut_in_headway_s: float = 1.0  # ... when the gap it leaves is under this time headway
     closing_decel_mps2: float = 1.0  # a closing lead needing more braking than this: slow down
+    slow_down_decel_mps2: float = 2.5  # slowing down brakes this hard; needing more: stop
     oncoming_reach_s: float = 8.0  # oncoming traffic this close in time closes the passing lane
 
     def __post_init__(self) -> None:
@@ -227,7 +228,10 @@ def _rule_decide(scene: SceneSummaryOut, intent: OperatorIntent, th: RuleThresho
                     and _lane_clear(objs, LANE_RIGHT, ego_v, th):
                 return RuleDecision(CHANGE_LANE_RIGHT, round(min(ego_v, cruise)), (o.track_id,),
                                     describe_object(o, "stopped in lane at") + ", right lane clear")
-        return RuleDecision(SLOW_DOWN, 0.0, (o.track_id,),
+        # Slowing down is gentle braking; when that no longer stops us short of it, stop.
+        need = closing_decel_mps2(o.distance_m, ego_v, th.stop_distance_m)
+        action = STOP if need > th.slow_down_decel_mps2 else SLOW_DOWN
+        return RuleDecision(action, 0.0, (o.track_id,),
                             describe_object(o, "stopped in lane at") + ", no lane to change to")
 
     follow = [o for o in in_lane
@@ -239,6 +243,10 @@ def _rule_decide(scene: SceneSummaryOut, intent: OperatorIntent, th: RuleThresho
     if follow:
         o = follow[0]
         target = min(max(_speed_of(o, ego_v), 0.0), cruise)
+        need = closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
+                                  th.stop_distance_m)
+        if need > th.slow_down_decel_mps2:  # gentle braking no longer keeps the gap
+            return RuleDecision(STOP, 0.0, (o.track_id,), describe_object(o, "closing ahead at"))
         return RuleDecision(SLOW_DOWN, round(target), (o.track_id,),
                             describe_object(o, "closing ahead at"))
 

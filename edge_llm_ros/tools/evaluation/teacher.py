@@ -98,10 +98,11 @@ def teacher_policy(config: TeacherConfig, times_ms: list[float]) -> Policy:
 
 def evaluate_teacher(per_family: int = 50, first_seed: int = HARD_CASE_EVAL_FIRST_SEED,
                      families: list[str] | None = None,
-                     config: TeacherConfig = TeacherConfig(),
+                     config: TeacherConfig | None = None,
                      extra_policies: dict[str, Policy] | None = None,
                      log: Callable[[str], None] = print) -> dict:
     """Per family and overall: unsafe decisions and agreement of the rules and the teacher."""
+    config = config or TeacherConfig()
     times_ms: list[float] = []
     policies: dict[str, Policy] = {"rules": rules_policy,
                                    "teacher": teacher_policy(config, times_ms)}

@@ -91,6 +91,13 @@ def _scene(d: _Draft, seed_rng: np.random.Generator, cfg: FusionConfig) -> Scene
                            camera_fresh=True, lidar_fresh=True, odometry_fresh=True)
 
 
+def road_scene(ego_speed_mps: float, actors: list[Actor], limit_mps: float = 13.9,
+               lane_index: int = 1, lanes_left: int = 1, seed: int = 0) -> SceneSummaryOut:
+    """A fused scene of hand-placed road users (tests, the 40-scene failure kinds)."""
+    draft = _Draft(ego_speed_mps, limit_mps, lane_index, lanes_left, actors, frozenset(), "")
+    return _scene(draft, np.random.default_rng(seed), FusionConfig())
+
+
 def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
