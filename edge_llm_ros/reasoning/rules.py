@@ -245,10 +245,14 @@ def _rule_decide(scene: SceneSummaryOut, intent: OperatorIntent, th: RuleThresho
         target = min(max(_speed_of(o, ego_v), 0.0), cruise)
         need = closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
                                   th.stop_distance_m)
+        # Closing faster than gentle braking absorbs is inside the envelope: the model may
+        # brake harder, never less.
+        critical = need > th.closing_decel_mps2
         if need > th.slow_down_decel_mps2:  # gentle braking no longer keeps the gap
-            return RuleDecision(STOP, 0.0, (o.track_id,), describe_object(o, "closing ahead at"))
+            return RuleDecision(STOP, 0.0, (o.track_id,), describe_object(o, "closing ahead at"),
+                                critical=critical)
         return RuleDecision(SLOW_DOWN, round(target), (o.track_id,),
-                            describe_object(o, "closing ahead at"))
+                            describe_object(o, "closing ahead at"), critical=critical)
 
     if ego_v > cap + th.speed_tolerance_mps:
         why = "above the operator's speed" if cap < limit or limit <= 0.0 else "above the limit"

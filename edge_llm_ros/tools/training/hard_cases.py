@@ -166,7 +166,8 @@ def lane_change_conflict(rng: np.random.Generator) -> _Draft:
     behind)."""
     v, limit = _ego(rng)
     room = v * v / 12.0 + 8.0  # a hard stop still fits: the test is the lane, not physics
-    actors = [Actor(int(rng.integers(1, 50)), "car", _u(rng, max(25.0, room), 45.0), 0.0, 0.0)]
+    gap = _u(rng, max(25.0, room), max(45.0, room + 10.0))
+    actors = [Actor(int(rng.integers(1, 50)), "car", gap, 0.0, 0.0)]
     if rng.random() < 0.5:
         actors.append(Actor(51, "car", _u(rng, -8.0, 6.0), LANE_W, v + _u(rng, -1.0, 1.0)))
     else:
@@ -194,7 +195,8 @@ def oncoming_passing(rng: np.random.Generator) -> _Draft:
     """Two-lane road: a slow or stopped vehicle ahead, oncoming traffic in the passing lane."""
     v, limit = _ego(rng)
     slow = Actor(int(rng.integers(1, 50)), str(rng.choice(["truck", "car"])),
-                 _u(rng, max(25.0, v * v / 12.0 + 8.0), 50.0), 0.0,
+                 _u(rng, max(25.0, v * v / 12.0 + 8.0), max(50.0, v * v / 12.0 + 18.0)),
+                 0.0,
                  float(rng.choice([0.0, _u(rng, 0.0, 0.4)])))
     oncoming = Actor(51, "car", _u(rng, 40.0, 110.0), LANE_W, -_u(rng, 10.0, 16.0))
     return _Draft(v, limit, 0, 1, [slow, oncoming], frozenset({SLOW_DOWN, STOP}),
