@@ -12,7 +12,7 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 from edge_llm_ros.msg import Detection2D, Detection2DArray
-from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
+from edge_llm_ros.nodes.base import ManagedEdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import rgb_image_to_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.paths import model_file
@@ -43,13 +43,25 @@ def parse_class_map(entries: list[str], node_name: str) -> dict[str, str] | None
     return mapping
 
 
-class CameraDetectorNode(EdgeNode):
+class CameraDetectorNode(ManagedEdgeNode):
+    """Managed: configure loads the model (building a TensorRT engine if asked),
+    activate starts detecting, cleanup frees the model."""
+
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        self.detector: CameraDetector | None = None
+        self._image_sub = None
         super().__init__("camera_detector", node_name, **kwargs)
+        # Outputs exist in every state; they publish only while active.
+        self.detections_pub = self.create_output_publisher(
+            Detection2DArray, "perception/detections_2d", 10)
+        self.debug_pub = self.create_output_publisher(Image, "perception/debug_image", 2)
+
+    def configure_node(self) -> None:
         p = self.params
         name = self.get_name()
         model_path = Path(str(p["model_path"])) if p["model_path"] else model_file(DEFAULT_MODEL)
         device = str(p["device"])
+        class_map = parse_class_map(list(p["class_map"]), name)
         if p["engine.build"] or p["engine.build_only"]:
             model_path = self._engine_for(model_path, device)
             if p["engine.build_only"]:
@@ -59,8 +71,7 @@ class CameraDetectorNode(EdgeNode):
             self.detector = CameraDetector(
                 model_path, conf_threshold=float(p["conf_threshold"]),
                 iou_threshold=float(p["iou_threshold"]),
-                imgsz=int(p["imgsz"]) or None, device=device,
-                class_map=parse_class_map(list(p["class_map"]), name),
+                imgsz=int(p["imgsz"]) or None, device=device, class_map=class_map,
                 max_det=int(p["max_detections"]),
             )
         except (ModelLoadError, ValueError) as exc:
@@ -70,10 +81,14 @@ class CameraDetectorNode(EdgeNode):
             f"{self.detector.inference_size[1]}x{self.detector.inference_size[0]}, classes "
             f"{sorted(set(self.detector.names.values()))})")
         self.stamps = StampGuard(float(p["max_stamp_age_ms"]), float(p["max_stamp_future_ms"]))
-        self.detections_pub = self.create_publisher(Detection2DArray, "perception/detections_2d",
-                                                    10)
-        self.debug_pub = self.create_publisher(Image, "perception/debug_image", 2)
-        self.create_sensor_subscription(Image, "camera/image_raw", self.on_image)
+        self._image_sub = self.create_sensor_subscription(Image, "camera/image_raw",
+                                                          self.on_image)
+
+    def release_node(self) -> None:
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self._image_sub = None
+        self.detector = None  # the runtime's session and weights go with it
 
     def _engine_for(self, model_path: Path, device: str) -> Path:
         from edge_llm_ros.perception.camera.engine import EngineBuildError, build_engine
@@ -95,6 +110,9 @@ class CameraDetectorNode(EdgeNode):
             raise ConfigError(f"node '{self.get_name()}': TensorRT engine: {exc}") from exc
 
     def on_image(self, msg: Image) -> None:
+        detector = self.detector
+        if detector is None:
+            return
         started = time.perf_counter()
         stamp_ns = stamp_to_ns(msg.header.stamp)
         now_ns = self.get_clock().now().nanoseconds
@@ -111,7 +129,7 @@ class CameraDetectorNode(EdgeNode):
         except ImageError as exc:
             self.report_error("malformed_image", str(exc))
             return
-        result = self.detector.detect(image, msg.encoding)
+        result = detector.detect(image, msg.encoding)
         processing_ms = (time.perf_counter() - started) * 1e3
         out = Detection2DArray(header=msg.header, image_width_px=msg.width,
                                image_height_px=msg.height,
@@ -123,7 +141,7 @@ class CameraDetectorNode(EdgeNode):
             for d in result.detections
         ]
         self.detections_pub.publish(out)
-        self.report_timing(processing_ms, msg.header.stamp)
+        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)
         if self.debug_pub.get_subscription_count() > 0:
             rgb = draw_detections(image, msg.encoding, result.detections)
             self.debug_pub.publish(rgb_image_to_msg(np.ascontiguousarray(rgb), msg.header))

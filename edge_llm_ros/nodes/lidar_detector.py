@@ -72,4 +72,4 @@ class LidarDetectorNode(EdgeNode):
             msg.header, processing_ms)
         out.header.frame_id = frame_id
         self.objects_pub.publish(out)
-        self.report_timing(processing_ms, msg.header.stamp)
+        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from edge_llm_ros.msg import LinkProbe, PlannedStep, PlanRequest, RemotePlan
-from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
+from edge_llm_ros.nodes.base import ManagedEdgeNode, stamp_to_ns
 from edge_llm_ros.nodes.convert import make_header, ns_to_time
 from edge_llm_ros.nodes.link_qos import (
     ECHO_TOPIC,
@@ -63,9 +63,24 @@ def keyframe_note(msg: PlanRequest, max_bytes: int) -> str:
     return f"keyframe {image.shape[1]}x{image.shape[0]}"
 
 
-class RemotePlannerNode(EdgeNode):
+class RemotePlannerNode(ManagedEdgeNode):
+    """Managed: configure loads and warms the model and starts the planning service,
+    activate starts answering requests and echoing probes (so vehicles see the remote
+    alive only while it is active), cleanup stops the service and frees the model."""
+
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        self.planner: RemotePlanner | None = None
+        self.service: PlanService | None = None
+        self._subscriptions_made: list = []
         super().__init__("remote_planner", node_name, **kwargs)
+        p = self.params
+        self.plan_pub = self.create_output_publisher(RemotePlan, RESPONSE_TOPIC, plan_qos())
+        self.echo_pub = self.create_output_publisher(
+            LinkProbe, ECHO_TOPIC, echo_qos(float(p["liveliness_lease_s"])))
+        for name in ("requests", "plans", "busy", "errors", "probes_echoed"):
+            self.health.counters[name] = 0
+
+    def configure_node(self) -> None:
         p = self.params
         try:
             planner_config = PlannerConfig(
@@ -82,24 +97,32 @@ class RemotePlannerNode(EdgeNode):
         reasoner.warm_up("")
         self.planner = RemotePlanner(reasoner, planner_config)
         self._max_keyframe_bytes = int(p["max_keyframe_bytes"])
-        self.plan_pub = self.create_publisher(RemotePlan, RESPONSE_TOPIC, plan_qos())
-        self.echo_pub = self.create_publisher(
-            LinkProbe, ECHO_TOPIC, echo_qos(float(p["liveliness_lease_s"])))
         self.service = PlanService(
             self.planner, self._reply, clock_ns=lambda: self.get_clock().now().nanoseconds,
             config=ServiceConfig(max_queue=int(p["max_queue"]),
                                  min_plan_budget_ms=float(p["min_plan_budget_ms"])))
-        self.create_subscription(PlanRequest, REQUEST_TOPIC, self.on_request, plan_qos())
-        self.create_subscription(LinkProbe, PROBE_TOPIC, self.on_probe, probe_qos())
-        for name in ("requests", "plans", "busy", "errors", "probes_echoed"):
-            self.health.counters[name] = 0
+        self._subscriptions_made = [
+            self.create_subscription(PlanRequest, REQUEST_TOPIC, self.on_request, plan_qos()),
+            self.create_subscription(LinkProbe, PROBE_TOPIC, self.on_probe, probe_qos()),
+        ]
         self.get_logger().info(
             f"remote planner ready: {self.planner.model_id}, horizon "
             f"{planner_config.horizon_steps} x {planner_config.step_s:.1f} s, queue "
             f"{int(p['max_queue'])}")
 
+    def release_node(self) -> None:
+        for sub in self._subscriptions_made:
+            self.destroy_subscription(sub)
+        self._subscriptions_made = []
+        if self.service is not None:
+            self.service.close()
+            self.service = None
+        if self.planner is not None:
+            self.planner.reasoner.close()
+            self.planner = None
+
     def on_probe(self, msg: LinkProbe) -> None:
-        if msg.is_echo:
+        if msg.is_echo or not self.accepts_input():
             return
         # Echo without the filler: the vehicle measures its uplink, not our downlink.
         self.echo_pub.publish(LinkProbe(header=msg.header, vehicle_id=msg.vehicle_id,
@@ -107,6 +130,9 @@ class RemotePlannerNode(EdgeNode):
         self.health.counters["probes_echoed"] += 1
 
     def on_request(self, msg: PlanRequest) -> None:
+        service, planner = self.service, self.planner
+        if service is None or planner is None or not self.accepts_input():
+            return  # not active: the vehicle times the request out, as with a dead remote
         self.health.counters["requests"] += 1
         now_ns = self.get_clock().now().nanoseconds
         deadline = msg.planning_deadline_ms
@@ -118,7 +144,7 @@ class RemotePlannerNode(EdgeNode):
             self.report_error("bad_request", problem)
             out = PlanOut(msg.request_id, msg.vehicle_id, STATUS_ERROR,
                           stamp_to_ns(msg.header.stamp), stamp_to_ns(msg.sent_at),
-                          rationale=problem[:200], model_id=self.planner.model_id)
+                          rationale=problem[:200], model_id=planner.model_id)
             self._reply(out)
             return
         note = keyframe_note(msg, self._max_keyframe_bytes)
@@ -129,7 +155,7 @@ class RemotePlannerNode(EdgeNode):
             scene=scene_from_msg(msg.scene), instruction=msg.operator_instruction[:200],
             planning_deadline_ms=float(deadline), sent_at_ns=stamp_to_ns(msg.sent_at),
             received_ns=now_ns, payload_tier=int(msg.payload_tier), keyframe_note=note)
-        self.service.submit(request)
+        service.submit(request)
 
     def _reply(self, out: PlanOut) -> None:
         """Called from the executor (busy at once) or the planning thread (plans)."""
@@ -137,15 +163,8 @@ class RemotePlannerNode(EdgeNode):
         c = self.health.counters
         if out.status == RemotePlan.STATUS_OK:
             c["plans"] += 1
-            self.report_timing(out.remote_compute_ms, ns_to_time(out.stamp_ns))
+            self.report_timing(out.remote_compute_ms, ns_to_time(out.stamp_ns), "base_link")
         elif out.status == RemotePlan.STATUS_BUSY:
             c["busy"] += 1
         else:
             c["errors"] += 1
-
-    def close(self) -> None:
-        service = getattr(self, "service", None)
-        if service is not None:
-            service.close()
-            self.planner.reasoner.close()
-            self.service = None

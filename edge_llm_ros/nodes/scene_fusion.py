@@ -186,7 +186,7 @@ class SceneFusionNode(EdgeNode):
             self._trigger.published(self._now_ns())
             self.health.counters["camera_waits_timed_out"] = self._trigger.waits_timed_out
         processing_ms = (time.perf_counter() - started) * 1e3
-        self.report_timing(processing_ms, msg.header.stamp)
+        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)
         self._report_rejections()
         if summary.perception_mode == SceneSummary.MODE_FUSED:
             self.health.clear_condition("mode")

@@ -41,6 +41,15 @@ COMMON: tuple[ParamSpec, ...] = (
     ),
 )
 
+# Parameters of the managed (lifecycle) nodes: those that load a model or open a device.
+LIFECYCLE: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "autostart", True,
+        "Configure (load and warm the model) and activate at start-up; false leaves the "
+        "node unconfigured for a lifecycle manager (<node>/change_state).",
+    ),
+)
+
 SIMULATOR: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec(
         "scenario", "mixed_traffic",
@@ -170,11 +179,25 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
               "metres.", min_value=0.0, max_value=5.0),
     ParamSpec("detector.min_class_score", 0.3, "Below this class confidence an object is "
               "'unknown'.", min_value=0.0, max_value=1.0),
+    ParamSpec("detector.reject_structure", True, "Drop what is off the drivable corridor "
+              "(estimated from the scan: smooth ground joined to the ground under the vehicle "
+              "without kerb-high steps, plus a 2-cell margin), except pedestrians and "
+              "cyclists, and unknown shapes that look like walls, fences, poles, canopies or "
+              "clutter; false reports every cluster."),
+    ParamSpec("detector.road_max_step_m", 0.06, "Largest step between neighbouring ground "
+              "cells (after the fitted slope) that stays on the road; a kerb is ~0.1 m, "
+              "metres.", min_value=0.01, max_value=1.0),
+    ParamSpec("detector.gate", "", "Learned road-user gate (logistic regression on cluster "
+              "features, perception/lidar_gates.py), trained per sensor: 'kitti_hdl64' for "
+              "KITTI's HDL-64E; empty: none.", choices=("", "kitti_hdl64")),
+    ParamSpec("detector.gate_threshold", 0.3, "Unknown and truck clusters scoring below this "
+              "road-user probability are dropped (with a gate).", min_value=0.0,
+              max_value=1.0),
     ParamSpec("detector.complete_car_boxes", True, "Grow a car seen from one side to a typical "
               "car size away from the sensor, so its centre is where the car is."),
 )
 
-CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
+CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + LIFECYCLE + _stamp_checks(1000.0) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
               ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
               "model, models/sim_detector.onnx."),
@@ -302,7 +325,7 @@ FALLBACK: tuple[ParamSpec, ...] = (
               "the passing lane to a lane change, seconds.", min_value=0.0, max_value=60.0),
 )
 
-REASONER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+REASONER: tuple[ParamSpec, ...] = COMMON + LIFECYCLE + MODEL + FALLBACK + (
     ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
               "scene's sensor stamp; the rule policy decides if the model has not settled an "
               "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
@@ -340,7 +363,7 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
               max_value=4096),
 )
 
-REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + LIFECYCLE + MODEL + FALLBACK + (
     ParamSpec("horizon_steps", 3, "Meta-actions per plan: the scene now, then rolled forward "
               "one step at a time.", min_value=1, max_value=16),
     ParamSpec("step_s", 1.0, "Duration of each planned step, seconds.", min_value=0.1,

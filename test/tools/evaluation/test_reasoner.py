@@ -55,7 +55,7 @@ def test_the_tuned_model_agrees_with_the_expert_on_held_out_scenes(tuned_backend
 def test_bench_reasoner_prints_its_figures_as_json(tuned_gguf: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "edge_llm_ros.tools.cli", "bench", "reasoner", "--json",
-         "--frames", "12", "--baseline-scenes", "2"],
+         "--scenes", "12", "--baseline-scenes", "2"],
         capture_output=True, text=True, timeout=600, cwd=REPO)
     assert out.returncode == 0, out.stderr[-3000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])

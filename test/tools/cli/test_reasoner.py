@@ -1,24 +1,26 @@
-"""`edge-llm-ros decide`: scene files in, one Decision JSON line per scene out."""
+"""The reasoner group: `decide` (scene files in, one Decision JSON line per scene out),
+`eval`, and train-reasoner's options against its recipe."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from edge_llm_ros.reasoning.scene_io import SceneFileError, load_scene_file, scene_from_dict
+from edge_llm_ros.tools.cli import build_parser
+from edge_llm_ros.tools.cli.reasoner import train_config
+from edge_llm_ros.tools.training.reasoner import TrainConfig
 from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate, scene_to_dict
 
-REPO = Path(__file__).resolve().parents[2]
 
-
-def _decide(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edge_llm_ros.tools.cli", "decide", *args],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+@pytest.fixture
+def decide(run_cli):
+    """`edge-llm-ros decide ARGS...` as a real process."""
+    return lambda *args: run_cli("decide", *args)
 
 
 def test_scene_dicts_round_trip(tmp_path: Path) -> None:
@@ -45,11 +47,11 @@ def test_bad_scene_files_name_the_field(data: object, message: str) -> None:
         scene_from_dict(data)
 
 
-def test_decide_rules_on_a_folder_prints_one_line_per_scene(tmp_path: Path) -> None:
+def test_decide_rules_on_a_folder_prints_one_line_per_scene(decide, tmp_path: Path) -> None:
     for i, s in enumerate(generate(3, EVAL_FIRST_SEED)):
         (tmp_path / f"{i}.json").write_text(json.dumps(scene_to_dict(s.scene)))
     (tmp_path / "notes.txt").write_text("ignored")
-    out = _decide(str(tmp_path), "--backend", "rules")
+    out = decide(str(tmp_path), "--backend", "rules")
     assert out.returncode == 0, out.stderr
     lines = [json.loads(line) for line in out.stdout.splitlines()]
     assert [Path(x["file"]).name for x in lines] == ["0.json", "1.json", "2.json"]
@@ -58,7 +60,8 @@ def test_decide_rules_on_a_folder_prints_one_line_per_scene(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_decide_with_the_tuned_model_and_an_instruction(tmp_path: Path, tuned_gguf: Path) -> None:
+def test_decide_with_the_tuned_model_and_an_instruction(decide, tmp_path: Path,
+                                                          tuned_gguf: Path) -> None:
     scene = {"header": {"stamp": {"sec": 5, "nanosec": 0}},
              "ego": {"speed_mps": 12.0, "speed_limit_mps": 13.9, "lane_index": 1},
              "objects": [{"track_id": 42, "class_name": "car", "distance_m": 13.0,
@@ -66,7 +69,7 @@ def test_decide_with_the_tuned_model_and_an_instruction(tmp_path: Path, tuned_gg
                           "lane_relation": "ego"}]}
     path = tmp_path / "braking.yaml"
     path.write_text(yaml.safe_dump(scene))
-    out = _decide(str(path), "--instruction", "we are in a hurry", "--deadline-ms", "1000")
+    out = decide(str(path), "--instruction", "we are in a hurry", "--deadline-ms", "1000")
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout.splitlines()[-1])
     assert d["action"] == "stop" and d["driver_object_ids"] == [42]
@@ -74,9 +77,28 @@ def test_decide_with_the_tuned_model_and_an_instruction(tmp_path: Path, tuned_gg
     assert d["timing"]["prompt_tokens"] > 0
 
 
-def test_decide_reports_missing_files_and_models(tmp_path: Path) -> None:
-    out = _decide(str(tmp_path / "none.json"), "--backend", "rules")
+def test_decide_reports_missing_files_and_models(decide, tmp_path: Path) -> None:
+    out = decide(str(tmp_path / "none.json"), "--backend", "rules")
     assert out.returncode == 2 and "no such file" in out.stderr
+    assert len(out.stderr.splitlines()) == 1
     (tmp_path / "s.json").write_text(json.dumps({"ego": {"speed_mps": 1}}))
-    out = _decide(str(tmp_path / "s.json"), "--model", str(tmp_path / "missing.gguf"))
+    out = decide(str(tmp_path / "s.json"), "--model", str(tmp_path / "missing.gguf"))
     assert out.returncode == 2 and "not found" in out.stderr
+
+
+def test_eval_rules_only_prints_its_figures_as_json(cli) -> None:
+    code, out, _ = cli("eval", "reasoner", "--rules-only", "--scenes", "20", "--json")
+    assert code == 0
+    figures = json.loads(out)  # --json: nothing but the figures
+    rules = figures["no_instruction"]["rules_only"]
+    assert rules["scenes"] == 20 and 0.0 <= rules["agreement"] <= 1.0
+
+
+def test_train_reasoner_defaults_are_the_recipe() -> None:
+    """train-reasoner without options trains with TrainConfig's defaults (the shipped recipe)."""
+    args = build_parser().parse_args(["train-reasoner", "-o", "out/lora"])
+    assert train_config(args) == TrainConfig()
+    args = build_parser().parse_args(["train-reasoner", "-o", "x", "--rank", "16", "--scenes",
+                                      "100", "--keep-blocks", "12", "--base", "b.gguf"])
+    assert train_config(args) == dataclasses.replace(TrainConfig(), lora_rank=16, scenes=100,
+                                                     keep_blocks=12, base_gguf="b.gguf")
