@@ -327,6 +327,20 @@ FALLBACK: tuple[ParamSpec, ...] = (
               "nearer than this when a lane is clear, metres.", min_value=0.0, max_value=200.0),
     ParamSpec("fallback.lane_clear_margin_m", 15.0, "A target lane is clear when empty this far "
               "behind and ahead, metres.", min_value=0.0, max_value=200.0),
+    ParamSpec("fallback.lateral_horizon_s", 4.0, "A road user whose lateral motion brings it "
+              "into the ego corridor within this is a cut-in threat (safety envelope), seconds.",
+              min_value=0.0, max_value=30.0),
+    ParamSpec("fallback.cut_in_headway_s", 1.0, "A cut-in is a threat when the gap it leaves "
+              "is under this time headway (plus fallback.stop_distance_m), seconds.",
+              min_value=0.0, max_value=10.0),
+    ParamSpec("fallback.closing_decel_mps2", 1.0, "Slow down for an ego-lane lead that needs "
+              "more braking than this to stay fallback.stop_distance_m away, m/s^2.",
+              min_value=0.0, max_value=20.0),
+    ParamSpec("fallback.slow_down_decel_mps2", 2.5, "Slowing down brakes about this hard; a "
+              "stopped vehicle ahead needing more braking is a stop, m/s^2.", min_value=0.0,
+              max_value=20.0),
+    ParamSpec("fallback.oncoming_reach_s", 8.0, "Oncoming traffic this close in time closes "
+              "the passing lane to a lane change, seconds.", min_value=0.0, max_value=60.0),
 )
 
 REASONER: tuple[ParamSpec, ...] = (

@@ -7,7 +7,9 @@ completed from the rule policy for that same action; no settled action means
 the rule policy decides (source = fallback). The worker is told to stop and the
 next scene finds it free again after at most one token. Rule decisions inside
 the safety envelope (time-to-collision below the stop threshold, a pedestrian
-or cyclist about to cross) cannot be overridden by the model or remote advice.
+or cyclist about to cross, a road user cutting in) cannot be overridden by the
+model or remote advice, nor can a manoeuvre the envelope forbids (a lane change
+into an occupied or oncoming lane, a pull over into an occupied shoulder) be chosen.
 """
 
 from __future__ import annotations
@@ -329,8 +331,8 @@ class Reasoner:
                                driver_object_ids=ids, rationale=rationale, source=source,
                                remote_plan_id=remote_plan_id if remote is not None else "",
                                settled_ms=(job.settled_at - job.started) * 1000.0)
-        if rule.critical and (CAUTION[action] < CAUTION[rule.action]
-                              or speed > rule.target_speed_mps + 0.5):
+        if action in rule.forbidden or (rule.critical and (
+                CAUTION[action] < CAUTION[rule.action] or speed > rule.target_speed_mps + 0.5)):
             self.counters.envelope_overrides += 1
             decision.action = rule.action
             decision.target_speed_mps = rule.target_speed_mps

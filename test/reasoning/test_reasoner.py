@@ -144,3 +144,22 @@ def test_publish_on_action_does_not_wait_for_the_rest_of_the_answer(
         r.wait_idle()
         r.backend = None
         r.close()
+
+
+def test_the_model_cannot_choose_a_manoeuvre_the_envelope_forbids(
+        tuned_backend: LlamaCppBackend) -> None:
+    """Asked to pull over with a cyclist alongside on the right: whatever the model says,
+    the decision is not a pull over (the old envelope let the model's pull over through)."""
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=2000.0))
+    try:
+        s = road_scene(8.0, [Actor(4, "cyclist", 0.0, -2.5, 7.0)], lane_index=0)
+        d = r.decide(s, "please pull over, let me out")
+        assert d.action != "pull_over", d
+        if d.source == 1 and d.fallback_reason.startswith("safety envelope"):
+            assert "pull_over" in d.fallback_reason and d.action == "slow_down"
+    finally:
+        r.wait_idle()
+        r.backend = None
+        r.close()
