@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,31 @@ class ComputeSettings:
         if not 0 <= self.realtime_priority <= 99:
             raise ValueError(f"compute.realtime_priority must be in 0..99, got "
                              f"{self.realtime_priority}")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ComputeSettings:
+        """A node's `compute.*` parameters (edge_llm_ros.params.specs)."""
+        return cls(cpus=tuple(int(c) for c in params.get("compute.cpus", ())),
+                   nice=int(params.get("compute.nice", 0)),
+                   realtime_priority=int(params.get("compute.realtime_priority", 0)))
+
+    @property
+    def is_default(self) -> bool:
+        return self == ComputeSettings()
+
+
+def process_settings(by_node: Mapping[str, ComputeSettings]
+                     ) -> tuple[ComputeSettings, list[str]]:
+    """One process's settings from its nodes' (a process has one set of cores and one
+    priority): the first node that asks for any, and a warning naming each node whose
+    different request cannot also be honoured."""
+    asked = [(name, s) for name, s in by_node.items() if not s.is_default]
+    if not asked:
+        return ComputeSettings(), []
+    first_name, chosen = asked[0]
+    warnings = [f"{name} asks for {s}, but shares a process with {first_name}: "
+                f"running with {first_name}'s" for name, s in asked[1:] if s != chosen]
+    return chosen, warnings
 
 
 def available_cpus() -> tuple[int, ...]:

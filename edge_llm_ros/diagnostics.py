@@ -53,8 +53,12 @@ class StageHealth:
         late_latency_ms: float,
         window: int = 100,
         late_streak: int = 5,
+        budget_ms: float | None = None,
     ) -> None:
         self.stage = stage
+        # The end-to-end budget's share of this stage: its output is due this long
+        # after the sensor stamp (None: the stage has no budget of its own).
+        self.budget_ms = budget_ms
         self.slow_processing_ms = slow_processing_ms
         self.late_latency_ms = late_latency_ms
         self.late_streak = late_streak
@@ -147,6 +151,10 @@ class StageHealth:
             lat = np.asarray(self._latency_ms)
             values["pipeline_latency_ms_median"] = f"{np.median(lat):.2f}"
             values["pipeline_latency_ms_max"] = f"{lat.max():.2f}"
+            if self.budget_ms:
+                values["budget_ms"] = f"{self.budget_ms:.0f}"
+                values["budget_used_median"] = f"{np.median(lat) / self.budget_ms:.2f}"
+                values["within_budget_share"] = f"{np.mean(lat <= self.budget_ms):.3f}"
         if self._consecutive_late >= self.late_streak:
             level = Level.ERROR
             reasons.append(

@@ -5,7 +5,7 @@ incompatible-QoS and silence warnings, and log-once error counting."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import rclpy
@@ -46,6 +46,13 @@ _ARRAY_TYPES = {
 #: nothing lost. Subscribers asking for RELIABLE are incompatible and get the
 #: incompatible-QoS warning.
 SOURCE_QOS = qos_profile_sensor_data
+
+#: What stages subscribe their inputs with: best effort, keep last 1. A stage that
+#: falls behind takes the newest frame when it is free again; with the sensor-data
+#: profile's depth of 5 it worked through up to five old frames first, each later
+#: than the last.
+LATEST_ONLY_QOS = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
+                             durability=qos_profile_sensor_data.durability)
 
 #: Bag replay offers reliable delivery (keep last 100): a replayed bag is
 #: evidence, and a subscriber of either reliability still matches.
@@ -119,6 +126,7 @@ class EdgeNodeCommon:
             stage=node_kind,
             slow_processing_ms=float(self.params["slow_processing_ms"]),
             late_latency_ms=float(self.params["late_latency_ms"]),
+            budget_ms=float(self.params.get("budget_ms", 0.0)) or None,
         )
         self.health.start(time.monotonic())
         # /diagnostics goes out in every state (a managed node says which it is in).
@@ -180,9 +188,10 @@ class EdgeNodeCommon:
     def create_sensor_subscription(
         self, msg_type: Any, topic: str, callback: Callable[[Any], None], raw: bool = False
     ) -> Any:
-        """Subscribe a sensor input with sensor-data QoS, watched for silence
-        and for publishers whose QoS can never match; messages reach `callback`
-        only while the node accepts input."""
+        """Subscribe a sensor input latest-only (best effort, keep last 1: a stage that
+        falls behind takes the newest frame, never a queue of old ones), watched for
+        silence and for publishers whose QoS can never match; messages reach
+        `callback` only while the node accepts input."""
         resolved = self.resolve_topic_name(topic)  # type: ignore[attr-defined]
         self.health.watch_input(resolved, float(self.params["input_timeout_s"]))
 
@@ -195,7 +204,7 @@ class EdgeNodeCommon:
             incompatible_qos=lambda event: self._on_incompatible_qos(resolved, event)
         )
         return self.create_subscription(  # type: ignore[attr-defined]
-            msg_type, topic, on_message, qos_profile_sensor_data,
+            msg_type, topic, on_message, LATEST_ONLY_QOS,
             event_callbacks=events, raw=raw,
         )
 
@@ -400,6 +409,26 @@ def bring_up_if_autostart(node: Any) -> None:
         node.bring_up()
 
 
+def apply_process_compute(nodes: Sequence[EdgeNodeCommon]) -> list[str]:
+    """Apply the compute plan's settings of the nodes in this process (before models
+    load, so every thread they start inherits them); log and return what took effect."""
+    from edge_llm_ros.compute import ComputeSettings, apply_compute, process_settings
+
+    if not nodes:
+        return []
+    chosen, warnings = process_settings(
+        {n.node_kind: ComputeSettings.from_params(n.params) for n in nodes})
+    logger = nodes[0].get_logger()  # type: ignore[attr-defined]
+    for warning in warnings:
+        logger.warning(f"compute plan: {warning}")
+    if chosen.is_default:
+        return []
+    applied = apply_compute(chosen)
+    logger.info(f"compute plan for {', '.join(n.node_kind for n in nodes)}: "
+                + "; ".join(applied))
+    return applied
+
+
 def run_single_node(factory: Callable[[], EdgeNodeCommon], args: list[str] | None = None
                     ) -> int:
     """main() of a node executable: start, spin, and turn bad configuration
@@ -412,6 +441,7 @@ def run_single_node(factory: Callable[[], EdgeNodeCommon], args: list[str] | Non
     try:
         try:
             node = factory()
+            apply_process_compute([node])
             bring_up_if_autostart(node)
         except ConfigError as exc:
             rclpy.logging.get_logger("edge_llm_ros").fatal(f"configuration error: {exc}")

@@ -78,6 +78,8 @@ class SimulatorNode(EdgeNode):
     def _run(self) -> None:
         factor = float(self.params["realtime_factor"])
         latency_s = float(self.params["sensor_latency_ms"]) / 1000.0
+        period_s = 1.0 / float(self.params["rate_hz"])
+        skip_late_camera = bool(self.params["camera.skip_late_frames"])
         wall_start = time.monotonic()
         self.time_origin_ns = time.time_ns()
         sim_elapsed_s = 0.0
@@ -95,8 +97,16 @@ class SimulatorNode(EdgeNode):
                 # it sensor_latency_ms after that moment, as a real driver would: the
                 # data is stamped with the moment it describes, and a renderer slower
                 # than a real sensor does not age it (unless it cannot keep up at all).
+                # The world does not wait for the renderer: when this host is already
+                # past the next tick's delivery moment, that tick goes out without a
+                # camera frame (counted), as a camera driver drops frames, instead of
+                # every later frame arriving later and later.
+                late = (factor > 0.0 and skip_late_camera and time.monotonic()
+                        > wall_start + (self.sim.time_s + period_s) / factor + latency_s)
+                if late:
+                    self.health.add_count("camera_frames_skipped_late")
                 started = time.perf_counter()
-                frame = self.sim.step()
+                frame = self.sim.step(render_camera=not late)
                 step_ms = (time.perf_counter() - started) * 1e3
                 if factor > 0.0:
                     wait_s = (wall_start + frame.time_s / factor + latency_s

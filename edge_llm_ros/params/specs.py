@@ -47,7 +47,37 @@ def _common(input_timeout_s: float = 2.0, slow_processing_ms: float = 100.0,
             "late; diagnostics go ERROR while results stay late, milliseconds.",
             min_value=1.0, max_value=600000.0,
         ),
+        # The compute plan (config/compute/*.yaml sets these per node; edge_llm_ros.compute).
+        ParamSpec(
+            "compute.cpus", [],
+            "CPU cores the node's process runs on (compute plan); empty: every core.",
+            value_type=int, min_value=0, max_value=1023,
+        ),
+        ParamSpec(
+            "compute.nice", 0,
+            "Niceness of the node's process, -20 (served first) .. 19 (last); below 0 needs "
+            "CAP_SYS_NICE, and a refused value is reported at start, not fatal.",
+            min_value=-20, max_value=19,
+        ),
+        ParamSpec(
+            "compute.realtime_priority", 0,
+            "SCHED_FIFO priority 1..99 of the node's process (needs CAP_SYS_NICE; a refused "
+            "one is reported); 0 keeps normal scheduling.",
+            min_value=0, max_value=99,
+        ),
     )
+
+
+def _budget(budget_ms: float) -> ParamSpec:
+    """A perception stage's share of the end-to-end budget (sensor stamp -> decision)."""
+    return ParamSpec(
+        "budget_ms", budget_ms,
+        "This stage's output is due this long after the sensor stamp (its share of the "
+        "end-to-end budget that ends at the reasoner's deadline_ms); /diagnostics reports "
+        "the share of outputs within it and the median share of it used. Inputs are "
+        "latest-only, so a stage that falls behind skips to the newest frame; 0 disables, "
+        "milliseconds.",
+        min_value=0.0, max_value=60000.0)
 
 
 # The names (and generic defaults) of the parameters every node has.
@@ -84,6 +114,11 @@ SIMULATOR: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec("loop", False, "Restart the scenario when it ends instead of stopping."),
     ParamSpec("publish_clock", True, "Publish sim time on /clock (for use_sim_time nodes)."),
     ParamSpec("camera.enabled", True, "Render and publish the camera."),
+    ParamSpec("camera.skip_late_frames", True, "When the host cannot render a tick's camera "
+              "frame by its delivery moment, publish that tick without it (counted as "
+              "camera_frames_skipped_late) so sensor data keeps its real-time stamps, as a "
+              "camera driver drops frames; false renders every frame and lets sim time fall "
+              "behind the wall clock."),
     ParamSpec("camera.width_px", 640, "Camera image width, pixels.", min_value=16, max_value=4096),
     ParamSpec("camera.height_px", 480, "Camera image height, pixels.", min_value=16,
               max_value=4096),
@@ -153,8 +188,8 @@ def _stamp_checks(max_age_ms: float) -> tuple[ParamSpec, ...]:
     )
 
 
-LIDAR_DETECTOR: tuple[ParamSpec, ...] = _common(slow_processing_ms=50.0,
-                                                 late_latency_ms=300.0) + _stamp_checks(1000.0) + (
+LIDAR_DETECTOR: tuple[ParamSpec, ...] = _common(
+    slow_processing_ms=50.0, late_latency_ms=300.0) + _stamp_checks(1000.0) + (_budget(70.0),) + (
     ParamSpec("target_frame", "", "Frame of the published objects; empty keeps the point "
               "cloud's frame. Needs target_from_lidar (tf is not used)."),
     ParamSpec("target_from_lidar", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0,
@@ -211,7 +246,7 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = _common(slow_processing_ms=50.0,
 )
 
 CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
-    _common(slow_processing_ms=150.0) + LIFECYCLE + _stamp_checks(1000.0)
+    _common(slow_processing_ms=150.0) + LIFECYCLE + _stamp_checks(1000.0) + (_budget(110.0),)
 ) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
               ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
@@ -239,7 +274,7 @@ CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
               "~/.cache/edge_llm_ros/engines."),
 )
 
-SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (
+SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (_budget(120.0),) + (
     ParamSpec("rate_hz", 10.0, "publish_on timer: the SceneSummary rate; publish_on sensor: "
               "the rate while no sensor delivers (degraded summaries keep coming), hertz.",
               min_value=0.5, max_value=100.0),

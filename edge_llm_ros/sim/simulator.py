@@ -161,8 +161,9 @@ class Simulator:
 
     # ----------------------------------------------------------------- step
 
-    def step(self) -> SimFrame:
-        """Advance by 1/rate_hz, then render the camera and cast the lidar there."""
+    def step(self, render_camera: bool = True) -> SimFrame:
+        """Advance by 1/rate_hz, then render the camera (unless told not to: the frame
+        then has no image) and cast the lidar there."""
         if self._closed:
             raise RuntimeError("Simulator.step() after close()")
         self._tick += 1
@@ -172,7 +173,8 @@ class Simulator:
         # (which reads it on the GL thread); the lidar has its own MjData and
         # overlaps the render.
         objects = self._ground_truth(t, ego)
-        future = self._camera.render_rgb_async(self.data) if self._camera is not None else None
+        future = (self._camera.render_rgb_async(self.data)
+                  if self._camera is not None and render_camera else None)
         try:
             sweep = (self.lidar_model.sweep(self.world.lidar.data, self._noise_rng)
                      if self.lidar_model is not None else None)

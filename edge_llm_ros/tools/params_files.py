@@ -29,7 +29,8 @@ PARAMETERS_MD = REPO / "docs" / "parameters.md"
 VEHICLE_NODES = ("camera_detector", "lidar_detector", "scene_fusion", "reasoner",
                  "offload_manager")
 # Other nodes' launch-time files: deliberate overrides only (test/params checks them).
-DEPLOYMENT_FILES = ("simulator.yaml", "remote.yaml", "bag.yaml")
+DEPLOYMENT_FILES = ("simulator.yaml", "remote.yaml", "bag.yaml", "compute/cpu_2core.yaml",
+                    "compute/gpu.yaml")
 
 _GENERATED = "GENERATED from edge_llm_ros/params/specs.py by edge_llm_ros/tools/params_files.py"
 _COMMENT_WIDTH = 92

@@ -74,22 +74,20 @@ def run_in_process(kinds: list[str], args: argparse.Namespace, params_files: lis
 
 
 def start_pipeline_process(args: argparse.Namespace, kinds: Sequence[str],
-                           params_file: Path, params: Sequence[str] = (),
-                           prefix: str = "[pipeline]", niceness: int = 0
-                           ) -> subprocess.Popen[str]:
+                           params_files: Sequence[Path], params: Sequence[str] = (),
+                           prefix: str = "[pipeline]") -> subprocess.Popen[str]:
     """The on-board nodes in their own process, as ros2 launch would run them
     (one Python process for everything would share one GIL); returns once they
     are up, then forwards their output (decisions as they are made) live."""
-    cmd = [sys.executable, "-m", "edge_llm_ros.tools.cli", "run", "--nodes", ",".join(kinds),
-           "--params-file", str(params_file)]
+    cmd = [sys.executable, "-m", "edge_llm_ros.tools.cli", "run", "--nodes", ",".join(kinds)]
+    for path in params_files:
+        cmd += ["--params-file", str(path)]
     for p in params:
         cmd += ["-p", p]
     if getattr(args, "namespace", ""):
         cmd += ["--namespace", args.namespace]
     if getattr(args, "use_sim_time", False):
         cmd.append("--use-sim-time")
-    if niceness:
-        cmd = ["nice", "-n", str(niceness), *cmd]
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              bufsize=1)
     assert child.stdout is not None

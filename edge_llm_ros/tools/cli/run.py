@@ -39,6 +39,21 @@ def sim_overrides(args: argparse.Namespace) -> Overrides:
     return overrides
 
 
+def compute_plan_files(plan: str) -> list[Path]:
+    """The parameter file of a compute plan: a name in config/compute/ (cpu_2core, gpu),
+    a path, or none (no plan: every process at the same priority on every core)."""
+    if plan in ("", "none"):
+        return []
+    path = Path(plan) if plan.endswith((".yaml", ".yml")) else config_file(f"compute/{plan}.yaml")
+    if not path.is_file():
+        from edge_llm_ros.params import ConfigError
+
+        known = sorted(p.stem for p in config_file("compute").glob("*.yaml"))
+        raise ConfigError(f"compute plan {plan!r}: no such file {path} (plans: "
+                          f"{', '.join(known)}, none, or a path to a parameter file)")
+    return [path]
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     if args.list:
         from edge_llm_ros.sim import list_scenarios, load_scenario
@@ -52,6 +67,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.record:
         kinds.append("bag_recorder")
         files.append(config_file("bag.yaml"))
+    plan = compute_plan_files(args.compute_plan) if args.pipeline else []
+    files += plan
     if not args.pipeline:
         return run_in_process(kinds, args, files, overrides, until_finished=["simulator"])
     from edge_llm_ros.params.specs import NODE_SPECS
@@ -63,11 +80,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
     groups = [["camera_detector"], ["lidar_detector", "scene_fusion"], ["reasoner"]]
     onboard_params = ["reasoner.print_decisions=true", *args.pipeline_param]
     if args.remote:
-        # The remote host's planner in a process of its own, as on another machine; niced,
-        # so that on a small host it takes the CPU the vehicle's pipeline leaves over.
-        remote = start_pipeline_process(args, ["remote_planner"], config_file("remote.yaml"),
-                                        ["remote_planner.model.threads=1"], prefix="[remote]",
-                                        niceness=10)
+        # The remote host's planner in a process of its own, as on another machine; the
+        # compute plan gives it what the vehicle's pipeline leaves over.
+        remote = start_pipeline_process(args, ["remote_planner"],
+                                        [config_file("remote.yaml"), *plan],
+                                        ["remote_planner.model.threads=1"], prefix="[remote]")
         groups[-1].append("offload_manager")
         onboard_params.append("offload_manager.print_outcomes=true")
     pipelines: list[subprocess.Popen[str]] = []
@@ -76,8 +93,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
         for group in groups:
             params = [p for p in onboard_params if p.split(".", 1)[0] in group
                       or p.split(".", 1)[0] not in NODE_SPECS]
-            pipelines.append(start_pipeline_process(args, group, config_file("vehicle.yaml"),
-                                                    params))
+            pipelines.append(start_pipeline_process(
+                args, group, [config_file("vehicle.yaml"), *plan], params))
         codes.append(run_in_process(kinds, args, files, overrides,
                                     until_finished=["simulator"]))
     finally:
@@ -176,6 +193,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar="NODE.PARAM=VALUE",
                    help="override a pipeline node parameter, e.g. "
                    "reasoner.instruction='school zone, keep it slow'; repeatable")
+    p.add_argument("--compute-plan", default="cpu_2core", metavar="PLAN",
+                   help="with --pipeline: the compute plan every process applies at start "
+                   "(config/compute/PLAN.yaml: cpu_2core, gpu; a parameter file path; or none)")
     p.add_argument("--remote", action="store_true",
                    help="with --pipeline: also start the remote planner (config/remote.yaml) "
                    "in a third process and offload_manager on board; prints each request's "
