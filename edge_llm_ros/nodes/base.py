@@ -27,6 +27,7 @@ from std_msgs.msg import Float64
 
 from edge_llm_ros.dds_transport import ensure_non_blocking_sends
 from edge_llm_ros.diagnostics import Level, StageHealth
+from edge_llm_ros.nodes.convert import stamp_to_ns
 from edge_llm_ros.params import ConfigError, ParamSpec, ParamValue, node_spec, validate_params
 
 _ARRAY_TYPES = {
@@ -47,10 +48,6 @@ SOURCE_QOS = qos_profile_sensor_data
 #: Bag replay offers reliable delivery (keep last 100): a replayed bag is
 #: evidence, and a subscriber of either reliability still matches.
 REPLAY_QOS = QoSProfile(depth=100)
-
-
-def stamp_to_ns(stamp: Any) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_llm_ros.params import ConfigError
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
 from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
+from edge_llm_ros.reasoning.rules import RuleThresholds
 
 BACKENDS = ("llama_cpp", "tensorrt_edgellm", "rules")
 
@@ -64,3 +66,21 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
                                           max_input_len=min(s.context_tokens, 1024), log=log)
         return EdgeLlmBackend(engine_dir, log=log)
     raise ModelLoadError(f"unknown backend {s.backend!r}; known: {', '.join(BACKENDS)}")
+
+
+def thresholds_from_params(p: dict) -> RuleThresholds:
+    return RuleThresholds(**{k.split(".", 1)[1]: float(v) for k, v in p.items()
+                             if k.startswith("fallback.")})
+
+
+def backend_from_params(p: dict, node_name: str, log: Callable[[str], None]
+                 ) -> ReasonerBackend | None:
+    """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""
+    settings = BackendSettings(
+        backend=str(p["model.backend"]), path=str(p["model.path"]),
+        threads=int(p["model.threads"]), context_tokens=int(p["model.context_tokens"]),
+        engine_cache_dir=str(p["model.engine_cache_dir"]), precision=str(p["model.precision"]))
+    try:
+        return make_backend(settings, log=log)
+    except ModelLoadError as exc:
+        raise ConfigError(f"node '{node_name}': model: {exc}") from exc

@@ -11,13 +11,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from edge_llm_ros.fusion.types import (
-    LANE_EGO,
-    LANE_LEFT,
-    LANE_RIGHT,
-    SceneSummaryOut,
-    TrackedObjectOut,
-)
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
     CHANGE_LANE_RIGHT,
@@ -26,6 +19,13 @@ from edge_llm_ros.reasoning.actions import (
     SLOW_DOWN,
     STOP,
     YIELD,
+)
+from edge_llm_ros.types import (
+    LANE_EGO,
+    LANE_LEFT,
+    LANE_RIGHT,
+    SceneSummary,
+    TrackedObject,
 )
 
 VULNERABLE_CLASSES = frozenset({"pedestrian", "cyclist"})
@@ -111,19 +111,19 @@ def _finite(x: float, default: float) -> float:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def _speed_of(obj: TrackedObjectOut, ego_speed: float) -> float:
+def _speed_of(obj: TrackedObject, ego_speed: float) -> float:
     """The object's speed along the ego path (ego speed minus closing speed)."""
     return ego_speed - _finite(obj.relative_speed_mps, 0.0)
 
 
-def describe_object(obj: TrackedObjectOut, what: str) -> str:
+def describe_object(obj: TrackedObject, what: str) -> str:
     """'car ahead on the path at 14 m, ttc 2.3 s': for rationales."""
     ttc = obj.time_to_collision_s
     ttc_text = f", ttc {ttc:.1f} s" if 0.0 <= ttc < 10.0 else ""
     return f"{obj.class_name} {what} {obj.distance_m:.0f} m{ttc_text}"
 
 
-def _lane_clear(objects: list[TrackedObjectOut], lane: int, ego_speed: float,
+def _lane_clear(objects: list[TrackedObject], lane: int, ego_speed: float,
                 th: RuleThresholds) -> bool:
     for o in objects:
         if o.lane_relation != lane:
@@ -136,7 +136,7 @@ def _lane_clear(objects: list[TrackedObjectOut], lane: int, ego_speed: float,
     return True
 
 
-def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(),
+def rule_decide(scene: SceneSummary, intent: OperatorIntent = OperatorIntent(),
                 th: RuleThresholds = RuleThresholds()) -> RuleDecision:
     """Safety first (stop, yield), then the operator, then traffic, then the speed cap."""
     ego_v = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
@@ -145,7 +145,7 @@ def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(
     cruise = cap if math.isfinite(cap) else ego_v
     objs = [o for o in scene.objects if math.isfinite(_finite(o.distance_m, math.nan))]
 
-    def ttc(o: TrackedObjectOut) -> float:
+    def ttc(o: TrackedObject) -> float:
         t = o.time_to_collision_s
         return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
 

@@ -8,18 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge_llm_ros.fusion import (
-    LANE_EGO,
-    LANE_LEFT,
-    LANE_RIGHT,
-    MODE_CAMERA_ONLY,
-    MODE_FUSED,
-    MODE_LIDAR_ONLY,
-    MODE_NONE,
-    Detection2DIn,
-    FusionConfig,
-    SceneFuser,
-)
+from edge_llm_ros.fusion import FusionConfig, SceneFuser
 from edge_llm_ros.fusion.config import (
     SIM_CAMERA_SIZE_PX,
     sim_camera_from_base,
@@ -27,6 +16,16 @@ from edge_llm_ros.fusion.config import (
 )
 from edge_llm_ros.fusion.projection import project_box
 from edge_llm_ros.tools.synthetic.fusion_world import DT_NS, T0_NS, Actor, World
+from edge_llm_ros.types import (
+    LANE_EGO,
+    LANE_LEFT,
+    LANE_RIGHT,
+    MODE_CAMERA_ONLY,
+    MODE_FUSED,
+    MODE_LIDAR_ONLY,
+    MODE_NONE,
+    Detection2D,
+)
 
 MS = 1_000_000
 
@@ -113,7 +112,7 @@ def test_camera_only_distance_within_10_percent(make_fuser: Callable[..., SceneF
             fuser.add_odometry(stamp, 0.0, 0.0)
             # Detector jitter: the box bottom 1 px up or down every other frame.
             jitter = (0.0, 0.0, 0.0, 1.0 if k % 2 else -1.0)
-            fuser.add_camera(stamp, [Detection2DIn(2, "car", 0.9,
+            fuser.add_camera(stamp, [Detection2D(2, "car", 0.9,
                                                    tuple(np.add(box, jitter)))], (w, h))
             s = fuser.summarize(stamp)
         assert s.perception_mode == MODE_CAMERA_ONLY
@@ -174,7 +173,7 @@ def test_detections_at_another_resolution_are_rescaled(
     fuser = make_fuser()
     for k in range(4):
         stamp = world.feed(fuser, k, camera=False)
-        dets = [Detection2DIn(d.class_id, d.class_name, d.score, tuple(np.multiply(d.box_px, 0.5)))
+        dets = [Detection2D(d.class_id, d.class_name, d.score, tuple(np.multiply(d.box_px, 0.5)))
                 for d in world.detections(k * 0.1)]
         fuser.add_camera(stamp, dets, (320, 240))
         s = fuser.summarize(stamp)

@@ -19,7 +19,7 @@ from edge_llm_ros.fusion.config import (
 from edge_llm_ros.fusion.egomotion import integrate
 from edge_llm_ros.fusion.fuser import SceneFuser
 from edge_llm_ros.fusion.projection import project_boxes
-from edge_llm_ros.fusion.types import Detection2DIn, Object3DIn
+from edge_llm_ros.types import Detection2D, Object3D
 
 T0_NS = 1_000_000_000_000
 DT_NS = 100_000_000  # 10 Hz
@@ -66,7 +66,7 @@ class World:
         vel = np.array([(self.actors[i].vx, self.actors[i].vy) for i in idx]).reshape(-1, 2)
         return (pos - (ex, ey)) @ R.T, vel @ R.T
 
-    def lidar_objects(self, t_s: float, visible: list[int] | None = None) -> list[Object3DIn]:
+    def lidar_objects(self, t_s: float, visible: list[int] | None = None) -> list[Object3D]:
         idx = list(range(len(self.actors))) if visible is None else visible
         xy, _ = self.in_base(t_s, idx)
         out = []
@@ -76,14 +76,14 @@ class World:
             center = (xy[k, 0] + noise[0] - SIM_LIDAR_MOUNT_M[0],
                       xy[k, 1] + noise[1] - SIM_LIDAR_MOUNT_M[1],
                       a.size[2] / 2.0 - SIM_LIDAR_MOUNT_M[2])
-            out.append(Object3DIn(center, a.size, self._yaw_base(t_s, a), a.class_name, 0.6, 80))
+            out.append(Object3D(center, a.size, self._yaw_base(t_s, a), a.class_name, 0.6, 80))
         return out
 
     def _yaw_base(self, t_s: float, a: Actor) -> float:
         heading = math.atan2(a.vy, a.vx) if math.hypot(a.vx, a.vy) > 0.1 else 0.0
         return heading - self.ego_pose(t_s)[2]
 
-    def detections(self, t_s: float, visible: list[int] | None = None) -> list[Detection2DIn]:
+    def detections(self, t_s: float, visible: list[int] | None = None) -> list[Detection2D]:
         objs = self.lidar_objects(t_s, visible)
         if not objs:
             return []
@@ -92,7 +92,7 @@ class World:
         yaws = np.array([o.yaw_rad for o in objs])
         w, h = self.size_px
         boxes, vis = project_boxes(centers, sizes, yaws, sim_camera_from_lidar(), self.K, w, h)
-        return [Detection2DIn(0, o.class_name, 0.9, tuple(boxes[k]))
+        return [Detection2D(0, o.class_name, 0.9, tuple(boxes[k]))
                 for k, o in enumerate(objs) if vis[k]]
 
     def feed(self, fuser: SceneFuser, frame: int, lidar: bool = True, camera: bool = True,
