@@ -3,28 +3,20 @@
 Durations are milliseconds (as ROS parameters are), distances metres, speeds
 metres/second. Extrinsics are 4x4 homogeneous transforms `T_a_from_b` that
 take points in frame b to frame a; the node fills them from its parameters or
-TF, the defaults are the simulator's mounts.
+TF, the defaults are the simulator's mounts (edge_llm_ros.sim.rig).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from edge_llm_ros.fusion.association import DEFAULT_CLASS_GROUPS
-
-# Rotation taking base_link axes (x forward, y left, z up) to camera optical
-# axes (x right, y down, z forward).
-R_OPTICAL_FROM_BASE = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
-
-SIM_LIDAR_MOUNT_M = (0.0, 0.0, 1.9)  # in base_link, no rotation
-SIM_CAMERA_MOUNT_M = (1.5, 0.0, 1.6)  # in base_link, looking along +x
-SIM_CAMERA_SIZE_PX = (640, 480)
-SIM_CAMERA_HFOV_DEG = 90.0
+from edge_llm_ros.sim import rig
 
 # Class sizes (length, width, height) for camera-only objects, which have no
 # metric extent of their own: the simulator's ground-truth boxes.
@@ -41,35 +33,6 @@ UNKNOWN_SIZE_M = (1.0, 1.0, 1.5)
 # Detector class names mapped onto the names TrackedObject uses (COCO "person").
 DEFAULT_CLASS_ALIASES: dict[str, str] = {"person": "pedestrian", "bicycle": "cyclist",
                                          "motorbike": "motorcycle"}
-
-
-def translation(xyz: Sequence[float]) -> np.ndarray:
-    t = np.eye(4)
-    t[:3, 3] = np.asarray(xyz, dtype=float)
-    return t
-
-
-def sim_base_from_lidar() -> np.ndarray:
-    return translation(SIM_LIDAR_MOUNT_M)
-
-
-def sim_camera_from_base() -> np.ndarray:
-    t = np.eye(4)
-    t[:3, :3] = R_OPTICAL_FROM_BASE
-    t[:3, 3] = -R_OPTICAL_FROM_BASE @ np.asarray(SIM_CAMERA_MOUNT_M)
-    return t
-
-
-def sim_camera_from_lidar() -> np.ndarray:
-    return sim_camera_from_base() @ sim_base_from_lidar()
-
-
-def sim_camera_matrix(width_px: int = SIM_CAMERA_SIZE_PX[0], height_px: int = SIM_CAMERA_SIZE_PX[1],
-                 horizontal_fov_deg: float = SIM_CAMERA_HFOV_DEG) -> np.ndarray:
-    """The simulator's pinhole K (square pixels, pixel centres at integers)."""
-    f = (width_px / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
-    return np.array([[f, 0.0, (width_px - 1) / 2.0], [0.0, f, (height_px - 1) / 2.0],
-                     [0.0, 0.0, 1.0]])
 
 
 def as_transform(value: Any, name: str) -> np.ndarray:
@@ -103,8 +66,8 @@ class FusionConfig:
     time_jump_reset_ms: float = 3000.0  # a stamp this far behind its stream resets all; 0: never
 
     # --- calibration (4x4, T_a_from_b maps points in b to a)
-    T_camera_from_lidar: np.ndarray = field(default_factory=sim_camera_from_lidar)
-    T_base_from_lidar: np.ndarray = field(default_factory=sim_base_from_lidar)
+    T_camera_from_lidar: np.ndarray = field(default_factory=rig.camera_from_lidar)
+    T_base_from_lidar: np.ndarray = field(default_factory=rig.base_from_lidar)
 
     # --- camera <-> lidar association
     association_min_iou: float = 0.3  # gate: projected lidar box vs detection box

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from edge_llm_ros.sim.rig import translation
 from edge_llm_ros.sim.scenario import ActorSpec, PathState, Scenario
 from edge_llm_ros.sim.sensors import (
     CameraConfig,
@@ -28,7 +29,6 @@ from edge_llm_ros.sim.sensors import (
     LidarConfig,
     LidarModel,
     OffscreenCamera,
-    translation,
 )
 from edge_llm_ros.sim.world import (
     CAMERA_NAME,

@@ -12,14 +12,10 @@ import time
 
 import numpy as np
 
-from edge_llm_ros.fusion.config import (
-    SIM_CAMERA_SIZE_PX,
-    FusionConfig,
-    sim_camera_from_lidar,
-    sim_camera_matrix,
-)
+from edge_llm_ros.fusion.config import FusionConfig
 from edge_llm_ros.fusion.fuser import SceneFuser
 from edge_llm_ros.fusion.projection import project_boxes
+from edge_llm_ros.sim.rig import CAMERA_SIZE_PX, camera_from_lidar, camera_matrix
 from edge_llm_ros.types import Detection2D, Object3D
 
 TARGET_MS = 5.0
@@ -41,13 +37,13 @@ def benchmark_fusion(n_frames: int = 200, n_objects: int = 50, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     cfg = FusionConfig(max_objects=n_objects)
     fuser = SceneFuser(cfg)
-    K = sim_camera_matrix()
-    w, h = SIM_CAMERA_SIZE_PX
+    K = camera_matrix()
+    w, h = CAMERA_SIZE_PX
     fuser.set_camera_model(K, w, h)
     pos0, rel_v, classes = _scene(n_objects, rng)
     sizes = np.array([cfg.size_for(c) for c in classes])
     lidar_z = -1.9  # the lidar is 1.9 m up; objects stand on the ground
-    T_cam = sim_camera_from_lidar()
+    T_cam = camera_from_lidar()
     dt_ns = 100_000_000
     t0 = 1_000_000_000_000
     speed, yaw_rate = 10.0, 0.02
