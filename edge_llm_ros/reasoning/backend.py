@@ -46,6 +46,10 @@ class GenerationStats:
 
 # on_piece(text) -> keep going?  Called once per generated token with its text.
 PieceCallback = Callable[[str], bool]
+# still_wanted() -> is the answer still wanted?  Polled between prefill chunks, so a
+# prompt whose deadline passed stops within one chunk instead of holding the model
+# through the next scene.
+WantedCallback = Callable[[], bool]
 
 
 class ReasonerBackend(abc.ABC):
@@ -55,8 +59,10 @@ class ReasonerBackend(abc.ABC):
     model_id: str = "?"
 
     @abc.abstractmethod
-    def generate(self, request: GenerationRequest, on_piece: PieceCallback) -> GenerationStats:
-        """Generate greedily until done, max_new_tokens, or on_piece returns False."""
+    def generate(self, request: GenerationRequest, on_piece: PieceCallback,
+                 still_wanted: WantedCallback | None = None) -> GenerationStats:
+        """Generate greedily until done, max_new_tokens, or on_piece returns False;
+        a backend that prefills in steps stops early once still_wanted() is False."""
 
     def warm_up(self, static_prefix: str) -> None:  # noqa: B027 - optional hook
         """Compute the static prefix's key/value cache ahead of the first scene."""

@@ -88,6 +88,7 @@ from edge_llm_ros.reasoning.backend import (
     ModelLoadError,
     PieceCallback,
     ReasonerBackend,
+    WantedCallback,
 )
 
 PRECISIONS = ("fp16", "auto")
@@ -419,7 +420,8 @@ class EdgeLlmBackend(ReasonerBackend):
         except Exception:  # metrics are optional
             return 0
 
-    def generate(self, request: GenerationRequest, on_piece: PieceCallback) -> GenerationStats:
+    def generate(self, request: GenerationRequest, on_piece: PieceCallback,
+                 still_wanted: WantedCallback | None = None) -> GenerationStats:
         """Greedy generation streamed token by token; on_piece returning False cancels it."""
         t0 = time.perf_counter()
         stats = GenerationStats()

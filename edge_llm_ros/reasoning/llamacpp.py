@@ -4,6 +4,13 @@ The static prefix is evaluated once; every later prompt starts with the same
 tokens, and llama-cpp-python's generate() reuses the key/value cache for the
 longest common token prefix, so per scene only the scene text is prefilled.
 Grammar-constrained sampling is llama.cpp's GBNF sampler.
+
+The scene text is prefilled in chunks of `prefill_chunk_tokens`, and the caller is
+asked between chunks whether the answer is still wanted: a prefill is one matrix
+product llama.cpp cannot interrupt, and on a busy CPU a whole scene's prefill
+outlasted its deadline and held the model through the next scene ("model still
+busy with the previous scene"); cut between chunks, the model is free again
+within one chunk's time.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from edge_llm_ros.reasoning.backend import (
     ModelLoadError,
     PieceCallback,
     ReasonerBackend,
+    WantedCallback,
 )
 
 GGUF_MAGIC = b"GGUF"
@@ -37,7 +45,7 @@ class LlamaCppBackend(ReasonerBackend):
     name = "llama.cpp"
 
     def __init__(self, model_path: str | Path, threads: int = 2, context_tokens: int = 512,
-                 batch_tokens: int = 128) -> None:
+                 batch_tokens: int = 128, prefill_chunk_tokens: int = 32) -> None:
         path = Path(model_path)
         check_gguf_file(path)
         try:
@@ -52,6 +60,7 @@ class LlamaCppBackend(ReasonerBackend):
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
         self.model_id = path.name
+        self._chunk = max(1, min(prefill_chunk_tokens, batch_tokens))
         self._model_bytes = path.stat().st_size
         self._grammars: dict[str, object] = {}
         self._static_cache: dict[str, list[int]] = {}
@@ -79,7 +88,28 @@ class LlamaCppBackend(ReasonerBackend):
         self._llm.reset()
         self._llm.eval(toks)
 
-    def generate(self, request: GenerationRequest, on_piece: PieceCallback) -> GenerationStats:
+    def _prefill(self, tokens: list[int], still_wanted: WantedCallback | None) -> bool:
+        """Bring the key/value cache to `tokens`: keep the cached common prefix, evaluate
+        the rest chunk by chunk; False when the caller gave up between chunks (the cache
+        then holds a prefix of `tokens`, which the next prompt may reuse)."""
+        llm = self._llm
+        common = 0
+        for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):  # noqa: SLF001
+            if a != b:
+                break
+            common += 1
+        if common == 0:
+            llm.reset()
+        else:
+            llm.n_tokens = common  # eval() drops the cache beyond n_tokens
+        for start in range(common, len(tokens), self._chunk):
+            if still_wanted is not None and not still_wanted():
+                return False
+            llm.eval(tokens[start:start + self._chunk])
+        return True
+
+    def generate(self, request: GenerationRequest, on_piece: PieceCallback,
+                 still_wanted: WantedCallback | None = None) -> GenerationStats:
         t0 = time.perf_counter()
         prompt = self._static_tokens(request.static_prefix) + self._tokens(request.dynamic_text)
         room = self._llm.n_ctx() - len(prompt)
@@ -95,6 +125,12 @@ class LlamaCppBackend(ReasonerBackend):
                 break
             reused += 1
         stats = GenerationStats(prompt_tokens=len(prompt), reused_tokens=reused)
+        # All but the last prompt token, interruptibly; generate() then finds them cached
+        # and evaluates only the last one before sampling.
+        if not self._prefill(prompt[:-1], still_wanted):
+            stats.stopped_by_caller = True
+            stats.total_ms = (time.perf_counter() - t0) * 1000.0
+            return stats
         grammar = self._grammar(request.grammar) if request.grammar else None
         gen = self._llm.generate(prompt, top_k=1, top_p=1.0, min_p=0.0, temp=0.0,
                                  repeat_penalty=1.0, reset=True, grammar=grammar)

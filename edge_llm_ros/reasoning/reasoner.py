@@ -100,6 +100,10 @@ class _Job:
     stats: GenerationStats | None = None
     error: str = ""
 
+    def still_wanted(self) -> bool:
+        with self.lock:
+            return not self.cut
+
     def on_piece(self, piece: str) -> bool:
         with self.lock:
             if self.cut:
@@ -170,7 +174,7 @@ class Reasoner:
             if job is None:
                 return
             try:
-                job.stats = self.backend.generate(job.request, job.on_piece)
+                job.stats = self.backend.generate(job.request, job.on_piece, job.still_wanted)
             except Exception as exc:  # noqa: BLE001 - reported in the decision, never raised
                 job.error = f"{type(exc).__name__}: {exc}"
             finally:

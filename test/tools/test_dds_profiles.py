@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from edge_llm_ros import dds_profiles
+from edge_llm_ros.tools import dds_profiles
 from edge_llm_ros.tools.dds_profiles import (
     DEFAULT_SERVER_PREFIX,
     DISCOVERY_SERVER_PORT,
