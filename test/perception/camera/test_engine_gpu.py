@@ -83,8 +83,8 @@ def test_second_call_hits_the_cache(fp16_engine: Path, sim_model_pt: Path,
         m.startswith("building") for m in messages)
 
 
-def test_stale_sidecar_and_other_precision_rebuild(fp16_engine: Path, sim_model_pt: Path,
-                                                   cache_dir: Path, calib_dir: Path) -> None:
+def test_stale_manifest_and_other_precision_rebuild(fp16_engine: Path, sim_model_pt: Path,
+                                                    cache_dir: Path, calib_dir: Path) -> None:
     from edge_llm_ros.perception.camera.engine import build_engine
 
     messages: list[str] = []
