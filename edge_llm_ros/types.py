@@ -64,7 +64,8 @@ class Object3D:
     `size_m` is length (along `yaw_rad`), width, height; yaw is about +z from +x
     (the lidar detector keeps it in (-pi/2, pi/2]: a box alone says nothing about
     heading). `score` is the class confidence (0..1). `point_indices` (not in the
-    message, optional) index the points given to the lidar detector.
+    message, optional) index the points given to the lidar detector; `features` are
+    its per-cluster gate features when asked for (perception.lidar.CLUSTER_FEATURES).
     """
 
     center_m: tuple[float, float, float] | np.ndarray
@@ -74,6 +75,7 @@ class Object3D:
     score: float
     point_count: int = 0
     point_indices: np.ndarray | None = None
+    features: np.ndarray | None = None  # not in the message: the lidar gate's cluster features
 
     def corners(self) -> np.ndarray:
         """(8, 3) box corners: bottom face then top face, counter-clockwise from above."""

@@ -27,7 +27,12 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
-from edge_llm_ros.params.launch_args import as_bool
+from edge_llm_ros.params.launch_args import (
+    PIPELINE_ARGUMENTS,
+    as_bool,
+    declare_shared_arguments,
+    forward_arguments,
+)
 
 
 def _launch_setup(context: LaunchContext) -> list[ExecuteProcess | GroupAction]:
@@ -58,17 +63,13 @@ def generate_launch_description() -> LaunchDescription:
             PathJoinSubstitution([FindPackageShare("edge_llm_ros"), "launch", "vehicle.launch.py"])
         ),
         launch_arguments={
-            "config": LaunchConfiguration("config"),
-            "namespace": LaunchConfiguration("namespace"),
-            "use_sim_time": LaunchConfiguration("use_sim_time"),
             "sensor_source": "none",
-            "record": LaunchConfiguration("record"),
-            "record_path": LaunchConfiguration("record_path"),
-            "bag_config": LaunchConfiguration("bag_config"),
+            **forward_arguments(*PIPELINE_ARGUMENTS),
         }.items(),
     )
     return LaunchDescription(
         [
+            *declare_shared_arguments(*PIPELINE_ARGUMENTS),
             DeclareLaunchArgument(
                 "world",
                 default_value=PathJoinSubstitution(
@@ -87,42 +88,6 @@ def generate_launch_description() -> LaunchDescription:
                     [FindPackageShare("edge_llm_ros"), "config", "gz_bridge.yaml"]
                 ),
                 description="ros_gz_bridge topic mapping (its config_file parameter).",
-            ),
-            DeclareLaunchArgument(
-                "config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "vehicle.yaml"]
-                ),
-                description="Parameter file of the on-board nodes.",
-            ),
-            DeclareLaunchArgument(
-                "namespace",
-                default_value="",
-                description="ROS namespace of the simulated vehicle: bridged topics and pipeline "
-                "(/clock stays global).",
-            ),
-            DeclareLaunchArgument(
-                "use_sim_time",
-                default_value="true",
-                description="Pipeline nodes follow the Gazebo time on /clock.",
-            ),
-            DeclareLaunchArgument(
-                "record",
-                default_value="false",
-                description="Record the run to a new rosbag2 bag.",
-            ),
-            DeclareLaunchArgument(
-                "record_path",
-                default_value="",
-                description="Bag directory to create when record:=true; must not exist. Empty: "
-                "edge_llm_ros_<date>-<time> in the working directory.",
-            ),
-            DeclareLaunchArgument(
-                "bag_config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "bag.yaml"]
-                ),
-                description="Parameter file of bag_recorder (record:=true).",
             ),
             OpaqueFunction(function=_launch_setup),
             GroupAction([vehicle]),

@@ -3,10 +3,12 @@
     ros2 launch edge_llm_ros remote.launch.py
     ros2 launch edge_llm_ros remote.launch.py model:=/models/qwen2.5-1.5b-instruct.Q4_K_M.gguf
     ros2 launch edge_llm_ros remote.launch.py backend:=tensorrt_edgellm model:=/models/hf_dir
+    ros2 launch edge_llm_ros remote.launch.py autostart:=false   # a lifecycle manager takes over
 
 Run it in the vehicles' DDS domain; across hosts without multicast, use the Fast DDS
 profiles in config/dds (docs/dds_remote_link.md). The planner answers every request with a
 plan, or "busy" when it cannot plan in time, and echoes the vehicles' link probes.
+It is a lifecycle node: launch configures (loads the model) and activates it.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
 from launch.launch_context import LaunchContext
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node, PushRosNamespace
+from launch_ros.actions import LifecycleNode, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
-from edge_llm_ros.params.launch_args import typed_overrides
+from edge_llm_ros.params.launch_args import (
+    LAUNCH_DRIVES_LIFECYCLE,
+    as_bool,
+    declare_shared_arguments,
+    typed_overrides,
+)
 
 
 def _launch_setup(context: LaunchContext) -> list[GroupAction]:
@@ -35,11 +42,15 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
         GroupAction(
             [
                 PushRosNamespace(LaunchConfiguration("namespace").perform(context)),
-                Node(
+                LifecycleNode(
                     package="edge_llm_ros",
                     executable="remote_planner",
                     name="remote_planner",
-                    parameters=[config, overrides],
+                    namespace="",
+                    parameters=[config, overrides, LAUNCH_DRIVES_LIFECYCLE],
+                    autostart=as_bool(
+                        "autostart", LaunchConfiguration("autostart").perform(context)
+                    ),
                     output="screen",
                 ),
             ]
@@ -63,6 +74,7 @@ def generate_launch_description() -> LaunchDescription:
                 description="ROS namespace; must match the vehicles' (the link topics are "
                 "remote/plan_request, remote/plan_response, remote/probe, remote/probe_echo).",
             ),
+            *declare_shared_arguments("autostart"),
             DeclareLaunchArgument(
                 "model",
                 default_value="",

@@ -27,7 +27,12 @@ from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.substitutions import FindPackageShare
 
 from edge_llm_ros.params import ConfigError
-from edge_llm_ros.params.launch_args import typed_overrides
+from edge_llm_ros.params.launch_args import (
+    PIPELINE_ARGUMENTS,
+    declare_shared_arguments,
+    forward_arguments,
+    typed_overrides,
+)
 
 
 def _launch_setup(context: LaunchContext) -> list[GroupAction]:
@@ -69,17 +74,13 @@ def generate_launch_description() -> LaunchDescription:
             PathJoinSubstitution([FindPackageShare("edge_llm_ros"), "launch", "vehicle.launch.py"])
         ),
         launch_arguments={
-            "config": LaunchConfiguration("config"),
-            "namespace": LaunchConfiguration("namespace"),
-            "use_sim_time": LaunchConfiguration("use_sim_time"),
             "sensor_source": "none",
-            "record": LaunchConfiguration("record"),
-            "record_path": LaunchConfiguration("record_path"),
-            "bag_config": LaunchConfiguration("bag_config"),
+            **forward_arguments(*PIPELINE_ARGUMENTS),
         }.items(),
     )
     return LaunchDescription(
         [
+            *declare_shared_arguments(*PIPELINE_ARGUMENTS),
             DeclareLaunchArgument(
                 "bag",
                 description="rosbag2 bag to replay: a bag directory (sqlite3 or MCAP) or one "
@@ -102,42 +103,6 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="",
                 description="Skip this much of the bag's beginning, seconds; empty keeps the "
                 "parameter file value.",
-            ),
-            DeclareLaunchArgument(
-                "bag_config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "bag.yaml"]
-                ),
-                description="Parameter file of bag_replay (and of bag_recorder with record:=true).",
-            ),
-            DeclareLaunchArgument(
-                "config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "vehicle.yaml"]
-                ),
-                description="Parameter file of the on-board nodes (its /** section applies to "
-                "every edge_llm_ros node, bag_replay included).",
-            ),
-            DeclareLaunchArgument(
-                "namespace",
-                default_value="",
-                description="ROS namespace of the replayed vehicle: bag_replay and the pipeline.",
-            ),
-            DeclareLaunchArgument(
-                "use_sim_time",
-                default_value="true",
-                description="Pipeline nodes follow the bag time on /clock.",
-            ),
-            DeclareLaunchArgument(
-                "record",
-                default_value="false",
-                description="Record the topics (replayed and produced) to a new rosbag2 bag.",
-            ),
-            DeclareLaunchArgument(
-                "record_path",
-                default_value="",
-                description="Bag directory to create when record:=true; must not exist. Empty: "
-                "edge_llm_ros_<date>-<time> in the working directory.",
             ),
             OpaqueFunction(function=_launch_setup),
             GroupAction([vehicle]),

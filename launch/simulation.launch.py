@@ -13,8 +13,14 @@ from __future__ import annotations
 from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
 from launch.launch_description import LaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.substitutions import PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
+
+from edge_llm_ros.params.launch_args import (
+    PIPELINE_ARGUMENTS,
+    declare_shared_arguments,
+    forward_arguments,
+)
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -24,19 +30,12 @@ def generate_launch_description() -> LaunchDescription:
         ),
         launch_arguments={
             "sensor_source": "simulator",
-            "scenario": LaunchConfiguration("scenario"),
-            "seed": LaunchConfiguration("seed"),
-            "simulator_config": LaunchConfiguration("simulator_config"),
-            "config": LaunchConfiguration("config"),
-            "namespace": LaunchConfiguration("namespace"),
-            "use_sim_time": LaunchConfiguration("use_sim_time"),
-            "record": LaunchConfiguration("record"),
-            "record_path": LaunchConfiguration("record_path"),
-            "bag_config": LaunchConfiguration("bag_config"),
+            **forward_arguments(*PIPELINE_ARGUMENTS, "scenario", "seed", "simulator_config"),
         }.items(),
     )
     return LaunchDescription(
         [
+            *declare_shared_arguments(*PIPELINE_ARGUMENTS),
             DeclareLaunchArgument(
                 "scenario",
                 default_value="",
@@ -55,43 +54,6 @@ def generate_launch_description() -> LaunchDescription:
                     [FindPackageShare("edge_llm_ros"), "config", "simulator.yaml"]
                 ),
                 description="Parameter file of the simulator.",
-            ),
-            DeclareLaunchArgument(
-                "config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "vehicle.yaml"]
-                ),
-                description="Parameter file of the on-board nodes (its /** section applies to "
-                "every edge_llm_ros node, the simulator included).",
-            ),
-            DeclareLaunchArgument(
-                "namespace",
-                default_value="",
-                description="ROS namespace of the simulated vehicle: simulator and pipeline.",
-            ),
-            DeclareLaunchArgument(
-                "use_sim_time",
-                default_value="true",
-                description="Pipeline nodes follow the simulator time on /clock.",
-            ),
-            DeclareLaunchArgument(
-                "record",
-                default_value="false",
-                description="Record the run (sensor topics, ground truth, pipeline outputs) to "
-                "a new rosbag2 bag.",
-            ),
-            DeclareLaunchArgument(
-                "record_path",
-                default_value="",
-                description="Bag directory to create when record:=true; must not exist. Empty: "
-                "edge_llm_ros_<date>-<time> in the working directory.",
-            ),
-            DeclareLaunchArgument(
-                "bag_config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "bag.yaml"]
-                ),
-                description="Parameter file of bag_recorder (record:=true).",
             ),
             GroupAction([vehicle]),
         ]

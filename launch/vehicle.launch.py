@@ -4,6 +4,7 @@
     ros2 launch edge_llm_ros vehicle.launch.py sensor_source:=simulator seed:=3
     ros2 launch edge_llm_ros vehicle.launch.py record:=true record_path:=/data/run1
     ros2 launch edge_llm_ros vehicle.launch.py vehicle_id:=car1 offload:=false
+    ros2 launch edge_llm_ros vehicle.launch.py autostart:=false   # a lifecycle manager takes over
 
 Sensor data comes from the vehicle's drivers (sensor_source:=none), from the built-in
 simulator (sensor_source:=simulator), or from a parent launch file (replay.launch.py,
@@ -14,6 +15,9 @@ Parameters come from files only: a launch argument left empty sets nothing, so
 config/*.yaml stays the one place that holds defaults. Arguments that do set a
 parameter are typed and range-checked against edge_llm_ros.params before any node
 starts.
+
+The nodes that load a model (camera_detector, reasoner) are lifecycle nodes: launch
+configures and activates them (autostart:=false leaves them unconfigured).
 """
 
 from __future__ import annotations
@@ -25,30 +29,38 @@ from launch.actions import DeclareLaunchArgument, GroupAction, OpaqueFunction
 from launch.launch_context import LaunchContext
 from launch.launch_description import LaunchDescription
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node, PushRosNamespace, SetParameter
+from launch_ros.actions import LifecycleNode, Node, PushRosNamespace, SetParameter
 from launch_ros.substitutions import FindPackageShare
 
-from edge_llm_ros.params.launch_args import as_bool, typed_overrides
+from edge_llm_ros.params.launch_args import (
+    LAUNCH_DRIVES_LIFECYCLE,
+    as_bool,
+    declare_shared_arguments,
+    typed_overrides,
+)
 
 
 def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
                    reasoner_backend: str, instruction: str, offload: bool,
-                   vehicle_id: str) -> list[Node]:
+                   vehicle_id: str, autostart: bool) -> list[Node]:
     """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
 
     Adding a node is one block here. `executable` and `name` are both the node kind,
     whose section in config/vehicle.yaml is `/**/<kind>` (test/launch checks both).
+    Nodes that load a model are LifecycleNode, brought to active when `autostart`.
     """
     camera_overrides = typed_overrides(
         "camera_detector", {"model_path": ("camera_model", camera_model)}
     )
     nodes: list[Node] = []
     nodes.append(
-        Node(
+        LifecycleNode(
             package="edge_llm_ros",
             executable="camera_detector",
             name="camera_detector",
-            parameters=[config, camera_overrides],
+            namespace="",
+            parameters=[config, camera_overrides, LAUNCH_DRIVES_LIFECYCLE],
+            autostart=autostart,
             output="screen",
         )
     )
@@ -79,11 +91,13 @@ def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
         },
     )
     nodes.append(
-        Node(
+        LifecycleNode(
             package="edge_llm_ros",
             executable="reasoner",
             name="reasoner",
-            parameters=[config, reasoner_overrides],
+            namespace="",
+            parameters=[config, reasoner_overrides, LAUNCH_DRIVES_LIFECYCLE],
+            autostart=autostart,
             output="screen",
         )
     )
@@ -144,6 +158,7 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
         LaunchConfiguration("instruction").perform(context),
         as_bool("offload", LaunchConfiguration("offload").perform(context)),
         LaunchConfiguration("vehicle_id").perform(context),
+        as_bool("autostart", LaunchConfiguration("autostart").perform(context)),
     )
 
     if as_bool("record", LaunchConfiguration("record").perform(context)):
@@ -180,18 +195,8 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
 def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
-            DeclareLaunchArgument(
-                "config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "vehicle.yaml"]
-                ),
-                description="Parameter file of the on-board nodes (its /** section applies to "
-                "every edge_llm_ros node, the sensor sources included).",
-            ),
-            DeclareLaunchArgument(
-                "namespace",
-                default_value="",
-                description="ROS namespace of the vehicle: its sensor topics and every node.",
+            *declare_shared_arguments(
+                "config", "namespace", "autostart", "record", "record_path", "bag_config"
             ),
             DeclareLaunchArgument(
                 "use_sim_time",
@@ -261,24 +266,6 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="",
                 description="This vehicle's id in PlanRequests (unique per vehicle); empty keeps "
                 "the parameter file's value.",
-            ),
-            DeclareLaunchArgument(
-                "record",
-                default_value="false",
-                description="Record the vehicle topics to a rosbag2 bag with bag_recorder.",
-            ),
-            DeclareLaunchArgument(
-                "record_path",
-                default_value="",
-                description="Bag directory to create when record:=true; must not exist. Empty: "
-                "edge_llm_ros_<date>-<time> in the working directory.",
-            ),
-            DeclareLaunchArgument(
-                "bag_config",
-                default_value=PathJoinSubstitution(
-                    [FindPackageShare("edge_llm_ros"), "config", "bag.yaml"]
-                ),
-                description="Parameter file of bag_recorder (record:=true).",
             ),
             OpaqueFunction(function=_launch_setup),
         ]

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# ../shared/data next to the checkout; a worktree elsewhere may point at it with the variable
+SHARED_DATA = Path(os.environ.get("EDGE_LLM_ROS_SHARED_DATA",
+                                  str(REPO_ROOT.parent / "shared" / "data")))
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -54,6 +56,15 @@ def kitti_dir() -> Path:
     path = SHARED_DATA / "kitti"
     if not path.is_dir():
         pytest.skip(f"real KITTI data not present at {path} (it lives in ../shared/data)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kitti_labelled_dir() -> Path:
+    """Eleven labelled KITTI frames (velodyne/, calib/, label_2/, image_2/)."""
+    path = SHARED_DATA / "kitti_labelled"
+    if not (path / "label_2").is_dir():
+        pytest.skip(f"labelled KITTI frames not present at {path} (they live in ../shared/data)")
     return path
 
 

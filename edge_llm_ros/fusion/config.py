@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from edge_llm_ros.fusion.association import DEFAULT_CLASS_GROUPS
-from edge_llm_ros.sim import rig
+from edge_llm_ros.params.specs import default_of
 
 # Class sizes (length, width, height) for camera-only objects, which have no
 # metric extent of their own: the simulator's ground-truth boxes.
@@ -33,6 +33,15 @@ UNKNOWN_SIZE_M = (1.0, 1.0, 1.5)
 # Detector class names mapped onto the names TrackedObject uses (COCO "person").
 DEFAULT_CLASS_ALIASES: dict[str, str] = {"person": "pedestrian", "bicycle": "cyclist",
                                          "motorbike": "motorcycle"}
+
+
+def _d(name: str) -> Any:
+    """The scene_fusion spec's default of a parameter (declared once, there)."""
+    return default_of("scene_fusion", name)
+
+
+def _transform_default(name: str) -> np.ndarray:
+    return np.asarray(_d(name), dtype=float).reshape(4, 4)
 
 
 def as_transform(value: Any, name: str) -> np.ndarray:
@@ -54,23 +63,26 @@ def as_transform(value: Any, name: str) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)  # eq=False: numpy fields make field-wise == ambiguous
 class FusionConfig:
-    """Every knob of scene fusion; defaults fit the built-in simulator at 10 Hz."""
+    """Every knob of scene fusion; defaults fit the built-in simulator at 10 Hz. Knobs that
+    are scene_fusion node parameters take their defaults from its spec."""
 
     # --- freshness and timing
-    camera_freshness_ms: float = 300.0  # camera data older than this at summary time is stale
-    lidar_freshness_ms: float = 300.0  # ditto lidar; ~3 sweeps at 10 Hz
-    odometry_freshness_ms: float = 300.0  # ditto odometry
-    sync_tolerance_ms: float = 60.0  # a camera frame pairs with a lidar sweep this close in time
-    max_future_ms: float = 500.0  # frames stamped further ahead of `now` are rejected (bad clock)
+    camera_freshness_ms: float = _d("camera_freshness_ms")  # older at summary time: stale
+    lidar_freshness_ms: float = _d("lidar_freshness_ms")  # ditto lidar; ~3 sweeps at 10 Hz
+    odometry_freshness_ms: float = _d("odometry_freshness_ms")  # ditto odometry
+    sync_tolerance_ms: float = _d("sync_tolerance_ms")  # frame/sweep pairing
+    max_future_ms: float = _d("max_future_ms")  # ahead of now: rejected
     odometry_history_s: float = 5.0  # ego poses kept for motion compensation
     time_jump_reset_ms: float = 3000.0  # a stamp this far behind its stream resets all; 0: never
 
     # --- calibration (4x4, T_a_from_b maps points in b to a)
-    T_camera_from_lidar: np.ndarray = field(default_factory=rig.camera_from_lidar)
-    T_base_from_lidar: np.ndarray = field(default_factory=rig.base_from_lidar)
+    T_camera_from_lidar: np.ndarray = field(
+        default_factory=lambda: _transform_default("camera_from_lidar"))
+    T_base_from_lidar: np.ndarray = field(
+        default_factory=lambda: _transform_default("base_from_lidar"))
 
     # --- camera <-> lidar association
-    association_min_iou: float = 0.3  # gate: projected lidar box vs detection box
+    association_min_iou: float = _d("association_min_iou")  # lidar box vs camera box
     class_groups: tuple[frozenset[str], ...] = DEFAULT_CLASS_GROUPS
     class_aliases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASS_ALIASES))
     camera_class_weight: float = 3.0  # a camera label counts this much more than a lidar guess
@@ -85,8 +97,8 @@ class FusionConfig:
         default_factory=lambda: dict(DEFAULT_SIZES_M))
 
     # --- tracker
-    confirm_hits: int = 3  # a track is reported after this many updates
-    max_misses: int = 5  # a confirmed track dies after this many consecutive missed frames
+    confirm_hits: int = _d("confirm_hits")  # a track is reported after this many updates
+    max_misses: int = _d("max_misses")  # confirmed track: dies
     tentative_max_misses: int = 2  # an unconfirmed track dies sooner
     max_coast_ms: float = 1000.0  # any track dies this long after its last update
     gate_chi2: float = 11.83  # Mahalanobis gate, chi-square 2 dof at 99.73 % (3 sigma)
@@ -100,9 +112,9 @@ class FusionConfig:
 
     # --- ego vehicle and road
     ego_length_m: float = 4.5
-    ego_width_m: float = 1.8
-    ego_front_m: float = 3.5  # base_link origin (rear axle) to the front bumper, along x
-    lane_width_m: float = 3.5
+    ego_width_m: float = _d("ego_width_m")
+    ego_front_m: float = _d("ego_front_m")  # rear axle to bumper
+    lane_width_m: float = _d("lane_width_m")
     lanes_left: int = 1  # lanes known to exist left / right of the ego lane (no map)
     lanes_right: int = 1
     corridor_margin_m: float = 0.3  # added to each side of the ego width for TTC
@@ -116,7 +128,23 @@ class FusionConfig:
     lateral_horizon_s: float = 5.0  # lateral entry/exit predicted no further ahead than this
 
     # --- output
-    max_objects: int = 20
+    max_objects: int = _d("max_objects")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **core: Any) -> FusionConfig:
+        """From a scene_fusion node's parameters (ValueError names a bad one), plus
+        core-only fields."""
+        camera_from_lidar = as_transform(params["camera_from_lidar"], "camera_from_lidar")
+        base_from_lidar = as_transform(params["base_from_lidar"], "base_from_lidar")
+        if params["lidar_objects_frame"] == "base_link":
+            # objects already in base_link: the 'lidar' frame is base_link itself
+            camera_from_lidar = camera_from_lidar @ np.linalg.inv(base_from_lidar)
+            base_from_lidar = np.eye(4)
+        names = ("camera_freshness_ms", "lidar_freshness_ms", "odometry_freshness_ms",
+                 "sync_tolerance_ms", "max_future_ms", "association_min_iou", "confirm_hits",
+                 "max_misses", "ego_front_m", "ego_width_m", "lane_width_m", "max_objects")
+        return cls(T_camera_from_lidar=camera_from_lidar, T_base_from_lidar=base_from_lidar,
+                   **{name: params[name] for name in names}, **core)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "T_camera_from_lidar",

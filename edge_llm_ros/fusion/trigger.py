@@ -16,16 +16,35 @@ All times are nanoseconds: stamps on the sensor clock, `now` on the node's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from edge_llm_ros.params.specs import default_of
+
+
+def _d(name: str) -> Any:
+    return default_of("scene_fusion", name)
 
 
 @dataclass(frozen=True)
 class TriggerConfig:
-    camera_wait_ms: float = 20.0  # longest a sweep waits for its camera frame
-    sync_tolerance_ms: float = 60.0  # a camera frame this close in stamp belongs to the sweep
-    camera_freshness_ms: float = 300.0  # no camera frame received for this long: not waited for
-    lidar_freshness_ms: float = 300.0  # no sweep received for this long: camera frames trigger
-    heartbeat_ms: float = 100.0  # period of summaries while no sensor delivers
+    """Defaults: the scene_fusion node's parameters (declared once, in its spec)."""
+
+    camera_wait_ms: float = _d("camera_wait_ms")  # longest a sweep waits for its camera frame
+    sync_tolerance_ms: float = _d("sync_tolerance_ms")  # this close in stamp: the sweep's frame
+    camera_freshness_ms: float = _d("camera_freshness_ms")  # no frame this long: not waited for
+    lidar_freshness_ms: float = _d("lidar_freshness_ms")  # no sweep this long: frames trigger
+    heartbeat_ms: float = 1000.0 / _d("rate_hz")  # summary period while no sensor delivers
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TriggerConfig:
+        """From a scene_fusion node's parameters (publish_on sensor)."""
+        return cls(camera_wait_ms=float(params["camera_wait_ms"]),
+                   sync_tolerance_ms=float(params["sync_tolerance_ms"]),
+                   camera_freshness_ms=float(params["camera_freshness_ms"]),
+                   lidar_freshness_ms=float(params["lidar_freshness_ms"]),
+                   heartbeat_ms=1000.0 / float(params["rate_hz"]))
 
     def __post_init__(self) -> None:
         for name in ("camera_wait_ms", "sync_tolerance_ms", "camera_freshness_ms",

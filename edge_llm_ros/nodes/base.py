@@ -15,6 +15,8 @@ from rcl_interfaces.msg import (
     IntegerRange,
     ParameterDescriptor,
 )
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
@@ -23,8 +25,9 @@ try:  # Jazzy and later
     from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 except ImportError:  # Humble
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
-from std_msgs.msg import Float64
+from std_msgs.msg import Header
 
+from edge_llm_ros import msg
 from edge_llm_ros.dds_transport import ensure_non_blocking_sends
 from edge_llm_ros.diagnostics import Level, StageHealth
 from edge_llm_ros.nodes.convert import stamp_to_ns
@@ -97,25 +100,39 @@ def declare_node_parameters(node: Node, node_kind: str) -> dict[str, ParamValue]
     return values
 
 
-class EdgeNode(Node):
-    """Base of every edge_llm_ros node; subclasses pass their node kind."""
+class EdgeNodeCommon:
+    """What plain and managed edge_llm_ros nodes share: parameters from the specs,
+    /diagnostics, stamped timing topics, sensor inputs watched for silence and QoS
+    mismatches, and log-once error counting. Mixed into an rclpy Node class."""
 
-    def __init__(self, node_kind: str, node_name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(node_name or node_kind, **kwargs)
+    node_kind: str
+    params: dict[str, ParamValue]
+    health: StageHealth
+
+    def _init_edge(self, node_kind: str) -> None:
         self.node_kind = node_kind
-        self.params = declare_node_parameters(self, node_kind)
+        self.params = declare_node_parameters(self, node_kind)  # type: ignore[arg-type]
         self.health = StageHealth(
             stage=node_kind,
             slow_processing_ms=float(self.params["slow_processing_ms"]),
             late_latency_ms=float(self.params["late_latency_ms"]),
         )
         self.health.start(time.monotonic())
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._processing_pub = self.create_publisher(Float64, "~/debug/processing_time_ms", 10)
-        self._latency_pub = self.create_publisher(Float64, "~/debug/pipeline_latency_ms", 10)
-        self._diagnostics_timer = self.create_timer(
+        # /diagnostics goes out in every state (a managed node says which it is in).
+        self._diagnostics_pub = self.create_publisher(  # type: ignore[attr-defined]
+            DiagnosticArray, "/diagnostics", 10)
+        self._processing_pub = self.create_output_publisher(
+            msg.Float64Stamped, "~/debug/processing_time_ms", 10)
+        self._latency_pub = self.create_output_publisher(
+            msg.Float64Stamped, "~/debug/pipeline_latency_ms", 10)
+        self._diagnostics_timer = self.create_timer(  # type: ignore[attr-defined]
             float(self.params["diagnostics_period_s"]), self._publish_diagnostics
         )
+
+    def create_output_publisher(self, msg_type: Any, topic: str, qos: Any, **kwargs: Any) -> Any:
+        """Publisher of this node's results: a plain one here; a managed node's
+        publishes only while it is active."""
+        return self.create_publisher(msg_type, topic, qos, **kwargs)  # type: ignore[attr-defined]
 
     def start(self) -> None:
         """Begin work that does not wait for input (sources); called after
@@ -125,16 +142,21 @@ class EdgeNode(Node):
         """Stop the node's own threads and release resources; idempotent.
         Nodes that own threads, files or models override it."""
 
+    def diagnostic_values(self) -> dict[str, str]:
+        """Extra key/values for /diagnostics (a managed node adds its state)."""
+        return {}
+
     # -- timing -------------------------------------------------------------
-    def report_timing(self, processing_ms: float, sensor_stamp: Any | None) -> float | None:
+    def report_timing(self, processing_ms: float, sensor_stamp: Any,
+                      frame_id: str = "") -> float:
         """Publish processing time and pipeline latency (now minus the sensor
-        stamp, on this node's clock) for one frame; returns the latency."""
-        latency_ms = None
-        if sensor_stamp is not None:
-            now_ns = self.get_clock().now().nanoseconds
-            latency_ms = (now_ns - stamp_to_ns(sensor_stamp)) / 1e6
-            self._latency_pub.publish(Float64(data=latency_ms))
-        self._processing_pub.publish(Float64(data=float(processing_ms)))
+        stamp, on this node's clock) of one frame, both stamped with that frame's
+        sensor stamp so a replay lines them up with it; returns the latency."""
+        now_ns = self.get_clock().now().nanoseconds  # type: ignore[attr-defined]
+        latency_ms = (now_ns - stamp_to_ns(sensor_stamp)) / 1e6
+        header = Header(stamp=sensor_stamp, frame_id=frame_id)
+        self._latency_pub.publish(msg.Float64Stamped(header=header, data=float(latency_ms)))
+        self._processing_pub.publish(msg.Float64Stamped(header=header, data=float(processing_ms)))
         self.health.record_timing(processing_ms, latency_ms)
         return latency_ms
 
@@ -142,28 +164,34 @@ class EdgeNode(Node):
     def report_error(self, kind: str, message: str) -> None:
         """Count a bad input or failure; log it the first time its kind occurs."""
         if self.health.record_error(kind, message):
-            self.get_logger().error(
+            self.get_logger().error(  # type: ignore[attr-defined]
                 f"{kind}: {message} (further '{kind}' errors are counted in /diagnostics, "
                 "not logged)"
             )
 
     # -- inputs --------------------------------------------------------------
+    def accepts_input(self) -> bool:
+        """Whether inputs are processed now (a managed node: only while active)."""
+        return True
+
     def create_sensor_subscription(
         self, msg_type: Any, topic: str, callback: Callable[[Any], None], raw: bool = False
     ) -> Any:
         """Subscribe a sensor input with sensor-data QoS, watched for silence
-        and for publishers whose QoS can never match."""
-        resolved = self.resolve_topic_name(topic)
+        and for publishers whose QoS can never match; messages reach `callback`
+        only while the node accepts input."""
+        resolved = self.resolve_topic_name(topic)  # type: ignore[attr-defined]
         self.health.watch_input(resolved, float(self.params["input_timeout_s"]))
 
-        def on_message(msg: Any) -> None:
+        def on_message(message: Any) -> None:
             self.health.record_input(resolved, time.monotonic())
-            callback(msg)
+            if self.accepts_input():
+                callback(message)
 
         events = SubscriptionEventCallbacks(
             incompatible_qos=lambda event: self._on_incompatible_qos(resolved, event)
         )
-        return self.create_subscription(
+        return self.create_subscription(  # type: ignore[attr-defined]
             msg_type, topic, on_message, qos_profile_sensor_data,
             event_callbacks=events, raw=raw,
         )
@@ -171,11 +199,11 @@ class EdgeNode(Node):
     def create_source_publisher(self, msg_type: Any, topic: str,
                                 qos: QoSProfile = SOURCE_QOS) -> Any:
         """Publisher for data this node originates (sensors, bag topics)."""
-        resolved = self.resolve_topic_name(topic)
+        resolved = self.resolve_topic_name(topic)  # type: ignore[attr-defined]
         events = PublisherEventCallbacks(
             incompatible_qos=lambda event: self._on_incompatible_qos(resolved, event)
         )
-        return self.create_publisher(msg_type, topic, qos, event_callbacks=events)
+        return self.create_output_publisher(msg_type, topic, qos, event_callbacks=events)
 
     def _on_incompatible_qos(self, topic: str, event: Any) -> None:
         policy = getattr(event, "last_policy_kind", "unknown")
@@ -190,34 +218,198 @@ class EdgeNode(Node):
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         for topic in self.health.newly_stale_inputs(now):
-            self.get_logger().warning(
+            self.get_logger().warning(  # type: ignore[attr-defined]
                 f"no message on {topic} for {self.params['input_timeout_s']} s "
                 "(is the source running, with a matching QoS?)"
             )
         report = self.health.report(now)
+        values = {**report.values, **self.diagnostic_values()}
         status = DiagnosticStatus(
             level=bytes([int(report.level)]),
-            name=f"{self.get_fully_qualified_name()}: {self.node_kind}",
+            name=f"{self.get_fully_qualified_name()}: {self.node_kind}",  # type: ignore[attr-defined]
             message=report.message,
             hardware_id="edge_llm_ros",
-            values=[KeyValue(key=k, value=v) for k, v in report.values.items()],
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
         )
         array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
+        array.header.stamp = self.get_clock().now().to_msg()  # type: ignore[attr-defined]
         self._diagnostics_pub.publish(array)
 
 
-def run_single_node(factory: Callable[[], EdgeNode], args: list[str] | None = None) -> int:
+class EdgeNode(EdgeNodeCommon, Node):
+    """Base of the plain edge_llm_ros nodes (no model, no device); subclasses pass
+    their node kind."""
+
+    def __init__(self, node_kind: str, node_name: str | None = None, **kwargs: Any) -> None:
+        Node.__init__(self, node_name or node_kind, **kwargs)
+        self._init_edge(node_kind)
+
+
+def _refuse_invalid_transitions(callback: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def change_state(request: Any, response: Any) -> Any:
+        try:
+            return callback(request, response)
+        except _rclpy.RCLError:
+            response.success = False
+            return response
+
+    return change_state
+
+
+class ManagedEdgeNode(EdgeNodeCommon, LifecycleNode):
+    """Base of the nodes that load a model or open a device: a ROS 2 lifecycle node.
+
+    configure validates what the parameters name (model files, configurations) and
+    loads and warms the model (`configure_node`); activate
+    starts processing input and publishing (results go through lifecycle
+    publishers, inputs are ignored while not active); deactivate stops both;
+    cleanup releases the model (`release_node`); shutdown, from any state, does
+    what is needed of those. A configure that fails leaves the node unconfigured,
+    with the reason in `configure_error`, its log and /diagnostics.
+    """
+
+    def __init__(self, node_kind: str, node_name: str | None = None, **kwargs: Any) -> None:
+        LifecycleNode.__init__(self, node_name or node_kind, **kwargs)
+        # rclpy (Jazzy) raises out of the change_state service for a transition the
+        # current state does not have, which ends the executor's spin: answer false.
+        service = self._service_change_state
+        service.callback = _refuse_invalid_transitions(service.callback)
+        self.configure_error = ""
+        self._init_edge(node_kind)
+        self._note_state()
+
+    # -- what subclasses implement -------------------------------------------
+    def configure_node(self) -> None:
+        """Check parameters, load and warm the model, create inputs and outputs;
+        raise ConfigError naming the problem. Runs on the thread that requested
+        the transition (the runner before spinning, or the change_state service)."""
+
+    def activate_node(self) -> None:
+        """Anything beyond enabling the outputs and inputs (rarely needed)."""
+
+    def deactivate_node(self) -> None:
+        """Drop work in progress that must not be published later."""
+
+    def release_node(self) -> None:
+        """Undo configure_node: stop threads, free the model, destroy inputs.
+        Idempotent, and safe after a configure that failed half-way."""
+
+    # -- state ----------------------------------------------------------------
+    @property
+    def lifecycle_state(self) -> str:
+        """Label of the current state: unconfigured, inactive, active, finalized
+        (or a transition state while one runs)."""
+        return str(self._state_machine.current_state[1])
+
+    def accepts_input(self) -> bool:
+        return self.lifecycle_state == "active"
+
+    def create_output_publisher(self, msg_type: Any, topic: str, qos: Any, **kwargs: Any) -> Any:
+        return self.create_lifecycle_publisher(msg_type, topic, qos, **kwargs)
+
+    def diagnostic_values(self) -> dict[str, str]:
+        return {"lifecycle_state": self.lifecycle_state}
+
+    def _note_state(self, label: str | None = None) -> None:
+        label = label or self.lifecycle_state
+        if label == "active":
+            self.health.clear_condition("lifecycle")
+            return
+        reason = f" (configure failed: {self.configure_error})" if self.configure_error else ""
+        level = Level.ERROR if self.configure_error else Level.OK
+        self.health.set_condition(
+            "lifecycle", level, f"{label}: inputs ignored, nothing published{reason}")
+
+    # -- transitions ----------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            # Types and ranges were checked when the (read-only) parameters were
+            # declared; configure_node checks what needs the files and the model.
+            self.configure_node()
+        except Exception as exc:  # noqa: BLE001 - rclpy would swallow it unlogged
+            text = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
+            self.configure_error = text
+            self.get_logger().error(f"configure failed: {text}")
+            self.release_node()
+            self._note_state("unconfigured")
+            return TransitionCallbackReturn.FAILURE
+        self.configure_error = ""
+        self._note_state("inactive")
+        return super().on_configure(state)
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.activate_node()
+        self.health.start(time.monotonic())  # silence counts from activation
+        self._note_state("active")
+        self.get_logger().info("active")
+        return super().on_activate(state)  # enables the lifecycle publishers
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_deactivate(state)  # publishers off first: nothing more goes out
+        self.deactivate_node()
+        self._note_state("inactive")
+        self.get_logger().info("inactive")
+        return result
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.release_node()
+        self._note_state("unconfigured")
+        self.get_logger().info("unconfigured: model and inputs released")
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        if state.label == "active":
+            super().on_deactivate(state)
+            self.deactivate_node()
+        self.release_node()
+        self._note_state("finalized")
+        self.get_logger().info("finalized: model and inputs released")
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # A transition raised: rclpy swallows the exception; release and say so.
+        self.get_logger().error(f"transition from {state.label} failed; releasing the model")
+        super().on_deactivate(state)
+        self.release_node()
+        self._note_state("unconfigured")
+        return TransitionCallbackReturn.SUCCESS
+
+    def bring_up(self) -> None:
+        """Configure and activate (what `autostart` asks); ConfigError if configure fails."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            raise ConfigError(self.configure_error or
+                              f"node '{self.get_name()}': configure failed (see its log)")
+        if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            raise ConfigError(f"node '{self.get_name()}': activate failed (see its log)")
+
+    def close(self) -> None:
+        """Shut down from whatever state the node is in; idempotent."""
+        if self.lifecycle_state in ("unconfigured", "inactive", "active"):
+            self.trigger_shutdown()
+        else:  # finalized, or a transition that raised half-way (e.g. SystemExit)
+            self.release_node()
+
+
+def bring_up_if_autostart(node: Any) -> None:
+    """Bring a managed node to active when its `autostart` parameter says so (the
+    default); plain nodes need nothing. Raises ConfigError if configure fails."""
+    if isinstance(node, ManagedEdgeNode) and bool(node.params.get("autostart", True)):
+        node.bring_up()
+
+
+def run_single_node(factory: Callable[[], EdgeNodeCommon], args: list[str] | None = None
+                    ) -> int:
     """main() of a node executable: start, spin, and turn bad configuration
     into one clear line and exit code 2 instead of a traceback."""
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     ensure_non_blocking_sends()  # before the process's DDS participant exists
     rclpy.init(args=args)
-    node: EdgeNode | None = None
+    node: EdgeNodeCommon | None = None
     try:
         try:
             node = factory()
+            bring_up_if_autostart(node)
         except ConfigError as exc:
             rclpy.logging.get_logger("edge_llm_ros").fatal(f"configuration error: {exc}")
             return 2
@@ -235,9 +427,7 @@ def run_single_node(factory: Callable[[], EdgeNode], args: list[str] | None = No
         return 0
     finally:
         if node is not None:
-            close = getattr(node, "close", None)
-            if close is not None:
-                close()
-            node.destroy_node()
+            node.close()
+            node.destroy_node()  # type: ignore[attr-defined]
         if rclpy.ok():
             rclpy.shutdown()

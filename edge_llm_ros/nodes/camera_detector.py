@@ -12,7 +12,7 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 from edge_llm_ros import msg
-from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.base import ManagedEdgeNode
 from edge_llm_ros.nodes.convert import detections_to_msg, rgb_image_to_msg, stamp_to_ns
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.paths import model_file
@@ -21,6 +21,8 @@ from edge_llm_ros.perception.camera.detector import (
     ImageEncodingError,
     ImageError,
     ModelLoadError,
+    class_map_from,
+    detector_kwargs,
     image_from_msg_bytes,
 )
 from edge_llm_ros.perception.draw import draw_detections
@@ -31,38 +33,38 @@ DEFAULT_MODEL = "sim_detector.onnx"
 
 def parse_class_map(entries: list[str], node_name: str) -> dict[str, str] | None:
     """["person:pedestrian", ...] -> {"person": "pedestrian"}; empty -> None (keep all)."""
-    if not entries:
-        return None
-    mapping = {}
-    for entry in entries:
-        source, sep, target = entry.partition(":")
-        if not sep or not source.strip() or not target.strip():
-            raise ConfigError(f"node '{node_name}': parameter 'class_map': entry {entry!r} "
-                              "must be 'model_class:our_class'")
-        mapping[source.strip()] = target.strip()
-    return mapping
+    try:
+        return class_map_from(entries)
+    except ValueError as exc:
+        raise ConfigError(f"node '{node_name}': parameter 'class_map': {exc}") from exc
 
 
-class CameraDetectorNode(EdgeNode):
+class CameraDetectorNode(ManagedEdgeNode):
+    """Managed: configure loads the model (building a TensorRT engine if asked),
+    activate starts detecting, cleanup frees the model."""
+
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        self.detector: CameraDetector | None = None
+        self._image_sub = None
         super().__init__("camera_detector", node_name, **kwargs)
+        # Outputs exist in every state; they publish only while active.
+        self.detections_pub = self.create_output_publisher(
+            msg.Detection2DArray, "perception/detections_2d", 10)
+        self.debug_pub = self.create_output_publisher(Image, "perception/debug_image", 2)
+
+    def configure_node(self) -> None:
         p = self.params
         name = self.get_name()
         model_path = Path(str(p["model_path"])) if p["model_path"] else model_file(DEFAULT_MODEL)
         device = str(p["device"])
+        parse_class_map(list(p["class_map"]), name)  # names a bad entry before any build
         if p["engine.build"] or p["engine.build_only"]:
             model_path = self._engine_for(model_path, device)
             if p["engine.build_only"]:
                 self.get_logger().info(f"engine ready: {model_path}; build_only: exiting")
                 raise SystemExit(0)
         try:
-            self.detector = CameraDetector(
-                model_path, conf_threshold=float(p["conf_threshold"]),
-                iou_threshold=float(p["iou_threshold"]),
-                imgsz=int(p["imgsz"]) or None, device=device,
-                class_map=parse_class_map(list(p["class_map"]), name),
-                max_det=int(p["max_detections"]),
-            )
+            self.detector = CameraDetector(model_path, **detector_kwargs(p))
         except (ModelLoadError, ValueError) as exc:
             raise ConfigError(f"node '{name}': parameter 'model_path': {exc}") from exc
         self.get_logger().info(
@@ -70,10 +72,14 @@ class CameraDetectorNode(EdgeNode):
             f"{self.detector.inference_size[1]}x{self.detector.inference_size[0]}, classes "
             f"{sorted(set(self.detector.names.values()))})")
         self.stamps = StampGuard(float(p["max_stamp_age_ms"]), float(p["max_stamp_future_ms"]))
-        self.detections_pub = self.create_publisher(
-            msg.Detection2DArray, "perception/detections_2d", 10)
-        self.debug_pub = self.create_publisher(Image, "perception/debug_image", 2)
-        self.create_sensor_subscription(Image, "camera/image_raw", self.on_image)
+        self._image_sub = self.create_sensor_subscription(Image, "camera/image_raw",
+                                                          self.on_image)
+
+    def release_node(self) -> None:
+        if self._image_sub is not None:
+            self.destroy_subscription(self._image_sub)
+            self._image_sub = None
+        self.detector = None  # the runtime's session and weights go with it
 
     def _engine_for(self, model_path: Path, device: str) -> Path:
         from edge_llm_ros.perception.camera.engine import EngineBuildError, build_engine
@@ -95,6 +101,9 @@ class CameraDetectorNode(EdgeNode):
             raise ConfigError(f"node '{self.get_name()}': TensorRT engine: {exc}") from exc
 
     def on_image(self, message: Image) -> None:
+        detector = self.detector
+        if detector is None:
+            return
         started = time.perf_counter()
         stamp_ns = stamp_to_ns(message.header.stamp)
         now_ns = self.get_clock().now().nanoseconds
@@ -111,12 +120,12 @@ class CameraDetectorNode(EdgeNode):
         except ImageError as exc:
             self.report_error("malformed_image", str(exc))
             return
-        result = self.detector.detect(image, message.encoding)
+        result = detector.detect(image, message.encoding)
         processing_ms = (time.perf_counter() - started) * 1e3
         out = detections_to_msg(result.detections, message.header, message.width, message.height,
                                 processing_ms)
         self.detections_pub.publish(out)
-        self.report_timing(processing_ms, message.header.stamp)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)
         if self.debug_pub.get_subscription_count() > 0:
             rgb = draw_detections(image, message.encoding, result.detections)
             self.debug_pub.publish(rgb_image_to_msg(np.ascontiguousarray(rgb), message.header))

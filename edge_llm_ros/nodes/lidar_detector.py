@@ -19,10 +19,8 @@ from edge_llm_ros.stamps import StampGuard
 
 
 def detector_config(params: dict, node_name: str) -> LidarDetectorConfig:
-    fields = {name.split(".", 1)[1]: value for name, value in params.items()
-              if name.startswith("detector.")}
     try:
-        return LidarDetectorConfig(**fields)
+        return LidarDetectorConfig.from_params(params)
     except ValueError as exc:
         raise ConfigError(f"node '{node_name}': detector parameters: {exc}") from exc
 
@@ -72,4 +70,4 @@ class LidarDetectorNode(EdgeNode):
             message.header, processing_ms)
         out.header.frame_id = frame_id
         self.objects_pub.publish(out)
-        self.report_timing(processing_ms, message.header.stamp)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)

@@ -78,23 +78,13 @@ class OffloadManagerNode(EdgeNode):
         super().__init__("offload_manager", node_name, **kwargs)
         p = self.params
         try:
-            self.policy = OffloadPolicy(OffloadConfig(
-                planning_deadline_ms=float(p["planning_deadline_ms"]),
-                enable_fraction=float(p["enable_fraction"]),
-                disable_fraction=float(p["disable_fraction"]),
-                reenable_dwell_s=float(p["reenable_dwell_s"]),
-                keyframe_enable_bps=float(p["keyframe_enable_bps"]),
-                keyframe_disable_bps=float(p["keyframe_disable_bps"]),
-                remote_compute_guess_ms=float(p["remote_compute_guess_ms"])))
+            self.policy = OffloadPolicy(OffloadConfig.from_params(p))
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
         self.vehicle_id = str(p["vehicle_id"]).strip()
         if not self.vehicle_id:
             raise ConfigError(f"node '{self.get_name()}': vehicle_id must not be empty")
-        self.link = LinkEstimator(LinkConfig(
-            probe_target_s=float(p["probe_target_ms"]) / 1e3,
-            probe_max_bytes=int(p["probe_max_bytes"]),
-            probe_timeout_s=max(2.0, float(p["liveliness_timeout_s"]))))
+        self.link = LinkEstimator(LinkConfig.from_params(p))
         log = str(p["outcome_log"])
         self.ledger = RequestLedger(Path(log).expanduser() if log else None)
         self._deadline_ms = float(p["planning_deadline_ms"])

@@ -14,28 +14,45 @@ import time
 from std_msgs.msg import String
 
 from edge_llm_ros import msg
-from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.base import ManagedEdgeNode
 from edge_llm_ros.nodes.convert import decision_to_msg, plan_from_msg, stamp_to_ns, summary_from_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.reasoning.advice import AdviceRejectedError, validate_plan
-from edge_llm_ros.reasoning.factory import backend_from_params, thresholds_from_params
+from edge_llm_ros.reasoning.factory import backend_from_params
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
 from edge_llm_ros.types import SOURCE_NAMES
 
 
-class ReasonerNode(EdgeNode):
+class ReasonerNode(ManagedEdgeNode):
+    """Managed: configure loads and warms the model and starts the decision thread,
+    activate lets scenes in, deactivate drops the pending scene, cleanup stops the
+    thread and frees the model."""
+
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        self.reasoner: Reasoner | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Condition()
+        self._pending: msg.SceneSummary | None = None
+        self._plan: msg.RemotePlan | None = None
+        self._instruction = ""
+        self._last_taken_ns = -1
+        self._log: list[tuple[str, int, float]] = []  # (action, source, latency ms)
+        self._subscriptions_made: list = []
         super().__init__("reasoner", node_name, **kwargs)
         # The decision thread must get the GIL back promptly at its deadline even when other
         # nodes share the process: Python's default 5 ms switch interval would eat the margin.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        self.decision_pub = self.create_output_publisher(msg.Decision, "decision", 10)
+        for name in ("decisions", "model_decisions", "fallback_decisions", "missed_deadlines",
+                     "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated",
+                     "envelope_overrides", "remote_plans_used", "remote_plans_rejected"):
+            self.health.counters[name] = 0
+
+    def configure_node(self) -> None:
         p = self.params
         try:
-            config = ReasonerConfig(deadline_ms=float(p["deadline_ms"]),
-                                    max_new_tokens=int(p["max_new_tokens"]),
-                                    publish_on_action=bool(p["publish_on_action"]),
-                                    publish_margin_ms=float(p["deadline_margin_ms"]),
-                                    thresholds=thresholds_from_params(p))
+            config = ReasonerConfig.from_params(p)
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
         backend = backend_from_params(p, self.get_name(), self.get_logger().info)
@@ -49,26 +66,41 @@ class ReasonerNode(EdgeNode):
         self._min_gap_ns = int(0.9e9 / float(p["decision_rate_hz"]))
         self._use_remote = bool(p["use_remote_plans"])
         self._print = bool(p["print_decisions"])
-        self._lock = threading.Condition()
-        self._pending: msg.SceneSummary | None = None
-        self._plan: msg.RemotePlan | None = None
-        self._last_taken_ns = -1
-        self._stop = threading.Event()
-        self.decision_pub = self.create_publisher(msg.Decision, "decision", 10)
-        self.create_sensor_subscription(msg.SceneSummary, "scene/summary", self.on_scene)
-        self.create_subscription(msg.RemotePlan, "remote/plan", self.on_plan, 10)
-        self.create_subscription(String, "operator/instruction", self.on_instruction, 10)
-        for name in ("decisions", "model_decisions", "fallback_decisions", "missed_deadlines",
-                     "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated",
-                     "envelope_overrides", "remote_plans_used", "remote_plans_rejected"):
-            self.health.counters[name] = 0
-        self._log: list[tuple[str, int, float]] = []  # (action, source, latency ms)
+        self._pending, self._plan, self._last_taken_ns = None, None, -1
+        self._subscriptions_made = [
+            self.create_sensor_subscription(msg.SceneSummary, "scene/summary", self.on_scene),
+            self.create_subscription(msg.RemotePlan, "remote/plan", self.on_plan, 10),
+            self.create_subscription(String, "operator/instruction", self.on_instruction, 10),
+        ]
+        self._stop.clear()
         self._thread = threading.Thread(target=self._decide_loop, name="reasoner-decide",
                                         daemon=True)
         self._thread.start()
 
+    def deactivate_node(self) -> None:
+        with self._lock:
+            self._pending = None  # the publisher is off: a decision now would be lost
+
+    def release_node(self) -> None:
+        for sub in self._subscriptions_made:
+            self.destroy_subscription(sub)
+        self._subscriptions_made = []
+        self._stop.set()
+        with self._lock:
+            self._pending = None
+            self._lock.notify_all()
+        if self._thread is not None and self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        self._thread = None
+        if self.reasoner is not None:
+            if self._log:
+                print(self.summary(), flush=True)
+                self._log = []
+            self.reasoner.close()
+            self.reasoner = None
+
     # ------------------------------------------------------------- inputs
-    def on_scene(self, message: msg.SceneSummary) -> None:
+    def on_scene(self, message: msg.SceneSummary) -> None:  # only while active (base guards it)
         stamp_ns = stamp_to_ns(message.header.stamp)
         with self._lock:
             if stamp_ns == self._last_taken_ns:
@@ -109,19 +141,22 @@ class ReasonerNode(EdgeNode):
                     return
                 message, self._pending = self._pending, None
                 plan, instruction = self._plan, self._instruction
+                reasoner = self.reasoner
+            if reasoner is None:
+                return
             try:
-                self._decide_one(message, plan, instruction)
+                self._decide_one(reasoner, message, plan, instruction)
             except Exception as exc:  # noqa: BLE001 - keep deciding on the next scene
                 self.report_error("decision_failed", f"{type(exc).__name__}: {exc}")
 
-    def _decide_one(self, message: msg.SceneSummary, plan: msg.RemotePlan | None,
-                    instruction: str) -> None:
+    def _decide_one(self, reasoner: Reasoner, message: msg.SceneSummary,
+                    plan: msg.RemotePlan | None, instruction: str) -> None:
         started = time.perf_counter()
         now_ns = self.get_clock().now().nanoseconds
         stamp_ns = stamp_to_ns(message.header.stamp)
         # Age of the scene when it reached us, plus the time it waited for this thread.
         age_ms = (now_ns - stamp_ns) / 1e6
-        budget_ms = self.reasoner.config.deadline_ms - max(age_ms, 0.0)
+        budget_ms = reasoner.config.deadline_ms - max(age_ms, 0.0)
         hint, plan_id = None, ""
         if plan is not None and self._use_remote:
             try:
@@ -132,9 +167,9 @@ class ReasonerNode(EdgeNode):
                     self.health.counters["remote_plans_rejected"] += 1
                     self.report_error("remote_plan_rejected", str(exc))
         scene = summary_from_msg(message)
-        decision = self.reasoner.decide(scene, instruction, hint, plan_id, budget_ms=budget_ms,
-                                        started=started)
-        for problem in self.reasoner.last_problems:
+        decision = reasoner.decide(scene, instruction, hint, plan_id, budget_ms=budget_ms,
+                                   started=started)
+        for problem in reasoner.last_problems:
             self.report_error("bad_scene", problem)
         out = decision_to_msg(decision, message.header.frame_id or "base_link")
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
@@ -142,12 +177,12 @@ class ReasonerNode(EdgeNode):
         out.rationale = out.rationale[:200]
         self.decision_pub.publish(out)
         processing_ms = (time.perf_counter() - started) * 1e3
-        self.report_timing(processing_ms, message.header.stamp)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)
         self._log.append((decision.action, decision.source, latency_ms))
         c = self.health.counters
         c["decisions"] += 1
         c["model_decisions" if decision.source != 1 else "fallback_decisions"] += 1
-        c["envelope_overrides"] = self.reasoner.counters.envelope_overrides
+        c["envelope_overrides"] = reasoner.counters.envelope_overrides
         c["remote_plans_used"] += int(bool(decision.remote_plan_id))
         if latency_ms > decision.deadline_ms:
             c["missed_deadlines"] += 1
@@ -164,15 +199,3 @@ class ReasonerNode(EdgeNode):
         """One paragraph on every decision made: sources, latency, deadline hits, actions."""
         from edge_llm_ros.reasoning.summary import summarize_decisions
         return summarize_decisions(self._log, self.reasoner.config.deadline_ms)
-
-    def close(self) -> None:
-        if self._stop.is_set():
-            return
-        self._stop.set()
-        with self._lock:
-            self._lock.notify_all()
-        if self._thread.is_alive():
-            self._thread.join(timeout=2.0)
-        self.reasoner.close()
-        if self._log:
-            print(self.summary(), flush=True)

@@ -17,6 +17,7 @@ from rclpy.context import Context
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
 from edge_llm_ros.dds_transport import ensure_non_blocking_sends
+from edge_llm_ros.nodes.base import bring_up_if_autostart
 from edge_llm_ros.nodes.registry import BY_KIND, NODE_KINDS, RECORDER, node_class
 from edge_llm_ros.params import (
     NODE_SPECS,
@@ -107,6 +108,10 @@ def run_nodes(
             for kind in order:
                 result.nodes[kind] = node_class(kind)(context=context, namespace=ns)
                 executor.add_node(result.nodes[kind])
+            # Managed nodes load their models here, before anything spins (as plain
+            # nodes do in their constructors), unless autostart is false.
+            for node in result.nodes.values():
+                bring_up_if_autostart(node)
             for node in result.nodes.values():
                 node.start()
                 node.health.start(time.monotonic())  # silence counts from here

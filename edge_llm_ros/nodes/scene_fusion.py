@@ -21,30 +21,8 @@ from edge_llm_ros.params import ConfigError
 
 
 def fusion_config(params: dict, node_name: str) -> FusionConfig:
-    camera_from_lidar = np.asarray(params["camera_from_lidar"], dtype=float)
-    base_from_lidar = np.asarray(params["base_from_lidar"], dtype=float)
     try:
-        if camera_from_lidar.size != 16 or base_from_lidar.size != 16:
-            raise ValueError("camera_from_lidar and base_from_lidar need 16 numbers each")
-        camera_from_lidar = camera_from_lidar.reshape(4, 4)
-        base_from_lidar = base_from_lidar.reshape(4, 4)
-        if params["lidar_objects_frame"] == "base_link":
-            # objects already in base_link: the 'lidar' frame is base_link itself
-            camera_from_lidar = camera_from_lidar @ np.linalg.inv(base_from_lidar)
-            base_from_lidar = np.eye(4)
-        return FusionConfig(
-            camera_freshness_ms=float(params["camera_freshness_ms"]),
-            lidar_freshness_ms=float(params["lidar_freshness_ms"]),
-            odometry_freshness_ms=float(params["odometry_freshness_ms"]),
-            sync_tolerance_ms=float(params["sync_tolerance_ms"]),
-            max_future_ms=float(params["max_future_ms"]),
-            T_camera_from_lidar=camera_from_lidar, T_base_from_lidar=base_from_lidar,
-            association_min_iou=float(params["association_min_iou"]),
-            confirm_hits=int(params["confirm_hits"]), max_misses=int(params["max_misses"]),
-            ego_front_m=float(params["ego_front_m"]), ego_width_m=float(params["ego_width_m"]),
-            lane_width_m=float(params["lane_width_m"]),
-            max_objects=int(params["max_objects"]),
-        )
+        return FusionConfig.from_params(params)
     except ValueError as exc:
         raise ConfigError(f"node '{node_name}': {exc}") from exc
 
@@ -65,12 +43,7 @@ class SceneFusionNode(EdgeNode):
         self._reported_rejections: dict[str, int] = {}
         self._trigger: SummaryTrigger | None = None
         if p["publish_on"] == "sensor":
-            self._trigger = SummaryTrigger(TriggerConfig(
-                camera_wait_ms=float(p["camera_wait_ms"]),
-                sync_tolerance_ms=float(p["sync_tolerance_ms"]),
-                camera_freshness_ms=float(p["camera_freshness_ms"]),
-                lidar_freshness_ms=float(p["lidar_freshness_ms"]),
-                heartbeat_ms=1000.0 / float(p["rate_hz"])))
+            self._trigger = SummaryTrigger(TriggerConfig.from_params(p))
             # Fires camera_wait_ms after a sweep that is still waiting for its camera frame.
             self._wait_timer = self.create_timer(max(float(p["camera_wait_ms"]), 1.0) / 1000.0,
                                                  self._on_wait_timer)
@@ -136,7 +109,7 @@ class SceneFusionNode(EdgeNode):
             self._trigger.published(self._now_ns())
             self.health.counters["camera_waits_timed_out"] = self._trigger.waits_timed_out
         processing_ms = (time.perf_counter() - started) * 1e3
-        self.report_timing(processing_ms, message.header.stamp)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)
         self._report_rejections()
         if summary.perception_mode == msg.SceneSummary.MODE_FUSED:
             self.health.clear_condition("mode")

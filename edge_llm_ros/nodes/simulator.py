@@ -46,24 +46,8 @@ class SimulatorNode(EdgeNode):
             self.scenario = load_scenario(str(p["scenario"]))
         except ScenarioError as exc:
             raise ConfigError(f"node '{self.get_name()}': parameter 'scenario': {exc}") from exc
-        camera = (
-            CameraConfig(
-                width_px=int(p["camera.width_px"]),
-                height_px=int(p["camera.height_px"]),
-                horizontal_fov_deg=float(p["camera.horizontal_fov_deg"]),
-            )
-            if p["camera.enabled"]
-            else None
-        )
-        lidar = (
-            LidarConfig(
-                channels=int(p["lidar.channels"]),
-                horizontal_samples=int(p["lidar.horizontal_samples"]),
-                max_range_m=float(p["lidar.max_range_m"]),
-            )
-            if p["lidar.enabled"]
-            else None
-        )
+        camera = CameraConfig.from_params(p)
+        lidar = LidarConfig.from_params(p)
         self.sim = Simulator(self.scenario, seed=int(p["seed"]), camera=camera, lidar=lidar,
                              rate_hz=float(p["rate_hz"]))
         self.frames = {

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from edge_llm_ros.params.specs import default_of
 
 MIN_TRANSFER_S = 0.0005  # below this a transfer time is noise, not a bandwidth sample
 MAX_BANDWIDTH_BPS = 10e9
@@ -24,11 +28,20 @@ class LinkConfig:
     rtt_var_gain: float = 0.25  # EWMA gain of the RTT variation (RFC 6298's beta)
     bandwidth_gain: float = 0.3  # EWMA gain of the bandwidth estimate
     base_rtt_window: int = 16  # the bare RTT is the minimum of this many recent heartbeats
-    probe_target_s: float = 0.03  # a sized probe should take about this long to upload
+    # a sized probe should take about this long to upload (offload_manager's parameter)
+    probe_target_s: float = default_of("offload_manager", "probe_target_ms") / 1e3
     probe_min_bytes: int = 1024
-    probe_max_bytes: int = 48_000
-    probe_timeout_s: float = 2.0  # an echo later than this counts as a lost probe
+    probe_max_bytes: int = default_of("offload_manager", "probe_max_bytes")
+    # an echo later than this counts as a lost probe
+    probe_timeout_s: float = max(2.0, default_of("offload_manager", "liveliness_timeout_s"))
     loss_gain: float = 0.1
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> LinkConfig:
+        """From an offload_manager node's parameters."""
+        return cls(probe_target_s=float(params["probe_target_ms"]) / 1e3,
+                   probe_max_bytes=int(params["probe_max_bytes"]),
+                   probe_timeout_s=max(2.0, float(params["liveliness_timeout_s"])))
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,17 @@ before re-enabling keep a noisy estimate from flapping; a dead remote disables a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edge_llm_ros.offload.link import LinkEstimate
+from edge_llm_ros.params.specs import default_of
+
+
+def _d(name: str) -> Any:
+    return default_of("offload_manager", name)
+
 
 TIER_SUMMARY_ONLY = 0  # PlanRequest.TIER_SUMMARY_ONLY
 TIER_SUMMARY_AND_KEYFRAME = 1  # PlanRequest.TIER_SUMMARY_AND_KEYFRAME
@@ -19,14 +27,24 @@ TIER_SUMMARY_AND_KEYFRAME = 1  # PlanRequest.TIER_SUMMARY_AND_KEYFRAME
 
 @dataclass(frozen=True)
 class OffloadConfig:
-    planning_deadline_ms: float = 1000.0
-    enable_fraction: float = 0.7  # start offloading when the estimate fits this share
-    disable_fraction: float = 0.9  # stop once it no longer fits this share
-    reenable_dwell_s: float = 2.0  # after stopping, wait at least this long to start again
-    keyframe_enable_bps: float = 8e6  # add the camera keyframe above this bandwidth...
-    keyframe_disable_bps: float = 4e6  # ...and drop it again below this one
-    remote_compute_guess_ms: float = 400.0  # before the first plan reports its compute time
+    """Defaults: the offload_manager node's parameters (declared once, in its spec)."""
+
+    planning_deadline_ms: float = _d("planning_deadline_ms")
+    enable_fraction: float = _d("enable_fraction")  # start offloading when the estimate fits
+    disable_fraction: float = _d("disable_fraction")  # stop once it no longer fits this share
+    reenable_dwell_s: float = _d("reenable_dwell_s")  # after stopping, wait this long at least
+    keyframe_enable_bps: float = _d("keyframe_enable_bps")  # keyframe above this bandwidth...
+    keyframe_disable_bps: float = _d("keyframe_disable_bps")  # ...dropped again below this
+    remote_compute_guess_ms: float = _d("remote_compute_guess_ms")  # until plans report theirs
     compute_gain: float = 0.3  # EWMA gain of the remote compute time
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> OffloadConfig:
+        """From an offload_manager node's parameters."""
+        names = ("planning_deadline_ms", "enable_fraction", "disable_fraction",
+                 "reenable_dwell_s", "keyframe_enable_bps", "keyframe_disable_bps",
+                 "remote_compute_guess_ms")
+        return cls(**{name: float(params[name]) for name in names})
 
     def __post_init__(self) -> None:
         if not 0.0 < self.enable_fraction <= self.disable_fraction <= 1.0:

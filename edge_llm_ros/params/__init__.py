@@ -15,7 +15,13 @@ from edge_llm_ros.params.core import (
     node_params_from_file,
     validate_params,
 )
-from edge_llm_ros.params.specs import NODE_SPECS, check_params_file, node_spec
+from edge_llm_ros.params.specs import (
+    NODE_SPECS,
+    check_params_file,
+    default_of,
+    node_defaults,
+    node_spec,
+)
 
 __all__ = [
     "NODE_SPECS",
@@ -23,7 +29,9 @@ __all__ = [
     "ParamSpec",
     "ParamValue",
     "check_params_file",
+    "default_of",
     "load_params_file",
+    "node_defaults",
     "node_params_from_file",
     "node_spec",
     "validate_params",

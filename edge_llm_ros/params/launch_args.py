@@ -1,10 +1,15 @@
-"""Launch arguments turned into typed, checked parameter values.
+"""Launch arguments: the ones several launch files share (declared once here),
+and launch arguments turned into typed, checked parameter values.
 
-Shared by the launch files (launch itself is not importable here, so this
-stays plain Python and is tested directly).
+Shared by the launch files. `launch` itself is not installable here, so this
+module imports it only inside the functions that build launch actions; the rest
+is plain Python, tested directly (and read by the static launch-file checks).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -39,3 +44,72 @@ def typed_overrides(node_kind: str, values: dict[str, tuple[str, str]]) -> dict[
         except (ConfigError, yaml.YAMLError) as exc:
             raise ConfigError(f"launch argument {argument}:={text!r}: {exc}") from exc
     return overrides
+
+
+@dataclass(frozen=True)
+class SharedArgument:
+    """A launch argument several launch files declare the same way."""
+
+    name: str
+    description: str
+    default: str = ""
+    #: Default as a file in this package's share directory, e.g. ("config", "bag.yaml").
+    share_default: tuple[str, ...] = ()
+
+
+#: Arguments of the pipeline launch files: the including files forward them to
+#: vehicle.launch.py unchanged. (vehicle.launch.py's own use_sim_time differs: auto.)
+SHARED_ARGUMENTS: dict[str, SharedArgument] = {a.name: a for a in (
+    SharedArgument("config", "Parameter file of the on-board nodes (its /** section applies "
+                   "to every edge_llm_ros node, the sensor sources included).",
+                   share_default=("config", "vehicle.yaml")),
+    SharedArgument("namespace", "ROS namespace of the vehicle: its sensor topics and every "
+                   "node."),
+    SharedArgument("use_sim_time", "Pipeline nodes follow the sensor source's time on /clock.",
+                   default="true"),
+    SharedArgument("autostart", "Bring the managed nodes (those that load a model: "
+                   "camera_detector, reasoner, remote_planner) to active: configure (load and "
+                   "warm the model), then activate. false leaves them unconfigured for a "
+                   "lifecycle manager (<node>/change_state).", default="true"),
+    SharedArgument("record", "Record the run's topics (sensors and pipeline outputs) to a new "
+                   "rosbag2 bag with bag_recorder.", default="false"),
+    SharedArgument("record_path", "Bag directory to create when record:=true; must not exist. "
+                   "Empty: edge_llm_ros_<date>-<time> in the working directory."),
+    SharedArgument("bag_config", "Parameter file of bag_replay and bag_recorder.",
+                   share_default=("config", "bag.yaml")),
+)}
+
+#: What a launch file that includes vehicle.launch.py declares and passes on to it.
+PIPELINE_ARGUMENTS: tuple[str, ...] = (
+    "config", "namespace", "use_sim_time", "autostart", "record", "record_path", "bag_config",
+)
+
+#: Parameters a launch file gives a managed node it starts as launch_ros
+#: LifecycleNode: launch drives the transitions (its autostart), so the node must
+#: not bring itself up as well.
+LAUNCH_DRIVES_LIFECYCLE: dict[str, bool] = {"autostart": False}
+
+
+def declare_shared_arguments(*names: str) -> list[Any]:
+    """DeclareLaunchArgument actions for SHARED_ARGUMENTS, by name."""
+    from launch.actions import DeclareLaunchArgument
+    from launch.substitutions import PathJoinSubstitution
+    from launch_ros.substitutions import FindPackageShare
+
+    actions = []
+    for name in names:
+        argument = SHARED_ARGUMENTS[name]
+        default: Any = argument.default
+        if argument.share_default:
+            default = PathJoinSubstitution([FindPackageShare("edge_llm_ros"),
+                                            *argument.share_default])
+        actions.append(DeclareLaunchArgument(name, default_value=default,
+                                             description=argument.description))
+    return actions
+
+
+def forward_arguments(*names: str) -> dict[str, Any]:
+    """launch_arguments of an include that passes these arguments on unchanged."""
+    from launch.substitutions import LaunchConfiguration
+
+    return {name: LaunchConfiguration(name) for name in names}

@@ -7,38 +7,59 @@ milliseconds or seconds as the name says; rates in hertz.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from edge_llm_ros.params.core import (
     BUILTIN_PARAMETERS,
     ConfigError,
     ParamSpec,
+    ParamValue,
     load_params_file,
+    node_params_from_file,
+    validate_params,
 )
 from edge_llm_ros.sim import rig
 
-# Parameters every edge_llm_ros node has: health reporting.
-COMMON: tuple[ParamSpec, ...] = (
+
+def _common(input_timeout_s: float = 2.0, slow_processing_ms: float = 100.0,
+            late_latency_ms: float = 500.0) -> tuple[ParamSpec, ...]:
+    """Parameters every edge_llm_ros node has (health reporting); the thresholds
+    differ per node (a detector is slow long before a remote planner is)."""
+    return (
+        ParamSpec(
+            "diagnostics_period_s", 1.0,
+            "Period of the node's status on /diagnostics, seconds.",
+            min_value=0.1, max_value=60.0,
+        ),
+        ParamSpec(
+            "input_timeout_s", input_timeout_s,
+            "An input with no message for this long is reported stale (log warning "
+            "once, WARN in diagnostics), seconds.",
+            min_value=0.1, max_value=600.0,
+        ),
+        ParamSpec(
+            "slow_processing_ms", slow_processing_ms,
+            "Per-frame processing time above which diagnostics go WARN, milliseconds.",
+            min_value=0.1, max_value=60000.0,
+        ),
+        ParamSpec(
+            "late_latency_ms", late_latency_ms,
+            "Pipeline latency (output time minus sensor stamp) above which a result is "
+            "late; diagnostics go ERROR while results stay late, milliseconds.",
+            min_value=1.0, max_value=600000.0,
+        ),
+    )
+
+
+# The names (and generic defaults) of the parameters every node has.
+COMMON: tuple[ParamSpec, ...] = _common()
+
+# Parameters of the managed (lifecycle) nodes: those that load a model or open a device.
+LIFECYCLE: tuple[ParamSpec, ...] = (
     ParamSpec(
-        "diagnostics_period_s", 1.0,
-        "Period of the node's status on /diagnostics, seconds.",
-        min_value=0.1, max_value=60.0,
-    ),
-    ParamSpec(
-        "input_timeout_s", 2.0,
-        "An input with no message for this long is reported stale (log warning "
-        "once, WARN in diagnostics), seconds.",
-        min_value=0.1, max_value=600.0,
-    ),
-    ParamSpec(
-        "slow_processing_ms", 100.0,
-        "Per-frame processing time above which diagnostics go WARN, milliseconds.",
-        min_value=0.1, max_value=60000.0,
-    ),
-    ParamSpec(
-        "late_latency_ms", 500.0,
-        "Pipeline latency (output time minus sensor stamp) above which a result is "
-        "late; diagnostics go ERROR while results stay late, milliseconds.",
-        min_value=1.0, max_value=600000.0,
+        "autostart", True,
+        "Configure (load and warm the model) and activate at start-up; false leaves the "
+        "node unconfigured for a lifecycle manager (<node>/change_state).",
     ),
 )
 
@@ -135,7 +156,8 @@ def _stamp_checks(max_age_ms: float) -> tuple[ParamSpec, ...]:
     )
 
 
-LIDAR_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
+LIDAR_DETECTOR: tuple[ParamSpec, ...] = _common(slow_processing_ms=50.0,
+                                                 late_latency_ms=300.0) + _stamp_checks(1000.0) + (
     ParamSpec("target_frame", "", "Frame of the published objects; empty keeps the point "
               "cloud's frame. Needs target_from_lidar (tf is not used)."),
     ParamSpec("target_from_lidar", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0,
@@ -173,11 +195,27 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
               "metres.", min_value=0.0, max_value=5.0),
     ParamSpec("detector.min_class_score", 0.3, "Below this class confidence an object is "
               "'unknown'.", min_value=0.0, max_value=1.0),
+    ParamSpec("detector.reject_structure", True, "Drop what is off the drivable corridor "
+              "(estimated from the scan: smooth ground joined to the ground under the vehicle "
+              "without kerb-high steps, plus a 2-cell margin), except pedestrians and "
+              "cyclists, and unknown shapes that look like walls, fences, poles, canopies or "
+              "clutter; false reports every cluster."),
+    ParamSpec("detector.road_max_step_m", 0.06, "Largest step between neighbouring ground "
+              "cells (after the fitted slope) that stays on the road; a kerb is ~0.1 m, "
+              "metres.", min_value=0.01, max_value=1.0),
+    ParamSpec("detector.gate", "", "Learned road-user gate (logistic regression on cluster "
+              "features, perception/lidar_gates.py), trained per sensor: 'kitti_hdl64' for "
+              "KITTI's HDL-64E; empty: none.", choices=("", "kitti_hdl64")),
+    ParamSpec("detector.gate_threshold", 0.3, "Unknown and truck clusters scoring below this "
+              "road-user probability are dropped (with a gate).", min_value=0.0,
+              max_value=1.0),
     ParamSpec("detector.complete_car_boxes", True, "Grow a car seen from one side to a typical "
               "car size away from the sensor, so its centre is where the car is."),
 )
 
-CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
+CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
+    _common(slow_processing_ms=150.0) + LIFECYCLE + _stamp_checks(1000.0)
+) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
               ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
               "model, models/sim_detector.onnx."),
@@ -204,7 +242,7 @@ CAMERA_DETECTOR: tuple[ParamSpec, ...] = COMMON + _stamp_checks(1000.0) + (
               "~/.cache/edge_llm_ros/engines."),
 )
 
-SCENE_FUSION: tuple[ParamSpec, ...] = COMMON + (
+SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (
     ParamSpec("rate_hz", 10.0, "publish_on timer: the SceneSummary rate; publish_on sensor: "
               "the rate while no sensor delivers (degraded summaries keep coming), hertz.",
               min_value=0.5, max_value=100.0),
@@ -253,22 +291,25 @@ SCENE_FUSION: tuple[ParamSpec, ...] = COMMON + (
               min_value=1, max_value=500),
 )
 
-MODEL: tuple[ParamSpec, ...] = (
-    ParamSpec("model.backend", "llama_cpp", "Runtime: llama_cpp (quantized GGUF on the CPU), "
-              "tensorrt_edgellm (TensorRT Edge-LLM engine on an NVIDIA GPU), or rules (no "
-              "model: every decision is the rule policy's).",
-              choices=("llama_cpp", "tensorrt_edgellm", "rules")),
-    ParamSpec("model.path", "", "llama_cpp: GGUF file (a bare name is looked up in the "
-              "package's models folder); tensorrt_edgellm: Hugging Face checkpoint folder. "
-              "Empty: the tuned model built at setup (models/reasoner-smollm2-135m.Q8_0.gguf)."),
-    ParamSpec("model.threads", 2, "CPU threads for llama_cpp.", min_value=1, max_value=256),
-    ParamSpec("model.context_tokens", 512, "Context length, tokens.", min_value=128,
-              max_value=32768),
-    ParamSpec("model.engine_cache_dir", "", "tensorrt_edgellm: folder of cached engines "
-              "(empty: ~/.cache/edge_llm_ros/edgellm)."),
-    ParamSpec("model.precision", "fp16", "tensorrt_edgellm engine precision.",
-              choices=("fp16", "auto")),
-)
+def _model(context_tokens: int = 512) -> tuple[ParamSpec, ...]:
+    """The model.* parameters; the remote planner gives its bigger model more context."""
+    return (
+        ParamSpec("model.backend", "llama_cpp", "Runtime: llama_cpp (quantized GGUF on the CPU), "
+                  "tensorrt_edgellm (TensorRT Edge-LLM engine on an NVIDIA GPU), or rules (no "
+                  "model: every decision is the rule policy's).",
+                  choices=("llama_cpp", "tensorrt_edgellm", "rules")),
+        ParamSpec("model.path", "", "llama_cpp: GGUF file (a bare name is looked up in the "
+                  "package's models folder); tensorrt_edgellm: Hugging Face checkpoint "
+                  "folder. Empty: the tuned model built at setup "
+                  "(models/reasoner-smollm2-135m.Q8_0.gguf)."),
+        ParamSpec("model.threads", 2, "CPU threads for llama_cpp.", min_value=1, max_value=256),
+        ParamSpec("model.context_tokens", context_tokens, "Context length, tokens.",
+                  min_value=128, max_value=32768),
+        ParamSpec("model.engine_cache_dir", "", "tensorrt_edgellm: folder of cached engines "
+                  "(empty: ~/.cache/edge_llm_ros/edgellm)."),
+        ParamSpec("model.precision", "fp16", "tensorrt_edgellm engine precision.",
+                  choices=("fp16", "auto")),
+    )
 
 FALLBACK: tuple[ParamSpec, ...] = (
     ParamSpec("fallback.stop_ttc_s", 1.5, "Stop when anything on the path is closer than this "
@@ -287,9 +328,25 @@ FALLBACK: tuple[ParamSpec, ...] = (
               "nearer than this when a lane is clear, metres.", min_value=0.0, max_value=200.0),
     ParamSpec("fallback.lane_clear_margin_m", 15.0, "A target lane is clear when empty this far "
               "behind and ahead, metres.", min_value=0.0, max_value=200.0),
+    ParamSpec("fallback.lateral_horizon_s", 4.0, "A road user whose lateral motion brings it "
+              "into the ego corridor within this is a cut-in threat (safety envelope), seconds.",
+              min_value=0.0, max_value=30.0),
+    ParamSpec("fallback.cut_in_headway_s", 1.0, "A cut-in is a threat when the gap it leaves "
+              "is under this time headway (plus fallback.stop_distance_m), seconds.",
+              min_value=0.0, max_value=10.0),
+    ParamSpec("fallback.closing_decel_mps2", 1.0, "Slow down for an ego-lane lead that needs "
+              "more braking than this to stay fallback.stop_distance_m away, m/s^2.",
+              min_value=0.0, max_value=20.0),
+    ParamSpec("fallback.slow_down_decel_mps2", 2.5, "Slowing down brakes about this hard; a "
+              "stopped vehicle ahead needing more braking is a stop, m/s^2.", min_value=0.0,
+              max_value=20.0),
+    ParamSpec("fallback.oncoming_reach_s", 8.0, "Oncoming traffic this close in time closes "
+              "the passing lane to a lane change, seconds.", min_value=0.0, max_value=60.0),
 )
 
-REASONER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+REASONER: tuple[ParamSpec, ...] = (
+    _common(slow_processing_ms=150.0, late_latency_ms=300.0) + LIFECYCLE + _model() + FALLBACK
+) + (
     ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
               "scene's sensor stamp; the rule policy decides if the model has not settled an "
               "action by then, milliseconds.", min_value=5.0, max_value=10000.0),
@@ -327,7 +384,8 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
               max_value=4096),
 )
 
-REMOTE_PLANNER: tuple[ParamSpec, ...] = COMMON + MODEL + FALLBACK + (
+REMOTE_PLANNER: tuple[ParamSpec, ...] = _common(
+    slow_processing_ms=1500.0, late_latency_ms=3000.0) + LIFECYCLE + _model() + FALLBACK + (
     ParamSpec("horizon_steps", 3, "Meta-actions per plan: the scene now, then rolled forward "
               "one step at a time.", min_value=1, max_value=16),
     ParamSpec("step_s", 1.0, "Duration of each planned step, seconds.", min_value=0.1,
@@ -450,3 +508,33 @@ def check_params_file(path: str | Path) -> None:
                     f"parameter file '{path}': node '{node_key}': unknown parameter(s) "
                     f"{', '.join(unknown)}"
                 )
+
+
+def default_of(node_kind: str, name: str) -> ParamValue:
+    """The declared default of one node parameter: what core config dataclasses use as
+    their field defaults, so no default is written twice."""
+    for spec in node_spec(node_kind):
+        if spec.name == name:
+            if spec.required:
+                raise KeyError(f"{node_kind}.{name} is required and has no default")
+            return list(spec.default) if isinstance(spec.default, list) else spec.default
+    raise KeyError(f"node '{node_kind}' has no parameter '{name}'")
+
+
+def node_defaults(node_kind: str, params_file: str | Path | None = None,
+                  node_name: str | None = None, namespace: str = "/",
+                  overrides: dict[str, Any] | None = None) -> dict[str, ParamValue]:
+    """The parameters a node of `node_kind` starts with: the spec defaults, then what a
+    parameter file gives it (as rcl would match it), then `overrides`; checked.
+
+    The offline commands build their configs from this, so they run what the node runs.
+    Required parameters without a value are left out rather than refused (an offline
+    command does not need them)."""
+    specs = node_spec(node_kind)
+    given: dict[str, Any] = {}
+    if params_file is not None:
+        check_params_file(params_file)
+        given.update(node_params_from_file(params_file, node_name or node_kind, namespace))
+    given.update(overrides or {})
+    present = tuple(s for s in specs if not s.required or s.name in given)
+    return validate_params(node_name or node_kind, present, given)

@@ -35,13 +35,21 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.types import Object3D
+
+
+def _d(name: str) -> Any:
+    """The lidar_detector spec's default of `detector.<name>` (declared once, there)."""
+    return default_of("lidar_detector", f"detector.{name}")
+
 
 CLASS_NAMES: tuple[str, ...] = ("car", "truck", "pedestrian", "cyclist", "unknown")
 
@@ -64,7 +72,8 @@ class ClassPrior:
 
 
 DEFAULT_CLASS_PRIORS: dict[str, ClassPrior] = {
-    "car": ClassPrior(length=(1.2, 2.6, 5.4, 6.2), width=(0.05, 0.25, 2.2, 2.5),
+    # a car's rear corner seen at 20-40 m is only ~1.5 m long (KITTI): loose minimum
+    "car": ClassPrior(length=(0.9, 2.0, 5.4, 6.2), width=(0.05, 0.25, 2.2, 2.5),
                       height=(0.9, 1.2, 2.1, 2.5), top_fraction=(0.3, 0.45, 1.0, 1.0),
                       edge_fraction=(0.25, 0.4, 1.0, 1.0)),
     "truck": ClassPrior(length=(1.9, 2.3, 14.0, 18.0), width=(0.0, 0.05, 2.8, 3.2),
@@ -77,21 +86,29 @@ DEFAULT_CLASS_PRIORS: dict[str, ClassPrior] = {
 }
 
 
+# Per-cluster features the learned gate reads (and `return_features` returns), in order.
+CLUSTER_FEATURES: tuple[str, ...] = (
+    "log_points", "range_m", "length_m", "width_m", "height_m", "top_fraction",
+    "edge_fraction", "gap_m", "intensity_mean", "intensity_std", "road_share",
+    "near_road", "log_density", "best_class_score", "elevated_share")
+
+
 @dataclass(frozen=True)
 class LidarDetectorConfig:
-    """Parameters of `LidarDetector`; defaults suit a roof-mounted 32-128 beam sensor."""
+    """Parameters of `LidarDetector`. Those that are node parameters (`detector.*`) take
+    their defaults from the lidar_detector spec: the offline tools run what the node runs."""
 
     # Sensor and crop.
-    sensor_height_m: float = 1.8  # hint: ground is expected this far below the origin
-    min_range_m: float = 2.5  # closer returns are the vehicle itself
-    max_range_m: float = 80.0  # sparser than this, clusters are unreliable
+    sensor_height_m: float = _d("sensor_height_m")  # ground is expected this far below
+    min_range_m: float = _d("min_range_m")  # closer returns are the vehicle itself
+    max_range_m: float = _d("max_range_m")  # sparser than this, clusters are unreliable
     roi_x_m: tuple[float, float] = (-80.0, 80.0)  # region of interest, lidar frame
     roi_y_m: tuple[float, float] = (-40.0, 40.0)
     roi_z_m: tuple[float, float] = (-4.0, 4.0)  # absolute z crop (reflections, sky returns)
 
     # Ground removal.
-    ground_cell_m: float = 1.0  # grid of lowest points
-    ground_threshold_m: float = 0.2  # points this close above the local ground are ground
+    ground_cell_m: float = _d("ground_cell_m")  # grid of lowest points
+    ground_threshold_m: float = _d("ground_threshold_m")  # this close above ground: ground
     ground_flatness_m: float = 0.25  # a ground cell's points span at most this height
     ground_max_step_m: float = 0.5  # ... and its lowest point is this close above its neighbours'
     ground_neighbourhood_cells: int = 5  # window whose ground cells give other cells' ground
@@ -104,15 +121,15 @@ class LidarDetectorConfig:
     max_object_height_m: float = 3.2  # points higher above ground are ignored (trees, signs)
 
     # Downsampling and clustering.
-    voxel_size_m: float = 0.15
-    cluster_tolerance_m: float = 0.2  # 2D grid cell: points this close always join; points
+    voxel_size_m: float = _d("voxel_size_m")
+    cluster_tolerance_m: float = _d("cluster_tolerance_m")  # 2D grid cell: this close always join;
     # farther than 2*sqrt(2) times this never do (8-connected cells)
     cluster_far_ranges_m: tuple[float, ...] = (20.0,)  # beyond each, one more cell of
     # reach (returns are sparser far away; 0.2 m cells would split a car at 30 m)
-    min_cluster_points: int = 8
-    max_cluster_points: int = 30_000
-    max_object_length_m: float = 16.0  # longer clusters are structure (walls, hedges)
-    min_object_height_m: float = 0.4  # lower clusters are kerbs and litter
+    min_cluster_points: int = _d("min_cluster_points")
+    max_cluster_points: int = _d("max_cluster_points")
+    max_object_length_m: float = _d("max_object_length_m")  # longer: structure
+    min_object_height_m: float = _d("min_object_height_m")  # lower: kerbs, litter
 
     # Box fitting and classes.
     yaw_coarse_step_deg: float = 5.0
@@ -120,20 +137,69 @@ class LidarDetectorConfig:
     lshape_min_distance_m: float = 0.01  # d0 of the closeness criterion
     class_priors: dict[str, ClassPrior] = field(
         default_factory=lambda: dict(DEFAULT_CLASS_PRIORS))
-    min_class_score: float = 0.3  # below this the class is "unknown"
+    min_class_score: float = _d("min_class_score")  # below this the class is "unknown"
     # Elevation of the sensor's highest beam (HDL-64E: 2.0, VLP-32C: 15.0, OS1: 22.5). Objects
     # whose top reaches it are cut off: their height is only a lower bound, so they cannot be
     # told from poles and trunks and only "truck" stays possible. None or NaN (for ROS
     # parameters, which cannot be None): not judged.
-    sensor_top_elevation_deg: float | None = None
+    sensor_top_elevation_deg: float | None = _d("sensor_top_elevation_deg")
     truncation_margin_deg: float = 0.6  # a top this close to the highest beam is cut off
     min_class_points: int = 15  # fewer points than this cannot be told apart: "unknown"
     edge_band_m: float = 0.2  # "near the outline" for the edge-fraction shape cue
     # A car seen only from one side or end is completed to this length and width,
     # growing away from the sensor, so its centre is where the car is, not its visible face.
-    complete_car_boxes: bool = True
+    complete_car_boxes: bool = _d("complete_car_boxes")
     car_typical_size_m: tuple[float, float] = (3.9, 1.65)  # KITTI mean car length, width
     return_point_indices: bool = False  # fill Object3D.point_indices (costs ~1 ms)
+
+    # Drivable corridor and static structure. The road is the smooth ground connected to
+    # the ground under the vehicle: cells whose points span at most `road_flatness_m` and
+    # whose lowest point steps at most `road_max_step_m` from a road neighbour (a kerb is
+    # a ~0.1 m step), closed over `road_close_cells` so cars on it do not cut holes.
+    # Objects whose centre is off the road ("off_road") and not in `off_road_classes`
+    # are dropped; unknown shapes that look like structure (walls, fences, hedges:
+    # long and thin or longer than a truck; canopies: hanging above the ground) are
+    # dropped everywhere. False keeps every cluster (the behaviour before).
+    reject_structure: bool = _d("reject_structure")
+    road_flatness_m: float = 0.12
+    road_max_step_m: float = _d("road_max_step_m")
+    road_close_cells: int = 3
+    road_margin_cells: int = 2  # ground cells next to the road that count as road
+    # (cells apart, allowance factor) of the step test; ((1, 1.0), (2, 2.0)) also finds a
+    # kerb whose rise is split over two cells, but real roads' bumps then break the road
+    road_step_shifts: tuple[tuple[int, float], ...] = ((1, 1.0),)
+    road_fill_cells: float = 0.0  # empty cells this close to returns take their height
+    road_seed_m: tuple[float, float] = (8.0, 8.0)  # ground cells within (|x|, |y|) of
+    # the sensor seed the road (a sidewalk or verge that close joins it)
+    off_road_classes: tuple[str, ...] = ("pedestrian", "cyclist")
+    structure_max_width_m: float = 0.35  # a longer object this thin is a wall or a fence
+    structure_min_length_m: float = 1.8
+    structure_max_gap_m: float = 0.6  # an unknown object this far above the ground hangs
+    structure_pole_footprint_m: float = 1.0  # unknown objects shorter than this are ...
+    structure_pole_min_height_m: float = 2.0  # ... poles or trunks when taller than this,
+    structure_clutter_max_height_m: float = 1.0  # ... and clutter when lower than this
+    structure_min_points: int = 30  # an unknown object with fewer returns is clutter ...
+    structure_min_points_range_m: float = 15.0  # ... at this range (fewer farther out)
+    on_road_classes: tuple[str, ...] = ("unknown",)  # need the road itself, not its margin
+    # Learned road-user gate: logistic regression on `CLUSTER_FEATURES` (weights then
+    # bias, features standardised by `gate_mean`/`gate_scale`); clusters scoring below
+    # `gate_threshold` are dropped. Empty: no gate. Trained per sensor (the HDL-64E
+    # weights come from `edge-llm-ros`'s tools/training/lidar_gate.py).
+    gate: str = _d("gate")  # name of a shipped gate (perception/lidar_gates.py), e.g. "kitti_hdl64"
+    gate_weights: tuple[float, ...] = ()
+    gate_mean: tuple[float, ...] = ()
+    gate_scale: tuple[float, ...] = ()
+    gate_threshold: float = _d("gate_threshold")
+    gate_classes: tuple[str, ...] = ("unknown", "truck")  # classes the gate may drop: the
+    # ones structure is mistaken for (walls and hedges pass for trucks)
+    return_features: bool = False  # fill Object3D.features (training the gate)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **core: Any) -> LidarDetectorConfig:
+        """From a lidar_detector node's parameters (`detector.*`), plus core-only fields."""
+        fields = {name.split(".", 1)[1]: value for name, value in params.items()
+                  if name.startswith("detector.")}
+        return cls(**fields, **core)
 
     def __post_init__(self) -> None:
         positive = ("sensor_height_m", "max_range_m", "ground_cell_m", "ground_threshold_m",
@@ -156,6 +222,21 @@ class LidarDetectorConfig:
         if not 1 <= self.min_cluster_points <= self.max_cluster_points:
             raise ValueError("LidarDetectorConfig needs 1 <= min_cluster_points "
                              "<= max_cluster_points")
+        n_gate = len(CLUSTER_FEATURES)
+        if self.gate and not self.gate_weights:
+            from edge_llm_ros.perception.lidar_gates import GATES
+
+            if self.gate not in GATES:
+                raise ValueError(f"LidarDetectorConfig.gate: unknown gate {self.gate!r}; "
+                                 f"shipped: {', '.join(sorted(GATES)) or 'none'}")
+            for key, value in GATES[self.gate].items():
+                object.__setattr__(self, key, tuple(value))
+        if self.gate_weights and not (len(self.gate_weights) == n_gate + 1
+                                      and len(self.gate_mean) == len(self.gate_scale) == n_gate):
+            raise ValueError(f"LidarDetectorConfig gate needs {n_gate + 1} weights and "
+                             f"{n_gate} means and scales (CLUSTER_FEATURES), got "
+                             f"{len(self.gate_weights)}, {len(self.gate_mean)}, "
+                             f"{len(self.gate_scale)}")
         top = self.sensor_top_elevation_deg
         if top is not None and math.isfinite(top) and not -90.0 < top < 90.0:
             raise ValueError(f"LidarDetectorConfig.sensor_top_elevation_deg must be in "
@@ -187,6 +268,7 @@ class GroundEstimate:
     ground_z_m: np.ndarray  # local ground z under the point
     is_ground: np.ndarray  # height below `ground_threshold_m`
     plane: tuple[float, float, float]  # z = a*x + b*y + c fitted to the lowest points
+    road_level: np.ndarray | None = None  # per point: 2 drivable corridor, 1 its margin, 0 off
 
 
 STAGES: tuple[str, ...] = ("crop", "ground", "voxel", "cluster", "box", "classify")
@@ -337,7 +419,7 @@ class LidarDetector:
 
     # -------------------------------------------------------------- ground
     def _ground(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                              tuple[float, float, float]]:
+                                              tuple[float, float, float], np.ndarray]:
         """Per point: height above local ground and the local ground z; the fitted plane.
 
         A cell is a ground cell when its points are flat (lowest to highest
@@ -398,14 +480,89 @@ class LidarDetector:
             around = np.where(w_sum > 1e-6, z_sum / w_sum, plane_z)
         local = np.where(flat, zmin_g, around).ravel()
         g = local[cell]
-        return p[:, 2] - g, g, (float(plane[0]), float(plane[1]), float(plane[2]))
+        road = self._road(zmin_g, zmax.reshape(nx, ny), plane_z, gx, gy)
+        return (p[:, 2] - g, g, (float(plane[0]), float(plane[1]), float(plane[2])),
+                road.ravel()[cell])
+
+    def _road(self, zmin_g: np.ndarray, zmax_g: np.ndarray, plane_z: np.ndarray,
+              gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+        """(nx, ny) drivable corridor: smooth ground cells connected (through steps no
+        higher than a kerb) to the ground under the vehicle, closed so that objects
+        standing on the road do not cut it. Empty cells (no returns) are not road."""
+        cfg = self.config
+        if not cfg.reject_structure:
+            return np.full(zmin_g.shape, 2, dtype=np.uint8)
+        observed = np.isfinite(zmin_g)
+        with np.errstate(invalid="ignore"):
+            smooth = observed & ((zmax_g - zmin_g) <= cfg.road_flatness_m)
+            # Rings land metres apart far out: a cell without returns takes the height
+            # of the nearest cell with returns (none if that one is an obstacle, or if it
+            # is more than `road_fill_cells` away), so a kerb between two rings is still
+            # a step and shadows do not join the road to what lies behind them.
+            z = np.where(smooth, zmin_g - plane_z, np.nan)
+            dist, (ni, nj) = ndimage.distance_transform_edt(~observed, return_indices=True)
+            if cfg.road_fill_cells > 0:
+                z = np.where(dist <= cfg.road_fill_cells, z[ni, nj], np.nan)
+            # step to the neighbours along each axis (`road_step_shifts`), measured from
+            # the fitted plane so that a steady slope is no step
+            step = np.zeros(z.shape, dtype=np.float32)
+            for axis in (0, 1):
+                for shift, allow in cfg.road_step_shifts:
+                    lo = [slice(None)] * 2
+                    hi = [slice(None)] * 2
+                    lo[axis] = slice(0, -shift)
+                    hi[axis] = slice(shift, None)
+                    d = np.abs(z[tuple(hi)] - z[tuple(lo)]) / allow
+                    d = np.where(np.isnan(d), 0.0, d)
+                    step[tuple(lo)] = np.maximum(step[tuple(lo)], d)
+                    step[tuple(hi)] = np.maximum(step[tuple(hi)], d)
+            ok = np.isfinite(z) & (step <= cfg.road_max_step_m)
+        # with no fill, cells without returns join whatever is around them (far out the
+        # road then reaches everything not walled off by obstacles or kerbs)
+        lab, _ = ndimage.label(ok | (~observed if cfg.road_fill_cells <= 0 else False))
+        # the road is what joins the ground around the vehicle
+        near = (np.abs(gx) <= cfg.road_seed_m[0]) & (np.abs(gy) <= cfg.road_seed_m[1])
+        seeds = np.unique(lab[near & ok])
+        road = np.isin(lab, seeds[seeds > 0]) & ok
+        if cfg.road_close_cells > 0:
+            road = ndimage.binary_closing(road, iterations=cfg.road_close_cells)
+        # 2: the road itself; 1: its margin (parked cars, what stands at the kerb)
+        level = road.astype(np.uint8) * 2
+        if cfg.road_margin_cells > 0:
+            margin = ndimage.binary_dilation(road, iterations=cfg.road_margin_cells)
+            level[margin & ~road] = 1
+        return level
 
     def estimate_ground(self, points: np.ndarray) -> GroundEstimate:
         """Ground heights for (N, >=3) points (no cropping: points outside the region
         of interest use its border cells). What `detect` removes as ground."""
         p = np.asarray(points)[:, :3].astype(np.float32)
-        h, g, plane = self._ground(p)
-        return GroundEstimate(h, g, h < self.config.ground_threshold_m, plane)
+        h, g, plane, road = self._ground(p)
+        return GroundEstimate(h, g, h < self.config.ground_threshold_m, plane, road)
+
+    # -------------------------------------------------------------- features
+    @staticmethod
+    def _features(pl: np.ndarray, k: int, n_pts: np.ndarray, centers: np.ndarray,
+                  sizes: np.ndarray, top_frac: np.ndarray, edge_frac: np.ndarray,
+                  gap: np.ndarray, intensity: np.ndarray, road_level: np.ndarray,
+                  classes: list[str], scores: np.ndarray, top_pt: np.ndarray) -> np.ndarray:
+        """(k, len(CLUSTER_FEATURES)) per-cluster features, before boxes are completed."""
+        n_sel = np.maximum(np.bincount(pl, minlength=k), 1)
+        i_mean = np.bincount(pl, weights=intensity, minlength=k) / n_sel
+        i_sq = np.bincount(pl, weights=intensity * intensity, minlength=k) / n_sel
+        rng = np.hypot(centers[:, 0], centers[:, 1])
+        length, width, height = sizes[:, 0], sizes[:, 1], sizes[:, 2]
+        area = np.maximum((length + width) * height, 0.05)
+        unknown = np.array([c == "unknown" for c in classes], dtype=bool)
+        return np.column_stack([
+            np.log(np.maximum(n_pts, 1)), rng, length, width, height, top_frac, edge_frac,
+            gap, i_mean, np.sqrt(np.maximum(i_sq - i_mean * i_mean, 0.0)),
+            np.bincount(pl, weights=road_level >= 2, minlength=k) / n_sel,
+            (np.bincount(pl, weights=road_level >= 1, minlength=k) > 0).astype(np.float64),
+            np.log(np.maximum(n_pts * np.maximum(rng, 1.0) ** 2 / area, 1e-3)),
+            np.where(unknown, 1.0 - scores, scores),
+            np.bincount(pl, weights=top_pt, minlength=k) / n_sel,
+        ])
 
     # -------------------------------------------------------------- detect
     def detect(self, points_xyzi: np.ndarray) -> LidarDetections:
@@ -442,12 +599,15 @@ class LidarDetector:
             return result([], flat)
 
         # ---- ground
-        h, g, plane = self._ground(p)
+        h, g, plane, road_pt = self._ground(p)
         obstacle = (h >= cfg.ground_threshold_m) & (h <= cfg.max_object_height_m)
         n_ground = int(np.count_nonzero(h < cfg.ground_threshold_m))
         oi = np.flatnonzero(obstacle)
         q = p[oi]
         qg = g[oi]
+        q_road = road_pt[oi]
+        q_int = (pts[idx[oi], 3].astype(np.float64) if pts.shape[1] >= 4
+                 else np.zeros(oi.size))
         marks.append(time.perf_counter())
         if oi.size < cfg.min_cluster_points:
             return result([], plane, n_ground)
@@ -576,11 +736,49 @@ class LidarDetector:
             if classes[j] != "unknown":
                 classes[j] = "unknown"
                 scores[j] = 1.0 - scores[j]
+        want_features = bool(cfg.gate_weights) or cfg.return_features
+        feats = (self._features(pl, k, n_pts[keep_lab], centers, sizes, top_frac, edge_frac,
+                                lo[keep_lab, 2] - ground_z[keep_lab], q_int[psel],
+                                q_road[psel], classes, scores, top_pt)
+                 if want_features else None)
         if cfg.complete_car_boxes:
             is_car = np.array([c == "car" for c in classes])
             if is_car.any():
                 _complete_car_boxes(centers, sizes, box_yaw, is_car, cfg.car_typical_size_m)
         long_ok = length <= cfg.max_object_length_m
+        if cfg.reject_structure:
+            n_sel = np.maximum(np.bincount(pl, minlength=k), 1)
+            road_level = q_road[psel]
+            near_road = np.bincount(pl, weights=road_level >= 1, minlength=k) > 0
+            on_road = np.bincount(pl, weights=road_level >= 2, minlength=k) / n_sel
+            cls = np.array(classes)
+            unknown = cls == "unknown"
+            # what does not touch the road or its margin is dropped (a large object's
+            # cells are not road, and its far side is in its shadow); an unknown shape
+            # must stand on the road itself
+            off_road = (~near_road & ~np.isin(cls, list(cfg.off_road_classes))) | (
+                np.isin(cls, list(cfg.on_road_classes)) & (on_road < 0.5))
+            # walls and fences: a long flat face; one longer than a truck's rear and not
+            # standing on the road itself passes for a truck's side but is not one
+            flat_face = width < cfg.structure_max_width_m
+            thin = flat_face & ((unknown & (length > cfg.structure_min_length_m))
+                                | ((cls == "truck") & (length > 3.0) & (on_road < 0.5)))
+            gap = lo[keep_lab, 2] - ground_z[keep_lab]
+            hanging = unknown & (gap > cfg.structure_max_gap_m)
+            # poles, trunks, posts (tall, small footprint) and bollards, litter, kerb
+            # stones (low, small): an unknown obstacle must be something to drive into
+            small = length < cfg.structure_pole_footprint_m
+            pole = unknown & small & (height > cfg.structure_pole_min_height_m)
+            # returns thin out with range squared: a far car has ~20 points at 40 m
+            r2 = np.maximum(centers[:, 0] ** 2 + centers[:, 1] ** 2, 1.0)
+            min_pts = np.maximum(cfg.min_cluster_points, cfg.structure_min_points
+                                 * cfg.structure_min_points_range_m ** 2 / r2)
+            clutter = unknown & ((small & (height < cfg.structure_clutter_max_height_m))
+                                 | (n_pts[keep_lab] < min_pts))
+            long_ok &= ~(off_road | thin | hanging | pole | clutter)
+        if cfg.gate_weights and feats is not None:
+            gated = np.isin(np.array(classes), list(cfg.gate_classes))
+            long_ok &= ~gated | (gate_probability(feats, cfg) >= cfg.gate_threshold)
         members: list[np.ndarray | None] = [None] * k
         if cfg.return_point_indices:
             o = np.argsort(pl, kind="stable")
@@ -589,11 +787,20 @@ class LidarDetector:
         objects = [
             Object3D(center_m=centers[j], size_m=sizes[j], yaw_rad=float(box_yaw[j]),
                         class_name=classes[j], score=float(scores[j]),
-                        point_count=int(n_pts[keep_lab[j]]), point_indices=members[j])
+                        point_count=int(n_pts[keep_lab[j]]), point_indices=members[j],
+                        features=feats[j] if cfg.return_features and feats is not None
+                        else None)
             for j in range(k) if long_ok[j]
         ]
         marks.append(time.perf_counter())
         return result(objects, plane, n_ground, n_vox, n_lab)
+
+
+def gate_probability(features: np.ndarray, config: LidarDetectorConfig) -> np.ndarray:
+    """Road-user probability per cluster from the configured logistic gate."""
+    w = np.asarray(config.gate_weights, dtype=np.float64)
+    z = (features - np.asarray(config.gate_mean)) / np.asarray(config.gate_scale)
+    return 1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1])))
 
 
 def transform_objects(objects: Sequence[Object3D],

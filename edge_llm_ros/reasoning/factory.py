@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edge_llm_ros.params import ConfigError
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
 from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
-from edge_llm_ros.reasoning.rules import RuleThresholds
 
 BACKENDS = ("llama_cpp", "tensorrt_edgellm", "rules")
 
 
 @dataclass(frozen=True)
 class BackendSettings:
-    backend: str = "llama_cpp"
-    path: str = ""  # GGUF (llama_cpp) or HF checkpoint folder (tensorrt_edgellm); "" = default
-    threads: int = 2
-    context_tokens: int = 512
-    engine_cache_dir: str = ""
-    precision: str = "fp16"
+    """The `model.*` parameters; defaults are the reasoner node's (from its spec)."""
+
+    backend: str = default_of("reasoner", "model.backend")
+    path: str = default_of("reasoner", "model.path")  # GGUF or HF folder; "" = default
+    threads: int = default_of("reasoner", "model.threads")
+    context_tokens: int = default_of("reasoner", "model.context_tokens")
+    engine_cache_dir: str = default_of("reasoner", "model.engine_cache_dir")
+    precision: str = default_of("reasoner", "model.precision")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> BackendSettings:
+        """From a reasoner's or remote planner's `model.*` parameters."""
+        return cls(backend=str(params["model.backend"]), path=str(params["model.path"]),
+                   threads=int(params["model.threads"]),
+                   context_tokens=int(params["model.context_tokens"]),
+                   engine_cache_dir=str(params["model.engine_cache_dir"]),
+                   precision=str(params["model.precision"]))
 
 
 def default_model_path() -> Path:
@@ -68,18 +80,10 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
     raise ModelLoadError(f"unknown backend {s.backend!r}; known: {', '.join(BACKENDS)}")
 
 
-def thresholds_from_params(p: dict) -> RuleThresholds:
-    return RuleThresholds(**{k.split(".", 1)[1]: float(v) for k, v in p.items()
-                             if k.startswith("fallback.")})
-
-
 def backend_from_params(p: dict, node_name: str, log: Callable[[str], None]
-                 ) -> ReasonerBackend | None:
+                        ) -> ReasonerBackend | None:
     """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""
-    settings = BackendSettings(
-        backend=str(p["model.backend"]), path=str(p["model.path"]),
-        threads=int(p["model.threads"]), context_tokens=int(p["model.context_tokens"]),
-        engine_cache_dir=str(p["model.engine_cache_dir"]), precision=str(p["model.precision"]))
+    settings = BackendSettings.from_params(p)
     try:
         return make_backend(settings, log=log)
     except ModelLoadError as exc:

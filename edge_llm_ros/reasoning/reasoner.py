@@ -7,7 +7,9 @@ completed from the rule policy for that same action; no settled action means
 the rule policy decides (source = fallback). The worker is told to stop and the
 next scene finds it free again after at most one token. Rule decisions inside
 the safety envelope (time-to-collision below the stop threshold, a pedestrian
-or cyclist about to cross) cannot be overridden by the model or remote advice.
+or cyclist about to cross, a road user cutting in) cannot be overridden by the
+model or remote advice, nor can a manoeuvre the envelope forbids (a lane change
+into an occupied or oncoming lane, a pull over into an occupied shoulder) be chosen.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ import math
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
     CHANGE_LANE_RIGHT,
@@ -68,15 +73,27 @@ CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2
 
 @dataclass(frozen=True)
 class ReasonerConfig:
-    deadline_ms: float = 150.0
-    max_new_tokens: int = 40
-    publish_margin_ms: float = 8.0  # stop waiting this long before the deadline to publish
+    """Defaults: the reasoner node's parameters (declared once, in its spec)."""
+
+    deadline_ms: float = default_of("reasoner", "deadline_ms")
+    max_new_tokens: int = default_of("reasoner", "max_new_tokens")
+    # stop waiting this long before the deadline to publish
+    publish_margin_ms: float = default_of("reasoner", "deadline_margin_ms")
     thresholds: RuleThresholds = field(default_factory=RuleThresholds)
     constrained: bool = True  # grammar-constrained decoding (off only for the naive baseline)
     # Publish as soon as the model has settled the action (speed and ids it has not
     # generated yet come from the rule policy for that action; the rationale is cut
     # there) instead of using the rest of the budget to complete the answer.
-    publish_on_action: bool = False
+    publish_on_action: bool = default_of("reasoner", "publish_on_action")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], **core: Any) -> ReasonerConfig:
+        """From a reasoner node's parameters, plus core-only fields."""
+        return cls(deadline_ms=float(params["deadline_ms"]),
+                   max_new_tokens=int(params["max_new_tokens"]),
+                   publish_margin_ms=float(params["deadline_margin_ms"]),
+                   publish_on_action=bool(params["publish_on_action"]),
+                   thresholds=RuleThresholds.from_params(params), **core)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.deadline_ms) and self.deadline_ms > 0.0):
@@ -316,8 +333,8 @@ class Reasoner:
                                driver_object_ids=ids, rationale=rationale, source=source,
                                remote_plan_id=remote_plan_id if remote is not None else "",
                                settled_ms=(job.settled_at - job.started) * 1000.0)
-        if rule.critical and (CAUTION[action] < CAUTION[rule.action]
-                              or speed > rule.target_speed_mps + 0.5):
+        if action in rule.forbidden or (rule.critical and (
+                CAUTION[action] < CAUTION[rule.action] or speed > rule.target_speed_mps + 0.5)):
             self.counters.envelope_overrides += 1
             decision.action = rule.action
             decision.target_speed_mps = rule.target_speed_mps

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
     CHANGE_LANE_RIGHT,
@@ -20,6 +23,7 @@ from edge_llm_ros.reasoning.actions import (
     STOP,
     YIELD,
 )
+from edge_llm_ros.reasoning.envelope import Envelope, lateral_envelope
 from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
@@ -28,23 +32,41 @@ from edge_llm_ros.types import (
     TrackedObject,
 )
 
+
+def _d(name: str) -> Any:
+    """The reasoner spec's default of a parameter (declared once, there)."""
+    return default_of("reasoner", name)
+
+
 VULNERABLE_CLASSES = frozenset({"pedestrian", "cyclist"})
 
 
 @dataclass(frozen=True)
 class RuleThresholds:
-    """Fallback thresholds (the reasoner node's `fallback.*` parameters)."""
+    """Fallback thresholds: the reasoner's (and remote planner's) `fallback.*`
+    parameters, defaults from their spec, plus core-only speeds."""
 
-    stop_ttc_s: float = 1.5  # anything on the path closer in time than this: stop
-    stop_distance_m: float = 5.0  # an ego-lane object ahead nearer than this: stop
-    slow_ttc_s: float = 4.0  # ego-lane object closing within this: slow down
-    yield_ttc_s: float = 5.0  # pedestrian/cyclist reaching the path within this: yield
-    yield_distance_m: float = 20.0  # pedestrian/cyclist in the ego lane nearer than this: yield
-    headway_s: float = 1.5  # following an ego-lane lead closer than this time gap while closing
-    lane_change_distance_m: float = 40.0  # a stopped vehicle this close in lane: go around
-    lane_clear_margin_m: float = 15.0  # target lane must be empty this far behind and ahead
+    stop_ttc_s: float = _d("fallback.stop_ttc_s")
+    stop_distance_m: float = _d("fallback.stop_distance_m")
+    slow_ttc_s: float = _d("fallback.slow_ttc_s")
+    yield_ttc_s: float = _d("fallback.yield_ttc_s")
+    yield_distance_m: float = _d("fallback.yield_distance_m")
+    headway_s: float = _d("fallback.headway_s")
+    lane_change_distance_m: float = _d("fallback.lane_change_distance_m")
+    lane_clear_margin_m: float = _d("fallback.lane_clear_margin_m")
     stopped_speed_mps: float = 0.5  # an object slower than this is stopped
     speed_tolerance_mps: float = 1.0  # above the speed cap by more than this: slow down
+    lateral_horizon_s: float = _d("fallback.lateral_horizon_s")
+    cut_in_headway_s: float = _d("fallback.cut_in_headway_s")
+    closing_decel_mps2: float = _d("fallback.closing_decel_mps2")
+    slow_down_decel_mps2: float = _d("fallback.slow_down_decel_mps2")
+    oncoming_reach_s: float = _d("fallback.oncoming_reach_s")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RuleThresholds:
+        """From a node's `fallback.*` parameters."""
+        return cls(**{name.split(".", 1)[1]: float(value) for name, value in params.items()
+                      if name.startswith("fallback.")})
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
@@ -100,6 +122,7 @@ class RuleDecision:
     driver_object_ids: tuple[int, ...]
     rationale: str
     critical: bool = False  # inside the safety envelope: nothing may override it
+    forbidden: frozenset[str] = frozenset()  # manoeuvres the envelope rules out in this scene
 
 
 def time_gap_s(distance_m: float, ego_speed_mps: float) -> float:
@@ -136,9 +159,35 @@ def _lane_clear(objects: list[TrackedObject], lane: int, ego_speed: float,
     return True
 
 
+def envelope_of(scene: SceneSummary, th: RuleThresholds) -> Envelope:
+    """The lateral envelope with the fallback thresholds."""
+    return lateral_envelope(scene, th.lateral_horizon_s, th.cut_in_headway_s,
+                            th.stop_distance_m, th.stop_ttc_s, th.lane_clear_margin_m,
+                            th.oncoming_reach_s)
+
+
+def closing_decel_mps2(distance_m: float, closing_mps: float, stop_distance_m: float) -> float:
+    """Braking that stops a closing lead from coming nearer than stop_distance_m."""
+    if closing_mps <= 0.0:
+        return 0.0
+    room = distance_m - stop_distance_m
+    return math.inf if room <= 0.0 else closing_mps * closing_mps / (2.0 * room)
+
+
 def rule_decide(scene: SceneSummary, intent: OperatorIntent = OperatorIntent(),
                 th: RuleThresholds = RuleThresholds()) -> RuleDecision:
-    """Safety first (stop, yield), then the operator, then traffic, then the speed cap."""
+    """Safety first (stop, yield, cut-ins), then the operator, then traffic, then the speed cap.
+
+    Every decision carries the envelope's forbidden manoeuvres, so a model or a
+    remote plan choosing one of them is overridden by this decision.
+    """
+    env = envelope_of(scene, th)
+    decision = _rule_decide(scene, intent, th, env)
+    return replace(decision, forbidden=env.forbidden)
+
+
+def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds,
+                 env: Envelope) -> RuleDecision:
     ego_v = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
     limit = _finite(scene.ego.speed_limit_mps, 0.0)
     cap = min(limit if limit > 0.0 else math.inf, intent.speed_cap_mps)
@@ -166,8 +215,20 @@ def rule_decide(scene: SceneSummary, intent: OperatorIntent = OperatorIntent(),
         return RuleDecision(YIELD, round(target), tuple(v.track_id for v in vru),
                             describe_object(o, "crossing or ahead at"), critical=True)
 
+    if env.threats:  # cut-ins and merges: make room before they arrive
+        t = env.threats[0]
+        ids = tuple(x.track_id for x in env.threats)
+        if t.critical:
+            return RuleDecision(STOP, 0.0, ids, t.text, critical=True)
+        target = min(max(t.speed_along_path_mps - 1.0, 0.0), ego_v, cruise)
+        return RuleDecision(SLOW_DOWN, round(target), ids, t.text, critical=True)
+
     if intent.pull_over:
-        return RuleDecision(PULL_OVER, 0.0, (), "operator asked to pull over")
+        if PULL_OVER not in env.forbidden:
+            return RuleDecision(PULL_OVER, 0.0, (), "operator asked to pull over")
+        # Asked to pull over, but the right side is taken: slow and let it clear first.
+        return RuleDecision(SLOW_DOWN, round(max(ego_v - 3.0, 0.0)), env.blockers(PULL_OVER),
+                            "pull over waits: " + env.why(PULL_OVER))
 
     in_lane = sorted((o for o in objs if o.lane_relation == LANE_EGO and o.distance_m >= 0.0),
                      key=lambda o: o.distance_m)
@@ -176,24 +237,38 @@ def rule_decide(scene: SceneSummary, intent: OperatorIntent = OperatorIntent(),
     if stopped:
         o = stopped[0]
         if not intent.avoid_lane_change:
-            if _lane_clear(objs, LANE_LEFT, ego_v, th):
+            if CHANGE_LANE_LEFT not in env.forbidden and _lane_clear(objs, LANE_LEFT, ego_v, th):
                 return RuleDecision(CHANGE_LANE_LEFT, round(min(ego_v, cruise)), (o.track_id,),
                                     describe_object(o, "stopped in lane at") + ", left lane clear")
-            if scene.ego.lane_index != 0 and _lane_clear(objs, LANE_RIGHT, ego_v, th):
+            if CHANGE_LANE_RIGHT not in env.forbidden and scene.ego.lane_index != 0 \
+                    and _lane_clear(objs, LANE_RIGHT, ego_v, th):
                 return RuleDecision(CHANGE_LANE_RIGHT, round(min(ego_v, cruise)), (o.track_id,),
                                     describe_object(o, "stopped in lane at") + ", right lane clear")
-        return RuleDecision(SLOW_DOWN, 0.0, (o.track_id,),
+        # Slowing down is gentle braking; when that no longer stops us short of it, stop.
+        need = closing_decel_mps2(o.distance_m, ego_v, th.stop_distance_m)
+        action = STOP if need > th.slow_down_decel_mps2 else SLOW_DOWN
+        return RuleDecision(action, 0.0, (o.track_id,),
                             describe_object(o, "stopped in lane at") + ", no lane to change to")
 
     follow = [o for o in in_lane
               if ttc(o) < th.slow_ttc_s
               or (time_gap_s(o.distance_m, ego_v) < th.headway_s
-                  and _finite(o.relative_speed_mps, 0.0) > 0.5)]
+                  and _finite(o.relative_speed_mps, 0.0) > 0.5)
+              or closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
+                                    th.stop_distance_m) > th.closing_decel_mps2]
     if follow:
         o = follow[0]
         target = min(max(_speed_of(o, ego_v), 0.0), cruise)
+        need = closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
+                                  th.stop_distance_m)
+        # Closing faster than gentle braking absorbs is inside the envelope: the model may
+        # brake harder, never less.
+        critical = need > th.closing_decel_mps2
+        if need > th.slow_down_decel_mps2:  # gentle braking no longer keeps the gap
+            return RuleDecision(STOP, 0.0, (o.track_id,), describe_object(o, "closing ahead at"),
+                                critical=critical)
         return RuleDecision(SLOW_DOWN, round(target), (o.track_id,),
-                            describe_object(o, "closing ahead at"))
+                            describe_object(o, "closing ahead at"), critical=critical)
 
     if ego_v > cap + th.speed_tolerance_mps:
         why = "above the operator's speed" if cap < limit or limit <= 0.0 else "above the limit"

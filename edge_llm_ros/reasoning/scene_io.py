@@ -1,7 +1,13 @@
-"""SceneSummary files for `decide`: JSON or YAML with the message's field names."""
+"""The scene file codec: SceneSummary as JSON or YAML with the message's field names.
+
+One format for every tool: `perceive -o` and the training sets write it
+(`scene_to_dict`), `decide` reads it (`scene_from_dict`). A time-to-collision of
+"never" (inf) is written as null; non-finite numbers written as the strings
+"inf", "-inf" or "nan" (older files) are read too."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -41,9 +47,26 @@ def scene_files(path: Path) -> list[Path]:
     return [path]
 
 
+_NON_FINITE = {"inf": math.inf, "+inf": math.inf, "infinity": math.inf, "-inf": -math.inf,
+               "-infinity": -math.inf, "nan": math.nan}
+
+
+def scene_to_dict(scene: SceneSummary, instruction: str = "") -> dict[str, Any]:
+    """A JSON/YAML-ready scene in the format `scene_from_dict` reads back."""
+    d = dataclasses.asdict(scene)
+    for o in d["objects"]:
+        if not math.isfinite(o["time_to_collision_s"]):
+            o["time_to_collision_s"] = None  # never: read back as inf
+    if instruction:
+        d["instruction"] = instruction
+    return d
+
+
 def _number(value: Any, where: str, default: float | None = None) -> float:
     if value is None and default is not None:
         return default
+    if isinstance(value, str) and value.strip().lower() in _NON_FINITE:
+        return _NON_FINITE[value.strip().lower()]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SceneFileError(f"{where}: expected a number, got {value!r}")
     return float(value)
@@ -61,7 +84,13 @@ def _vec(value: Any, where: str, keys: tuple[str, str, str] = ("x", "y", "z")
 
 
 def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummary, str]:
-    """(scene, instruction); NaN/inf values pass through (the reasoner reports them)."""
+    """(scene, instruction); NaN/inf values pass through (the reasoner reports them).
+    A `perceive` result is taken for the scene it fused."""
+    if isinstance(data, dict) and "ego" not in data and "inputs" in data:  # perceive's output
+        if not isinstance(data.get("scene"), dict):
+            raise SceneFileError(f"{where}: a perceive result without a fused scene (perceive "
+                                 "fuses when given an image, a point cloud and a calibration)")
+        data, where = data["scene"], f"{where}.scene"
     if not isinstance(data, dict):
         raise SceneFileError(f"{where}: expected a mapping with 'ego' and 'objects'")
     if "stamp_ns" in data:

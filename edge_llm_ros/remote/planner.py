@@ -5,9 +5,13 @@ horizon of meta-actions, not one action repeated."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from edge_llm_ros.reasoning.reasoner import Reasoner
+from edge_llm_ros.params.specs import default_of
+from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
+from edge_llm_ros.reasoning.rules import RuleThresholds
 from edge_llm_ros.remote.rollout import roll_scene
 from edge_llm_ros.types import (
     ACTION_INDEX,
@@ -29,10 +33,27 @@ def refusal(request: PlanRequest, status: int, reason: str, model_id: str = "") 
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    horizon_steps: int = 3
-    step_s: float = 1.0  # each planned step lasts this long, seconds
-    time_to_live_s: float = 2.0  # a plan is stale this long after its scene stamp
-    step_budget_ms: float = 400.0  # the model's time per step at most, milliseconds
+    """Defaults: the remote_planner node's parameters (declared once, in its spec)."""
+
+    horizon_steps: int = default_of("remote_planner", "horizon_steps")
+    step_s: float = default_of("remote_planner", "step_s")  # each planned step lasts this long
+    time_to_live_s: float = default_of("remote_planner", "time_to_live_s")  # stale after
+    step_budget_ms: float = default_of("remote_planner", "step_budget_ms")  # model time per step
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> PlannerConfig:
+        """From a remote_planner node's parameters."""
+        return cls(horizon_steps=int(params["horizon_steps"]), step_s=float(params["step_s"]),
+                   time_to_live_s=float(params["time_to_live_s"]),
+                   step_budget_ms=float(params["step_budget_ms"]))
+
+    @staticmethod
+    def reasoner_config(params: Mapping[str, Any]) -> ReasonerConfig:
+        """The per-step reasoner of a remote_planner node: its budget, tokens and fallback."""
+        return ReasonerConfig(deadline_ms=float(params["step_budget_ms"]),
+                              max_new_tokens=int(params["max_new_tokens"]),
+                              publish_on_action=False,
+                              thresholds=RuleThresholds.from_params(params))
 
     def __post_init__(self) -> None:
         if not 1 <= self.horizon_steps <= 16:

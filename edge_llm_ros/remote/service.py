@@ -8,9 +8,11 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.remote.planner import RemotePlanner, refusal
 from edge_llm_ros.types import STATUS_BUSY, STATUS_ERROR, PlanRequest, RemotePlan
 
@@ -19,10 +21,18 @@ CLOCK_SKEW_LIMIT_S = 5.0  # beyond this the vehicle's sent_at is not comparable 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    max_queue: int = 2  # requests waiting for the model, across vehicles
-    min_plan_budget_ms: float = 50.0  # less time than this left: answer busy, do not plan
+    """Defaults: the remote_planner node's parameters (declared once, in its spec)."""
+
+    max_queue: int = default_of("remote_planner", "max_queue")  # waiting, across vehicles
+    min_plan_budget_ms: float = default_of("remote_planner", "min_plan_budget_ms")  # else busy
     compute_gain: float = 0.3
     compute_guess_ms: float = 300.0
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ServiceConfig:
+        """From a remote_planner node's parameters."""
+        return cls(max_queue=int(params["max_queue"]),
+                   min_plan_budget_ms=float(params["min_plan_budget_ms"]))
 
 
 @dataclass

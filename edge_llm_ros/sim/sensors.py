@@ -24,6 +24,7 @@ import numpy as np
 from mujoco_lidar import generate_grid_scan_pattern
 from mujoco_lidar.core_cpu.mjlidar_cpu import MjLidarCPU
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.sim import rig
 from edge_llm_ros.sim.rig import translation
 
@@ -32,10 +33,21 @@ CAMERA_NEAR_M = 0.1
 
 @dataclass(frozen=True)
 class CameraConfig:
-    width_px: int = rig.CAMERA_SIZE_PX[0]
-    height_px: int = rig.CAMERA_SIZE_PX[1]
-    horizontal_fov_deg: float = rig.CAMERA_HORIZONTAL_FOV_DEG
+    """Defaults: the simulator node's `camera.*` parameters (declared once, in its spec)."""
+
+    width_px: int = default_of("simulator", "camera.width_px")
+    height_px: int = default_of("simulator", "camera.height_px")
+    horizontal_fov_deg: float = default_of("simulator", "camera.horizontal_fov_deg")
     mount_xyz_m: tuple[float, float, float] = rig.CAMERA_MOUNT_XYZ_M  # looks along +x
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CameraConfig | None:
+        """From a simulator node's parameters; None when `camera.enabled` is false."""
+        if not params["camera.enabled"]:
+            return None
+        return cls(width_px=int(params["camera.width_px"]),
+                   height_px=int(params["camera.height_px"]),
+                   horizontal_fov_deg=float(params["camera.horizontal_fov_deg"]))
 
     def __post_init__(self) -> None:
         if self.width_px < 1 or self.height_px < 1:
@@ -47,12 +59,23 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class LidarConfig:
-    channels: int = rig.LIDAR_CHANNELS
-    horizontal_samples: int = rig.LIDAR_HORIZONTAL_SAMPLES
+    """Defaults: the simulator node's `lidar.*` parameters (declared once, in its spec)."""
+
+    channels: int = default_of("simulator", "lidar.channels")
+    horizontal_samples: int = default_of("simulator", "lidar.horizontal_samples")
     vertical_fov_deg: tuple[float, float] = rig.LIDAR_VERTICAL_FOV_DEG
-    max_range_m: float = rig.LIDAR_MAX_RANGE_M
+    max_range_m: float = default_of("simulator", "lidar.max_range_m")
     mount_xyz_m: tuple[float, float, float] = rig.LIDAR_MOUNT_XYZ_M
     range_noise_m: float = rig.LIDAR_RANGE_NOISE_M
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> LidarConfig | None:
+        """From a simulator node's parameters; None when `lidar.enabled` is false."""
+        if not params["lidar.enabled"]:
+            return None
+        return cls(channels=int(params["lidar.channels"]),
+                   horizontal_samples=int(params["lidar.horizontal_samples"]),
+                   max_range_m=float(params["lidar.max_range_m"]))
 
     def __post_init__(self) -> None:
         if self.channels < 1 or self.horizontal_samples < 1:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.sim.rig import translation
 from edge_llm_ros.sim.scenario import ActorSpec, PathState, Scenario
 from edge_llm_ros.sim.sensors import (
@@ -91,7 +92,7 @@ class Simulator:
     def __init__(self, scenario: Scenario, seed: int = 0,
                  camera: CameraConfig | None = CameraConfig(),  # noqa: B008 (frozen)
                  lidar: LidarConfig | None = LidarConfig(),  # noqa: B008 (frozen)
-                 rate_hz: float = 10.0) -> None:
+                 rate_hz: float = default_of("simulator", "rate_hz")) -> None:
         if not rate_hz > 0.0:
             raise ValueError(f"rate_hz must be > 0, got {rate_hz}")
         self.nominal_scenario = scenario

@@ -12,13 +12,12 @@ The templates live in config/dds/ (see docs/dds_remote_link.md):
 
 Every profile uses UDPv4 only (no shared memory). This module renders the templates with real
 addresses (``write_*``), reads a profile back (``profile_summary``), tells whether the Fast DDS
-library in use has the security plugins (``security_support_reason``) and is the
-``edge-llm-ros dds-profile`` verb (``main``). Plain Python: no rclpy.
+library in use has the security plugins (``security_support_reason``). Its command line is
+the ``edge-llm-ros dds-profile`` verb (edge_llm_ros/tools/cli/dds.py). Plain Python: no rclpy.
 """
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import mmap
 import os
@@ -93,7 +92,8 @@ def _serialize(root: ET.Element, header: str) -> str:
     return f'<?xml version="1.0" encoding="UTF-8" ?>\n<!--\n{header}\n-->\n{text}\n'
 
 
-def _write(path: str | os.PathLike[str], text: str) -> Path:
+def write_profile(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a rendered profile to path (folders made as needed); returns the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
@@ -228,7 +228,7 @@ def write_initial_peers_profile(path: str | os.PathLike[str], peer_ips: Sequence
                                 max_initial_peers_range: int = DEFAULT_MAX_INITIAL_PEERS_RANGE
                                 ) -> Path:
     """Write render_initial_peers_profile(...) to path (folders made); returns the path."""
-    return _write(path, render_initial_peers_profile(
+    return write_profile(path, render_initial_peers_profile(
         peer_ips, role=role, local_ip=local_ip, include_localhost=include_localhost,
         max_initial_peers_range=max_initial_peers_range))
 
@@ -281,7 +281,7 @@ def write_discovery_server_profile(path: str | os.PathLike[str], role: str,
                                    port: int = DISCOVERY_SERVER_PORT,
                                    guid_prefix: str = DEFAULT_SERVER_PREFIX) -> Path:
     """Write render_discovery_server_profile(...) to path (folders made); returns the path."""
-    return _write(path, render_discovery_server_profile(role, server_ip, port=port,
+    return write_profile(path, render_discovery_server_profile(role, server_ip, port=port,
                                                         guid_prefix=guid_prefix))
 
 
@@ -328,7 +328,7 @@ def write_secure_profile(path: str | os.PathLike[str], enclave_dir: str | os.Pat
                          local_ip: str | None = None, include_localhost: bool = True,
                          max_initial_peers_range: int = DEFAULT_MAX_INITIAL_PEERS_RANGE) -> Path:
     """Write render_secure_profile(...) to path (folders made); returns the path."""
-    return _write(path, render_secure_profile(
+    return write_profile(path, render_secure_profile(
         enclave_dir, peer_ips=peer_ips, role=role, local_ip=local_ip,
         include_localhost=include_localhost, max_initial_peers_range=max_initial_peers_range))
 
@@ -543,99 +543,3 @@ def security_support_reason(library: str | os.PathLike[str] | None = None) -> st
     return (f"{what} at {path} is built without the DDS Security plugins "
             f"({', '.join(missing)} not in the library), as in the PyPI ROS 2 wheels; use a "
             "Fast DDS built with -DSECURITY=ON (apt-installed ROS 2 ships one)")
-
-
-# -- command line ------------------------------------------------------------------------------
-
-
-def _parser(prog: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, description="Write Fast DDS XML profiles for the vehicle <-> remote link "
-        "(no multicast; see docs/dds_remote_link.md). Use the file with "
-        "RMW_IMPLEMENTATION=rmw_fastrtps_cpp FASTRTPS_DEFAULT_PROFILES_FILE=FILE.")
-    verbs = parser.add_subparsers(dest="verb", required=True)
-
-    def output(p: argparse.ArgumentParser) -> None:
-        p.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
-
-    p = verbs.add_parser("initial-peers", help="SIMPLE discovery by unicast to known peers")
-    p.add_argument("--peer", action="append", required=True, metavar="IP[:PORT]",
-                   help="the other host's address (repeat for more)")
-    p.add_argument("--role", choices=ROLES, default="vehicle", help="this host (default vehicle)")
-    p.add_argument("--local-ip", help="listen for discovery on this address only")
-    p.add_argument("--no-localhost", action="store_true",
-                   help="do not add this host as a peer (its own nodes then never meet)")
-    p.add_argument("--max-initial-peers-range", type=int,
-                   default=DEFAULT_MAX_INITIAL_PEERS_RANGE,
-                   help="participants per host to probe (default %(default)s)")
-    output(p)
-    for role in DS_ROLES:
-        p = verbs.add_parser(
-            f"discovery-server-{role}",
-            help="the remote host's discovery SERVER" if role == "server"
-            else "a discovery CLIENT (vehicle, and other remote processes)")
-        p.add_argument("--peer", "--server", "--listen", dest="peer", metavar="IP[:PORT]",
-                       required=role == "client", default="0.0.0.0" if role == "server" else None,
-                       help=("address to listen on (default 0.0.0.0, every interface)"
-                             if role == "server" else "the server's address"))
-        p.add_argument("--port", type=int, default=DISCOVERY_SERVER_PORT,
-                       help="the server's UDP port (default %(default)s)")
-        p.add_argument("--prefix", default=DEFAULT_SERVER_PREFIX,
-                       help="the server's GUID prefix (default: server id 0)")
-        output(p)
-    p = verbs.add_parser("secure", help="DDS Security (needs Fast DDS built with security)")
-    p.add_argument("--enclave", required=True, type=Path,
-                   help="this host's folder from scripts/dds_security_keys.sh "
-                   "(OUT/enclaves/vehicle or OUT/enclaves/remote)")
-    p.add_argument("--peer", action="append", default=[], metavar="IP[:PORT]",
-                   help="initial peers as for initial-peers (default: multicast discovery)")
-    p.add_argument("--role", choices=ROLES, default="vehicle")
-    p.add_argument("--local-ip")
-    p.add_argument("--no-localhost", action="store_true")
-    output(p)
-    verbs.add_parser("check-security",
-                     help="say whether this environment's Fast DDS has the security plugins "
-                     "(exit 0 yes, 1 no)")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None, prog: str = "edge-llm-ros dds-profile") -> int:
-    """`edge-llm-ros dds-profile VERB ...`; returns the exit status."""
-    args = _parser(prog).parse_args(argv)
-    if args.verb == "check-security":
-        library = find_fastdds_library()
-        reason = security_support_reason(library)
-        print(f"Fast DDS library: {library or 'not found'}")
-        print("DDS Security plugins: present" if reason is None else f"no: {reason}")
-        return 0 if reason is None else 1
-    try:
-        if args.verb == "initial-peers":
-            text = render_initial_peers_profile(
-                args.peer, role=args.role, local_ip=args.local_ip,
-                include_localhost=not args.no_localhost,
-                max_initial_peers_range=args.max_initial_peers_range)
-        elif args.verb.startswith("discovery-server-"):
-            text = render_discovery_server_profile(
-                args.verb.removeprefix("discovery-server-"), args.peer, port=args.port,
-                guid_prefix=args.prefix)
-        else:
-            text = render_secure_profile(args.enclave, peer_ips=args.peer, role=args.role,
-                                         local_ip=args.local_ip,
-                                         include_localhost=not args.no_localhost)
-            if not (args.enclave / "cert.pem").is_file():
-                print(f"warning: {args.enclave}/cert.pem does not exist (yet)", file=sys.stderr)
-            reason = security_support_reason()
-            if reason is not None:
-                print(f"warning: not usable here: {reason}", file=sys.stderr)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        print(_write(args.output, text))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(prog="python -m edge_llm_ros.tools.dds_profiles"))

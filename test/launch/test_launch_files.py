@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from edge_llm_ros.params import NODE_SPECS, ConfigError, load_params_file, validate_params
+from edge_llm_ros.params import (
+    NODE_SPECS,
+    ConfigError,
+    launch_args,
+    load_params_file,
+    validate_params,
+)
 from edge_llm_ros.params.core import BUILTIN_PARAMETERS, ParamSpec
 from edge_llm_ros.params.specs import COMMON
 
@@ -35,6 +41,9 @@ PARAMETER_FILES = sorted(
 # The on-board parameter file: launch files pass it first, before a node's own file.
 VEHICLE_CONFIG = REPO / "config" / "vehicle.yaml"
 COMMON_NAMES = frozenset(spec.name for spec in COMMON) | BUILTIN_PARAMETERS
+# Nodes that load a model are lifecycle nodes (they have the `autostart` parameter).
+MANAGED_KINDS = frozenset(k for k, specs in NODE_SPECS.items()
+                          if any(spec.name == "autostart" for spec in specs))
 
 
 # --- Reading a launch file -----------------------------------------------------------
@@ -46,6 +55,8 @@ class NodeRef:
     executable: str | None
     name: str | None
     line: int
+    action: str = "Node"  # Node or LifecycleNode
+    call: ast.Call | None = None
 
 
 @dataclass
@@ -134,9 +145,19 @@ def _include_arguments(node: ast.expr | None, info: LaunchFileInfo) -> dict[str,
         and node.func.attr == "items"
         and isinstance(node.func.value, ast.Dict)
     ):
-        pairs = [
-            (k, v) for k, v in zip(node.func.value.keys, node.func.value.values, strict=True) if k
-        ]
+        pairs = []
+        for k, v in zip(node.func.value.keys, node.func.value.values, strict=True):
+            if k is not None:
+                pairs.append((k, v))
+            elif isinstance(v, ast.Call) and _call_name(v) == "forward_arguments":
+                # **forward_arguments(...): each name passes LaunchConfiguration(name) on.
+                pairs += [(ast.Constant(n, lineno=v.lineno),
+                           ast.parse(f"LaunchConfiguration({n!r})", mode="eval").body)
+                          for n in _shared_names(v, info)]
+            else:
+                info.problems.append(
+                    f"line {v.lineno}: only **forward_arguments(...) may be unpacked into "
+                    "launch_arguments")
     elif isinstance(node, (ast.List, ast.Tuple)) and all(
         isinstance(e, ast.Tuple) and len(e.elts) == 2 for e in node.elts
     ):
@@ -154,6 +175,50 @@ def _include_arguments(node: ast.expr | None, info: LaunchFileInfo) -> dict[str,
         else:
             arguments[name] = value
     return arguments
+
+
+def _shared_names(call: ast.Call, info: LaunchFileInfo) -> list[str]:
+    """Argument names given to declare_shared_arguments / forward_arguments: literals,
+    or *NAME of a tuple in edge_llm_ros.params.launch_args."""
+    names: list[str] = []
+    for arg in call.args:
+        if isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
+            value = getattr(launch_args, arg.value.id, None)
+            if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+                names.extend(value)
+                continue
+        literal = _literal_str(arg)
+        if literal is None:
+            info.problems.append(
+                f"line {call.lineno}: arguments of {_call_name(call)}() must be string literals "
+                "or *TUPLE from edge_llm_ros.params.launch_args")
+        else:
+            names.append(literal)
+    return names
+
+
+def _shared_declaration_source(name: str) -> str:
+    """The DeclareLaunchArgument that declare_shared_arguments builds, as source."""
+    argument = launch_args.SHARED_ARGUMENTS[name]
+    default = repr(argument.default)
+    if argument.share_default:
+        parts = ", ".join(repr(p) for p in argument.share_default)
+        default = f"PathJoinSubstitution([FindPackageShare({PACKAGE!r}), {parts}])"
+    return (f"DeclareLaunchArgument({name!r}, default_value={default}, "
+            f"description={argument.description!r})")
+
+
+def _declare_shared(call: ast.Call, info: LaunchFileInfo) -> None:
+    for name in _shared_names(call, info):
+        if name not in launch_args.SHARED_ARGUMENTS:
+            info.problems.append(f"line {call.lineno}: '{name}' is not in SHARED_ARGUMENTS")
+            continue
+        shared = analyse_launch_source(_shared_declaration_source(name))
+        for declared_name, declaration in shared.declared.items():
+            ast.increment_lineno(declaration, call.lineno - 1)
+            info.declared[declared_name] = declaration
+        info.share_paths += [(path, call.lineno) for path, _ in shared.share_paths]
+        info.problems += shared.problems
 
 
 def analyse_launch_source(source: str) -> LaunchFileInfo:
@@ -174,6 +239,10 @@ def analyse_launch_source(source: str) -> LaunchFileInfo:
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
+        if name == "declare_shared_arguments":
+            _declare_shared(node, info)
+        elif name == "forward_arguments":
+            info.used.update(_shared_names(node, info))
         if name == "DeclareLaunchArgument":
             arg_name = _literal_str(_arg(node, 0, "name"))
             if arg_name is None:
@@ -193,6 +262,8 @@ def analyse_launch_source(source: str) -> LaunchFileInfo:
                     executable=_literal_str(_arg(node, None, "executable")),
                     name=_literal_str(_arg(node, None, "name")),
                     line=node.lineno,
+                    action=name,
+                    call=node,
                 )
             )
         elif name == "IncludeLaunchDescription":
@@ -279,6 +350,25 @@ def installed_share_dirs() -> set[str]:
     return dirs
 
 
+def _lifecycle_problems(node: NodeRef) -> list[str]:
+    """A managed node is started as launch_ros LifecycleNode, which drives its
+    transitions (autostart=...), with the node's own autostart parameter off."""
+    where = f"line {node.line}: '{node.executable}'"
+    if node.action != "LifecycleNode" or node.call is None:
+        return [f"{where} loads a model: start it as LifecycleNode"]
+    problems = []
+    if _arg(node.call, None, "autostart") is None:
+        problems.append(f"{where}: LifecycleNode needs autostart= (the launch argument)")
+    if _arg(node.call, None, "namespace") is None:
+        problems.append(f"{where}: LifecycleNode needs namespace= (required on Jazzy)")
+    parameters = _arg(node.call, None, "parameters")
+    given = [e.id for e in getattr(parameters, "elts", []) if isinstance(e, ast.Name)]
+    if "LAUNCH_DRIVES_LIFECYCLE" not in given:
+        problems.append(f"{where}: parameters must end with LAUNCH_DRIVES_LIFECYCLE, so the "
+                        "node does not bring itself up while launch does")
+    return problems
+
+
 def check_launch_source(source: str, repo: Path = REPO) -> list[str]:
     """Every problem in one launch file's source, as readable lines."""
     info = analyse_launch_source(source)
@@ -312,6 +402,11 @@ def check_launch_source(source: str, repo: Path = REPO) -> list[str]:
             )
         if node.executable not in NODE_SPECS:
             errors.append(f"line {node.line}: '{node.executable}' has no entry in NODE_SPECS")
+        if node.executable in MANAGED_KINDS:
+            errors += _lifecycle_problems(node)
+        elif node.action == "LifecycleNode":
+            errors.append(f"line {node.line}: '{node.executable}' is not a lifecycle node; "
+                          "start it as Node")
         # Parameter files address nodes by name (/**/<name>) and the checks below
         # validate that section against NODE_SPECS[<name>]: name and kind must agree.
         if node.name != node.executable:
@@ -424,6 +519,35 @@ BROKEN_LAUNCH_SOURCES = {
     "include_our_file_dynamically": (
         "IncludeLaunchDescription(PythonLaunchDescriptionSource(some_path))",
         "include target is not",
+    ),
+    "managed_node_as_plain_node": (
+        "Node(package='edge_llm_ros', executable='reasoner', name='reasoner')",
+        "loads a model: start it as LifecycleNode",
+    ),
+    "lifecycle_node_without_autostart": (
+        "LifecycleNode(package='edge_llm_ros', executable='reasoner', name='reasoner', "
+        "namespace='', parameters=[LAUNCH_DRIVES_LIFECYCLE])",
+        "LifecycleNode needs autostart=",
+    ),
+    "lifecycle_node_starting_itself": (
+        "LifecycleNode(package='edge_llm_ros', executable='reasoner', name='reasoner', "
+        "namespace='', autostart=True, parameters=[config])",
+        "parameters must end with LAUNCH_DRIVES_LIFECYCLE",
+    ),
+    "plain_node_as_lifecycle_node": (
+        "LifecycleNode(package='edge_llm_ros', executable='scene_fusion', name='scene_fusion', "
+        "namespace='', autostart=True)",
+        "'scene_fusion' is not a lifecycle node",
+    ),
+    "unknown_shared_argument": (
+        "declare_shared_arguments('confg')",
+        "'confg' is not in SHARED_ARGUMENTS",
+    ),
+    "forwarded_but_not_declared": (
+        "IncludeLaunchDescription(PythonLaunchDescriptionSource(PathJoinSubstitution("
+        "[FindPackageShare('edge_llm_ros'), 'launch', 'vehicle.launch.py'])), "
+        "launch_arguments={**forward_arguments('autostart')}.items())",
+        "LaunchConfiguration('autostart') is used but never declared",
     ),
     "include_bad_choice": (
         "IncludeLaunchDescription(PythonLaunchDescriptionSource(PathJoinSubstitution("
@@ -595,3 +719,91 @@ def test_parameter_checker_catches_mistakes(case: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as excinfo:
         check_parameter_file(path)
     assert expected in str(excinfo.value)
+
+
+# --- Launch arguments that set parameters --------------------------------------------
+#
+# A launch argument that sets a node parameter (through params.launch_args.typed_overrides)
+# must default to "" (the parameter file's value stays in force) or to the declared default:
+# any other default is a second declaration that drifts.
+
+
+def parameter_arguments(source: str) -> dict[str, tuple[str, str]]:
+    """{launch argument: (node kind, parameter)} from `typed_overrides(kind, {...})` calls."""
+    found: dict[str, tuple[str, str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and _call_name(node) == "typed_overrides"):
+            continue
+        kind = _literal_str(_arg(node, 0, "node_kind"))
+        values = _arg(node, 1, "values")
+        if kind is None or not isinstance(values, ast.Dict):
+            continue
+        for key, value in zip(values.keys, values.values, strict=True):
+            param = _literal_str(key) if key is not None else None
+            if param is not None and isinstance(value, ast.Tuple) and value.elts:
+                argument = _literal_str(value.elts[0])
+                if argument is not None:
+                    found[argument] = (kind, param)
+    return found
+
+
+def _drifted(argument: str, kind: str, param: str, text: str) -> str | None:
+    from edge_llm_ros.params.launch_args import typed_overrides
+
+    try:
+        typed = typed_overrides(kind, {param: (argument, text)})
+    except (ConfigError, KeyError) as exc:
+        return f"argument '{argument}' default {text!r}: {exc}"
+    default = next(s.default for s in NODE_SPECS[kind] if s.name == param)
+    if typed and typed[param] != default:
+        return (f"argument '{argument}' defaults to {text!r}, but {kind}.{param} is declared "
+                f"with default {default!r}: use \"\" (keep the parameter file's value)")
+    return None
+
+
+def check_parameter_argument_defaults(sources: dict[str, str]) -> list[str]:
+    """Problems with defaults of parameter-setting arguments, in the declaring file and in
+    literal values other files pass to it through an include ({share path: source})."""
+    errors: list[str] = []
+    by_file = {name: parameter_arguments(src) for name, src in sources.items()}
+    for name, source in sources.items():
+        info = analyse_launch_source(source)
+        for argument, call in info.declared.items():
+            if argument in by_file[name]:
+                default = _literal_str(_argument_default(call))
+                if default is not None:
+                    problem = _drifted(argument, *by_file[name][argument], default)
+                    if problem:
+                        errors.append(f"{name}: {problem}")
+        for include in info.includes:
+            targets = by_file.get(include.target or "", {})
+            for argument, value in include.arguments.items():
+                text = _literal_str(value)
+                if argument in targets and text is not None:
+                    problem = _drifted(argument, *targets[argument], text)
+                    if problem:
+                        errors.append(f"{name} -> {include.target}: {problem}")
+    return errors
+
+
+def test_parameter_arguments_found() -> None:
+    """The check sees the arguments that set parameters (it is not vacuous)."""
+    vehicle = parameter_arguments((REPO / "launch" / "vehicle.launch.py").read_text())
+    assert vehicle.get("reasoner_backend") == ("reasoner", "model.backend")
+
+
+def test_parameter_argument_defaults_are_empty_or_the_declared_default() -> None:
+    sources = {f"launch/{p.name}": p.read_text() for p in LAUNCH_FILES}
+    errors = check_parameter_argument_defaults(sources)
+    assert not errors, "\n".join(errors)
+
+
+def test_a_drifted_argument_default_is_named() -> None:
+    source = (
+        "overrides = typed_overrides('reasoner', {'deadline_ms': ('deadline', d)})\n"
+        "DeclareLaunchArgument('deadline', default_value='100.0')\n"
+    )
+    errors = check_parameter_argument_defaults({"launch/x.launch.py": source})
+    assert len(errors) == 1 and "reasoner.deadline_ms is declared with default 150.0" in errors[0]
+    same = source.replace("'100.0'", "'150.0'")
+    assert check_parameter_argument_defaults({"launch/x.launch.py": same}) == []

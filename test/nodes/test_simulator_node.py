@@ -28,16 +28,15 @@ def test_simulator_publishes_consistent_sensor_topics(listener, start_edge) -> N
     from nav_msgs.msg import Odometry
     from rosgraph_msgs.msg import Clock
     from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-    from std_msgs.msg import Float64
 
-    from edge_llm_ros.msg import Object3DArray
+    from edge_llm_ros.msg import Float64Stamped, Object3DArray
 
     for topic, msg_type in [
         ("/camera/image_raw", Image), ("/camera/camera_info", CameraInfo),
         ("/lidar/points", PointCloud2), ("/odom", Odometry),
         ("/ground_truth/objects", Object3DArray), ("/clock", Clock),
-        ("/simulator/debug/processing_time_ms", Float64),
-        ("/simulator/debug/pipeline_latency_ms", Float64),
+        ("/simulator/debug/processing_time_ms", Float64Stamped),
+        ("/simulator/debug/pipeline_latency_ms", Float64Stamped),
     ]:
         listener.subscribe(topic, msg_type, _best_effort())
     listener.subscribe("/diagnostics", DiagnosticArray)
@@ -89,6 +88,9 @@ def test_simulator_publishes_consistent_sensor_topics(listener, start_edge) -> N
     assert clock_ns == sorted(clock_ns) and set(image_stamps) <= set(clock_ns)
     assert all(m.data > 0 for m in listener.get("/simulator/debug/processing_time_ms"))
     assert listener.get("/simulator/debug/pipeline_latency_ms")
+    # Timing is stamped with the tick it measures, so a replay lines it up with the sensors.
+    timed = {_stamp_ns(m.header) for m in listener.get("/simulator/debug/processing_time_ms")}
+    assert timed & set(image_stamps), "timing stamps are the ticks' sensor stamps"
 
     statuses = [s for a in listener.get("/diagnostics") for s in a.status]
     ours = [s for s in statuses if s.name == "/simulator: simulator"]

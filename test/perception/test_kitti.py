@@ -213,7 +213,8 @@ def test_kitti_000002_detections_match_the_inspected_reference(kitti_dir: Path) 
     calib = parse_kitti_calib(kitti_dir / "000002.txt")
     assert points.shape == (17_694, 4)
     # KITTI's HDL-64E: mounted 1.73 m up, highest beam +2 degrees.
-    cfg = LidarDetectorConfig(sensor_height_m=1.73, sensor_top_elevation_deg=2.0)
+    cfg = LidarDetectorConfig(sensor_height_m=1.73, sensor_top_elevation_deg=2.0,
+                              cluster_tolerance_m=0.2)  # HDL-64E
     result = LidarDetector(cfg).detect(points)
     objects = result.objects
 

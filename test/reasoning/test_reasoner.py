@@ -82,7 +82,8 @@ def test_busy_cores_cannot_make_a_decision_late(tuned_backend: LlamaCppBackend) 
 
 def test_the_tuned_model_decides_in_time_and_reuses_the_static_prefix(
         tuned_backend: LlamaCppBackend) -> None:
-    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=1000.0))
+    # the whole answer (not published on the action): the stats are of a full generation
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=1000.0, publish_on_action=False))
     r.warm_up()
     try:
         d = r.decide(scene(10.0, obj(3, "car", 40.0, 1.0)))  # nothing critical: no override
@@ -139,6 +140,25 @@ def test_publish_on_action_does_not_wait_for_the_rest_of_the_answer(
         assert d.source == 0 and d.settled_ms <= d.latency_ms < 5000.0
         assert d.generated_tokens <= 2, d  # the action's first token or two, not the answer
         assert d.target_speed_mps >= 0.0 and d.rationale  # completed from the rule policy
+    finally:
+        r.wait_idle()
+        r.backend = None
+        r.close()
+
+
+def test_the_model_cannot_choose_a_manoeuvre_the_envelope_forbids(
+        tuned_backend: LlamaCppBackend) -> None:
+    """Asked to pull over with a cyclist alongside on the right: whatever the model says,
+    the decision is not a pull over (the old envelope let the model's pull over through)."""
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=2000.0))
+    try:
+        s = road_scene(8.0, [Actor(4, "cyclist", 0.0, -2.5, 7.0)], lane_index=0)
+        d = r.decide(s, "please pull over, let me out")
+        assert d.action != "pull_over", d
+        if d.source == 1 and d.fallback_reason.startswith("safety envelope"):
+            assert "pull_over" in d.fallback_reason and d.action == "slow_down"
     finally:
         r.wait_idle()
         r.backend = None

@@ -93,3 +93,34 @@ def test_objects_behind_or_in_other_lanes_do_not_stop_us() -> None:
     beside = obj(2, "car", 10.0, 0.0, lane=LANE_LEFT)
     assert rule_decide(scene(12.0, behind, beside)).action == "keep_lane"
     assert LANE_EGO == 0
+
+
+def test_cut_ins_are_answered_inside_the_envelope() -> None:
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    for side in (1.0, -1.0):
+        d = rule_decide(road_scene(15.0, [Actor(7, "car", 10.0, side * 3.5, 11.0, -side)]))
+        assert d.action in ("slow_down", "stop") and d.critical and d.driver_object_ids == (7,)
+        assert d.target_speed_mps < 15.0
+        assert "change_lane_left" in d.forbidden and "change_lane_right" in d.forbidden
+
+
+def test_pull_over_waits_for_a_cyclist_alongside_on_the_right() -> None:
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    s = road_scene(8.0, [Actor(4, "cyclist", 1.0, -2.5, 7.0)], lane_index=0)
+    d = rule_decide(s, parse_instruction("please pull over, let me out"))
+    assert d.action == "slow_down" and d.driver_object_ids == (4,)
+    assert "pull_over" in d.forbidden and "cyclist 4" in d.rationale
+
+
+def test_a_lead_closing_fast_at_range_is_slowed_for() -> None:
+    # 40 m ahead, closing at 10 m/s: TTC 4 s is not below slow_ttc_s, but keeping the
+    # gap needs 1.4 m/s^2 of braking, more than closing_decel_mps2.
+    d = rule_decide(scene(15.0, obj(3, "car", 40.0, 10.0), limit=16.7))
+    assert (d.action, d.target_speed_mps, d.driver_object_ids) == ("slow_down", 5.0, (3,))
+
+
+def test_a_lead_too_close_for_gentle_braking_is_a_stop() -> None:
+    d = rule_decide(scene(20.0, obj(3, "car", 45.0, 20.0), limit=22.2))  # stopped, 45 m
+    assert d.action == "stop" and d.driver_object_ids == (3,)

@@ -65,7 +65,8 @@ def test_remaining_time_uses_the_send_clock_unless_the_clocks_disagree() -> None
 
 
 def test_the_tuned_model_plans_a_braking_horizon(tuned_backend: object) -> None:
-    reasoner = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=2000.0, max_new_tokens=48))
+    reasoner = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=2000.0, max_new_tokens=48,
+                                                      publish_on_action=False))
     try:
         planner = RemotePlanner(reasoner, PlannerConfig(horizon_steps=3, step_budget_ms=2000))
         out = planner.plan(request("p", "v1", 8000.0, NOW, NOW, 14.0,

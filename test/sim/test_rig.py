@@ -56,7 +56,8 @@ def test_parameter_and_fusion_defaults_are_the_rig() -> None:
                                rig.camera_from_lidar(), atol=1e-9)
     np.testing.assert_allclose(np.reshape(fusion["base_from_lidar"], (4, 4)),
                                rig.base_from_lidar(), atol=1e-9)
-    np.testing.assert_array_equal(FusionConfig().T_camera_from_lidar, rig.camera_from_lidar())
+    np.testing.assert_allclose(FusionConfig().T_camera_from_lidar, rig.camera_from_lidar(),
+                               atol=1e-9)
     sim = _defaults("simulator")
     assert (sim["camera.width_px"], sim["camera.height_px"]) == rig.CAMERA_SIZE_PX
     assert sim["camera.horizontal_fov_deg"] == rig.CAMERA_HORIZONTAL_FOV_DEG

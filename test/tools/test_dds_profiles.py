@@ -29,7 +29,6 @@ from edge_llm_ros.tools.dds_profiles import (
     DEFAULT_SERVER_PREFIX,
     DISCOVERY_SERVER_PORT,
     SECURITY_PLUGIN_MARKERS,
-    main,
     profile_summary,
     render_discovery_server_profile,
     render_initial_peers_profile,
@@ -41,7 +40,7 @@ from edge_llm_ros.tools.dds_profiles import (
     write_secure_profile,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DDS_CONFIG = REPO_ROOT / "config" / "dds"
 KEY_SCRIPT = REPO_ROOT / "scripts" / "dds_security_keys.sh"
 NS = dds_profiles.NS
@@ -339,28 +338,6 @@ def test_secure_profile_names_the_enclave_files(tmp_path: Path) -> None:
     assert peered.metatraffic_unicast == ["*"]
     assert peered.properties == props
     assert peered.profile_name == "edge_llm_remote_secure"
-
-
-def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "v.xml"
-    assert main(["initial-peers", "--peer", "10.9.8.7", "--peer", "10.9.8.6", "-o",
-                 str(out)]) == 0
-    assert profile_summary(out).initial_peers == ["10.9.8.7", "10.9.8.6", "127.0.0.1"]
-    assert main(["discovery-server-server", "--peer", "10.9.8.7", "--port", "11900",
-                 "-o", str(tmp_path / "s.xml")]) == 0
-    assert profile_summary(tmp_path / "s.xml").metatraffic_unicast == ["10.9.8.7:11900"]
-    assert main(["discovery-server-client", "--peer", "10.9.8.7"]) == 0
-    printed = capsys.readouterr().out
-    assert profile_summary(printed[printed.index("<?xml"):]).servers == \
-        [(DEFAULT_SERVER_PREFIX, ["10.9.8.7:11811"])]
-    assert main(["initial-peers", "--peer", "10.0.0.300"]) == 2
-    assert "error:" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["discovery-server-client"])  # the server's address is required
-    capsys.readouterr()
-    expected = 0 if security_support_reason() is None else 1
-    assert main(["check-security"]) == expected
-    assert "Fast DDS library:" in capsys.readouterr().out
 
 
 # -- is DDS Security there? --------------------------------------------------------------------

@@ -23,8 +23,38 @@ from typing import Any
 
 import numpy as np
 
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
 from edge_llm_ros.types import Detection2D
+
+
+def _d(name: str) -> Any:
+    """The camera_detector spec's default of a parameter (declared once, there)."""
+    return default_of("camera_detector", name)
+
+
+def class_map_from(entries: list[str]) -> dict[str, str] | None:
+    """["person:pedestrian", ...] -> {"person": "pedestrian"}; empty -> None (keep all).
+    ValueError names a malformed entry."""
+    if not entries:
+        return None
+    mapping = {}
+    for entry in entries:
+        source, sep, target = entry.partition(":")
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"class_map entry {entry!r} must be 'model_class:our_class'")
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def detector_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`CameraDetector` keyword arguments from a camera_detector node's parameters, so the
+    node and the offline tools build the same detector."""
+    return {"conf_threshold": float(params["conf_threshold"]),
+            "iou_threshold": float(params["iou_threshold"]),
+            "imgsz": int(params["imgsz"]) or None, "device": str(params["device"]),
+            "class_map": class_map_from(list(params["class_map"])),
+            "max_det": int(params["max_detections"])}
 
 SUPPORTED_ENCODINGS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "mono8": 1}  # encoding: channels
 RUNTIMES: dict[str, str] = {".pt": "pytorch", ".onnx": "onnxruntime", ".engine": "tensorrt"}
@@ -194,10 +224,12 @@ class CameraDetector:
     `device` is "cpu", "cuda:0" or 0.
     """
 
-    def __init__(self, model_path: str | Path, conf_threshold: float = 0.25,
-                 iou_threshold: float = 0.45, imgsz: int | tuple[int, int] | None = None,
-                 device: str | int = "cpu", class_map: Mapping[str, str] | None = None,
-                 max_det: int = 100, warmup: bool = True) -> None:
+    def __init__(self, model_path: str | Path,
+                 conf_threshold: float = _d("conf_threshold"),
+                 iou_threshold: float = _d("iou_threshold"),
+                 imgsz: int | tuple[int, int] | None = _d("imgsz") or None,
+                 device: str | int = _d("device"), class_map: Mapping[str, str] | None = None,
+                 max_det: int = _d("max_detections"), warmup: bool = True) -> None:
         if not 0.0 <= conf_threshold <= 1.0 or not 0.0 <= iou_threshold <= 1.0:
             raise ValueError(f"conf_threshold and iou_threshold must be in [0, 1], got "
                              f"{conf_threshold}, {iou_threshold}")

@@ -8,6 +8,7 @@ node would spend: the three `add_*` conversions plus `summarize`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -32,10 +33,12 @@ def _scene(n_objects: int, rng: np.random.Generator) -> tuple[np.ndarray, np.nda
     return grid, rel_v, classes
 
 
-def benchmark_fusion(n_frames: int = 200, n_objects: int = 50, seed: int = 0) -> dict:
-    """Per-frame fusion time (median/p99 ms) with `n_objects` tracked objects."""
+def benchmark_fusion(n_frames: int = 200, n_objects: int = 50, seed: int = 0,
+                     config: FusionConfig | None = None) -> dict:
+    """Per-frame fusion time (median/p99 ms) with `n_objects` tracked objects, fused with
+    `config` (default: the scene_fusion node's) reporting all of them."""
     rng = np.random.default_rng(seed)
-    cfg = FusionConfig(max_objects=n_objects)
+    cfg = dataclasses.replace(config or FusionConfig(), max_objects=n_objects)
     fuser = SceneFuser(cfg)
     K = camera_matrix()
     w, h = CAMERA_SIZE_PX

@@ -50,13 +50,14 @@ def memory_read_bandwidth_gbps(threads: int = 2, size_mb: int = 256, repeats: in
     return a.nbytes / statistics.median(times) / 1e9
 
 
-def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float = 150.0,
+def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float | None = None,
                        baseline: NaiveTransformersBaseline | None = None,
                        baseline_scenes: int = 30, unbounded_scenes: int = 50,
                        threads: int = 2, log: Callable[[str], None] = print) -> dict:
     # An operator instruction stays in force for many decisions: group scenes by it, so
     # the static prefix is recomputed only when it changes (as on the road).
     samples = sorted(generate(scenes, BENCH_FIRST_SEED), key=lambda s: s.instruction)
+    deadline_ms = deadline_ms or reasoner.config.deadline_ms  # default: the reasoner's own
     backend = reasoner.backend
     if backend is None:
         raise ValueError("bench reasoner needs a model backend")

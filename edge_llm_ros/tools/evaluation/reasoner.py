@@ -87,8 +87,15 @@ def score(samples: list[LabelledScene], decide: Callable[[LabelledScene], tuple[
 
 
 def evaluate_reasoner(reasoner_model: Reasoner | None, scenes: int = 600,
-                      deadline_ms: float = 150.0, log: Callable[[str], None] = print) -> dict:
-    """Quality figures; reasoner_model None scores the rule policy only."""
+                      deadline_ms: float | None = None, log: Callable[[str], None] = print,
+                      config: ReasonerConfig | None = None) -> dict:
+    """Quality figures; reasoner_model None scores the rule policy only.
+
+    The rule policy runs with `config` (default: the model reasoner's config, else the
+    reasoner node's defaults) and `deadline_ms` defaults to its deadline."""
+    if config is None:
+        config = reasoner_model.config if reasoner_model is not None else ReasonerConfig()
+    deadline_ms = deadline_ms or config.deadline_ms
     samples = list(generate(scenes, EVAL_FIRST_SEED))
     with_instr = [s for s in samples if s.instruction]
     sets = {
@@ -97,7 +104,7 @@ def evaluate_reasoner(reasoner_model: Reasoner | None, scenes: int = 600,
         "instruction_training_words": with_instr,
         "instruction_paraphrased": [paraphrased(s) for s in with_instr],
     }
-    rules = Reasoner(None, ReasonerConfig(deadline_ms=deadline_ms))
+    rules = Reasoner(None, dataclasses.replace(config, deadline_ms=deadline_ms))
 
     def via(r: Reasoner, budget_ms: float) -> Callable[[LabelledScene], tuple[str, float, int]]:
         def run(s: LabelledScene) -> tuple[str, float, int]:

@@ -6,7 +6,8 @@ KITTI calibration; JSON out and an annotated PNG."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from edge_llm_ros.fusion.projection import box_corners, project_points
 from edge_llm_ros.perception.draw import draw_detections, draw_projected_boxes
 from edge_llm_ros.perception.kitti import KittiCalib, parse_kitti_calib, read_kitti_bin, read_pcd
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig
+from edge_llm_ros.reasoning.scene_io import scene_to_dict
 from edge_llm_ros.tools.evaluation.perception import KITTI_LIDAR_CONFIG
+from edge_llm_ros.tools.offline.node_configs import perception_params
 
 # A KITTI Velodyne sits 1.73 m above the road; base_link is the road below it.
 KITTI_LIDAR_HEIGHT_M = 1.73
@@ -71,9 +74,17 @@ def perceive(
     lidar_config: LidarDetectorConfig | None = None,
     lidar_height_m: float = KITTI_LIDAR_HEIGHT_M,
     annotated_png: Path | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run what is given (image and/or cloud); fuse when both and a calibration
-    are there. Returns a JSON-ready dict: detections_2d, objects_3d, scene, timing."""
+    are there. Returns a JSON-ready dict: detections_2d, objects_3d, scene, timing.
+
+    `params` are the camera_detector, lidar_detector and scene_fusion node parameters
+    (node_configs.perception_params; default: the nodes' defaults): the detectors and the
+    fuser are configured as those nodes configure theirs. The geometry comes from the
+    calibration, and a KITTI .bin is read with KITTI's HDL-64E settings unless
+    `lidar_config` is given."""
+    params = params if params is not None else perception_params()
     if image_path is None and cloud_path is None:
         raise ValueError("give an image, a point cloud, or both")
     result: dict[str, Any] = {"inputs": {"image": str(image_path) if image_path else None,
@@ -87,9 +98,11 @@ def perceive(
         if bgr is None:
             raise ValueError(f"cannot read image '{image_path}'")
         image_rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        from edge_llm_ros.perception.camera.detector import CameraDetector
+        from edge_llm_ros.perception.camera.detector import CameraDetector, detector_kwargs
 
-        detector = CameraDetector(model_path) if model_path else _default_camera_detector()
+        camera = params["camera_detector"]
+        path = model_path or (Path(str(camera["model_path"])) if camera["model_path"] else None)
+        detector = CameraDetector(path or _packaged_camera_model(), **detector_kwargs(camera))
         cam = detector.detect(bgr, "bgr8")
         detections = cam.detections
         result["timing_ms"]["camera_detector"] = round(cam.timing_ms["total"], 2)
@@ -99,7 +112,7 @@ def perceive(
         points = read_cloud(cloud_path)
         if lidar_config is None:  # a KITTI .bin comes from KITTI's HDL-64E
             lidar_config = (KITTI_LIDAR_CONFIG if cloud_path.suffix.lower() == ".bin"
-                            else LidarDetectorConfig())
+                            else LidarDetectorConfig.from_params(params["lidar_detector"]))
         lidar = LidarDetector(lidar_config).detect(points)
         objects = lidar.objects
         result["timing_ms"]["lidar_detector"] = round(lidar.timing_ms["total"], 2)
@@ -114,8 +127,10 @@ def perceive(
         height, width = image_rgb.shape[:2]
         base_from_lidar = np.eye(4)
         base_from_lidar[2, 3] = lidar_height_m
-        fuser = SceneFuser(FusionConfig(T_camera_from_lidar=geometry.T_camera_from_lidar,
-                                        T_base_from_lidar=base_from_lidar, confirm_hits=1))
+        node_config = FusionConfig.from_params(params["scene_fusion"])
+        # one frame: its geometry from the calibration, every track reported at once
+        fuser = SceneFuser(replace(node_config, T_camera_from_lidar=geometry.T_camera_from_lidar,
+                                   T_base_from_lidar=base_from_lidar, confirm_hits=1))
         fuser.set_camera_model(geometry.K, width, height)
         stamp = 1_000_000_000
         fuser.add_odometry(stamp, 0.0, 0.0)
@@ -129,7 +144,7 @@ def perceive(
                                 [d.class_name for d in detections],
                                 np.array([d.score for d in detections]), (width, height))
         scene = fuser.summarize(stamp)
-        result["scene"] = asdict(scene)
+        result["scene"] = scene_to_dict(scene)  # the scene file format `decide` reads
         result["timing_ms"]["scene_fusion"] = round(scene.stage_latencies[-1].processing_time_ms,
                                                     2)
         if annotated_png is not None:
@@ -152,8 +167,8 @@ def perceive(
     return _jsonable(result)
 
 
-def _default_camera_detector() -> Any:
+def _packaged_camera_model() -> Path:
+    """What the camera_detector node loads when model_path is empty."""
     from edge_llm_ros.paths import model_file
-    from edge_llm_ros.perception.camera.detector import CameraDetector
 
-    return CameraDetector(model_file("sim_detector.onnx"))
+    return model_file("sim_detector.onnx")

@@ -35,6 +35,7 @@ from edge_llm_ros.reasoning.actions import (
 )
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
 from edge_llm_ros.reasoning.rules import OperatorIntent, RuleDecision, rule_decide
+from edge_llm_ros.reasoning.scene_io import scene_to_dict
 from edge_llm_ros.sim.scenario import DEFAULT_SIZES_M, list_scenarios, load_scenario
 from edge_llm_ros.types import (
     MODE_FUSED,
@@ -303,15 +304,6 @@ def generate(count: int, first_seed: int, scenarios: list[str] | None = None
 
 TRAIN_FIRST_SEED = 0  # training seeds: 0 .. 99_999
 EVAL_FIRST_SEED = 1_000_000  # evaluation seeds: disjoint from training
-
-
-def scene_to_dict(s: SceneSummary) -> dict:
-    """JSON-ready SceneSummary (the `decide` input format)."""
-    d = dataclasses.asdict(s)
-    for o in d["objects"]:
-        if not math.isfinite(o["time_to_collision_s"]):
-            o["time_to_collision_s"] = None
-    return d
 
 
 def save_jsonl(samples: list[LabelledScene], path: Path) -> None:

@@ -55,7 +55,7 @@ def test_the_tuned_model_agrees_with_the_expert_on_held_out_scenes(tuned_backend
 def test_bench_reasoner_prints_its_figures_as_json(tuned_gguf: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "edge_llm_ros.tools.cli", "bench", "reasoner", "--json",
-         "--frames", "12", "--baseline-scenes", "2"],
+         "--scenes", "12", "--baseline-scenes", "2"],
         capture_output=True, text=True, timeout=600, cwd=REPO)
     assert out.returncode == 0, out.stderr[-3000:]
     figures = json.loads(out.stdout.strip().splitlines()[-1])
@@ -75,7 +75,10 @@ def test_a_car_closing_in_the_lane_is_never_answered_keep_lane(tuned_backend) ->
     time to collision between the rules' stop and slow-down thresholds (outside the safety
     envelope, so the model's answer stands). Aggregate agreement can hide a model that
     keeps its speed here: a 30 %-critical retrain (v3) and its 20-block student agreed
-    more on the eval set yet answered keep_lane on 23 % and 42 % of these."""
+    more on the eval set yet answered keep_lane on 23 % and 42 % of these. Since the
+    envelope covers leads closing faster than gentle braking absorbs
+    (fallback.closing_decel_mps2), most of this grid is inside it and the model's
+    keep_lane there is overridden; the rest is still the model's to answer."""
     import itertools
 
     from edge_llm_ros.reasoning.rules import rule_decide
@@ -91,7 +94,7 @@ def test_a_car_closing_in_the_lane_is_never_answered_keep_lane(tuned_backend) ->
         rule = rule_decide(s)
         if rule.action == "slow_down" and not rule.critical:
             scenes.append(s)
-    assert len(scenes) >= 15
+    assert len(scenes) >= 8
     r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=10_000.0))
     r.warm_up()
     answers = []

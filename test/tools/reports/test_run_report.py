@@ -3,6 +3,7 @@ reasoner node over DDS, recorded to MCAP, read back."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -68,3 +69,14 @@ def test_an_empty_run_has_no_figures_but_still_a_picture(tmp_path: Path) -> None
     summary = summarize([])
     assert summary["decisions"] == 0 and math.isnan(summary["by_deadline_share"])
     assert plot_run([], tmp_path / "empty.png").is_file()
+
+
+def test_report_verb_prints_the_figures_and_writes_the_picture(recorded_run: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "edge_llm_ros.tools.cli", "report",
+                           str(recorded_run), "--json"], capture_output=True, text=True,
+                          timeout=120, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["decisions"] == summarize(read_decisions(recorded_run))["decisions"]
+    assert Path(figures["picture"]) == recorded_run.with_name(recorded_run.name + ".png")
+    assert Path(figures["picture"]).is_file()

@@ -1,0 +1,1 @@
+"""Rollout planning: predict, simulate each candidate action, score, pick (no rclpy here)."""

