@@ -65,3 +65,31 @@ def test_training_libraries_stay_out_of_the_vehicle_process() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+SHARED_NODE_MODULES = {"base", "convert", "registry", "msgtypes", "link_qos"}
+
+
+def test_node_modules_share_only_the_shell_helpers() -> None:
+    """A node module never imports another node (conversions live in nodes/convert.py),
+    so each node can change, load and be tested alone."""
+    node_files = [p for p in NODES.glob("*.py") if p.stem != "__init__"]
+    node_files += [p for p in (TOOLS / "nodes").glob("*.py") if p.stem != "__init__"]
+    offenders = {}
+    for path in node_files:
+        shared = {m for m in _imports(path) if m.startswith("edge_llm_ros.nodes.")}
+        bad = sorted(m for m in shared if m.rsplit(".", 1)[1] not in SHARED_NODE_MODULES)
+        if bad:
+            offenders[str(path.relative_to(PACKAGE))] = bad
+    assert not offenders, offenders
+
+
+def test_node_modules_name_messages_as_msg_attributes() -> None:
+    """`msg.SceneSummary` is the message, `SceneSummary` the record (edge_llm_ros.types):
+    importing message classes by name would shadow the records."""
+    offenders = []
+    for path in list(NODES.glob("*.py")) + list((TOOLS / "nodes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module == "edge_llm_ros.msg":
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not offenders, offenders

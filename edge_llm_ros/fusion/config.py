@@ -3,13 +3,13 @@
 Durations are milliseconds (as ROS parameters are), distances metres, speeds
 metres/second. Extrinsics are 4x4 homogeneous transforms `T_a_from_b` that
 take points in frame b to frame a; the node fills them from its parameters or
-TF, the defaults are the simulator's mounts.
+TF, the defaults are the simulator's mounts (edge_llm_ros.sim.rig).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,15 +17,6 @@ import numpy as np
 
 from edge_llm_ros.fusion.association import DEFAULT_CLASS_GROUPS
 from edge_llm_ros.params.specs import default_of
-
-# Rotation taking base_link axes (x forward, y left, z up) to camera optical
-# axes (x right, y down, z forward).
-R_OPTICAL_FROM_BASE = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
-
-SIM_LIDAR_MOUNT_M = (0.0, 0.0, 1.9)  # in base_link, no rotation
-SIM_CAMERA_MOUNT_M = (1.5, 0.0, 1.6)  # in base_link, looking along +x
-SIM_CAMERA_SIZE_PX = (640, 480)
-SIM_CAMERA_HFOV_DEG = 90.0
 
 # Class sizes (length, width, height) for camera-only objects, which have no
 # metric extent of their own: the simulator's ground-truth boxes.
@@ -51,35 +42,6 @@ def _d(name: str) -> Any:
 
 def _transform_default(name: str) -> np.ndarray:
     return np.asarray(_d(name), dtype=float).reshape(4, 4)
-
-
-def translation(xyz: Sequence[float]) -> np.ndarray:
-    t = np.eye(4)
-    t[:3, 3] = np.asarray(xyz, dtype=float)
-    return t
-
-
-def sim_base_from_lidar() -> np.ndarray:
-    return translation(SIM_LIDAR_MOUNT_M)
-
-
-def sim_camera_from_base() -> np.ndarray:
-    t = np.eye(4)
-    t[:3, :3] = R_OPTICAL_FROM_BASE
-    t[:3, 3] = -R_OPTICAL_FROM_BASE @ np.asarray(SIM_CAMERA_MOUNT_M)
-    return t
-
-
-def sim_camera_from_lidar() -> np.ndarray:
-    return sim_camera_from_base() @ sim_base_from_lidar()
-
-
-def sim_camera_matrix(width_px: int = SIM_CAMERA_SIZE_PX[0], height_px: int = SIM_CAMERA_SIZE_PX[1],
-                 horizontal_fov_deg: float = SIM_CAMERA_HFOV_DEG) -> np.ndarray:
-    """The simulator's pinhole K (square pixels, pixel centres at integers)."""
-    f = (width_px / 2.0) / math.tan(math.radians(horizontal_fov_deg) / 2.0)
-    return np.array([[f, 0.0, (width_px - 1) / 2.0], [0.0, f, (height_px - 1) / 2.0],
-                     [0.0, 0.0, 1.0]])
 
 
 def as_transform(value: Any, name: str) -> np.ndarray:

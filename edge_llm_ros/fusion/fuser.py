@@ -45,16 +45,16 @@ from edge_llm_ros.fusion.egomotion import EgoMotion
 from edge_llm_ros.fusion.projection import ground_points_from_pixels, project_boxes
 from edge_llm_ros.fusion.scene import ObjectsInBase, build_objects, relate_to_path
 from edge_llm_ros.fusion.tracker import Measurements, Tracker
-from edge_llm_ros.fusion.types import (
+from edge_llm_ros.types import (
     MODE_CAMERA_ONLY,
     MODE_FUSED,
     MODE_LIDAR_ONLY,
     MODE_NONE,
-    Detection2DIn,
-    EgoStateOut,
-    Object3DIn,
-    SceneSummaryOut,
-    StageLatencyOut,
+    Detection2D,
+    EgoState,
+    Object3D,
+    SceneSummary,
+    StageLatency,
 )
 
 __all__ = ["FusionConfig", "SceneFuser"]
@@ -108,7 +108,7 @@ def _rows(values: Sequence, n: int, width: int) -> np.ndarray | None:
 
 
 class SceneFuser:
-    """Camera + lidar + odometry in, `SceneSummaryOut` out; see the module docstring."""
+    """Camera + lidar + odometry in, `SceneSummary` out; see the module docstring."""
 
     def __init__(self, config: FusionConfig | None = None) -> None:
         self.config = config or FusionConfig()
@@ -202,7 +202,7 @@ class SceneFuser:
         return self.ego.add(stamp_ns, float(speed_mps), float(yaw_rate_radps),
                             None if acceleration_mps2 is None else float(acceleration_mps2))
 
-    def add_lidar(self, stamp_ns: int, objects: Sequence[Object3DIn],
+    def add_lidar(self, stamp_ns: int, objects: Sequence[Object3D],
                   processing_time_ms: float = 0.0, received_ns: int | None = None) -> bool:
         """One sweep's Object3D list (lidar frame); False when the frame is rejected."""
         n = len(objects)
@@ -247,7 +247,7 @@ class SceneFuser:
         self._pending.append(frame)
         return True
 
-    def add_camera(self, stamp_ns: int, detections: Sequence[Detection2DIn],
+    def add_camera(self, stamp_ns: int, detections: Sequence[Detection2D],
                    image_size: tuple[int, int], processing_time_ms: float = 0.0,
                    received_ns: int | None = None) -> bool:
         """One image's Detection2D list; image_size (width, height) of the boxes' image."""
@@ -488,7 +488,7 @@ class SceneFuser:
     def _fresh(self, stamp_ns: int | None, now_ns: int, limit_ms: float) -> bool:
         return stamp_ns is not None and now_ns - stamp_ns <= limit_ms * 1e6
 
-    def summarize(self, now_ns: int) -> SceneSummaryOut:
+    def summarize(self, now_ns: int) -> SceneSummary:
         """Process queued frames, then describe the scene at the newest sensor stamp used."""
         t0 = time.perf_counter()
         cfg = self.config
@@ -508,7 +508,7 @@ class SceneFuser:
             stamp = odo.stamp_ns
         else:
             stamp = now_ns
-        ego = EgoStateOut(speed_limit_mps=self.speed_limit_mps, lane_index=self.lane_index)
+        ego = EgoState(speed_limit_mps=self.speed_limit_mps, lane_index=self.lane_index)
         if odo is not None:
             ego.speed_mps, ego.yaw_rate_radps = odo.speed_mps, odo.yaw_rate_radps
             ego.acceleration_mps2 = odo.acceleration_mps2
@@ -528,11 +528,11 @@ class SceneFuser:
             if fresh and frame is not None:
                 pipe = (math.nan if frame.received_ns is None
                         else (frame.received_ns - frame.stamp_ns) * 1e-6)
-                latencies.append(StageLatencyOut(name, frame.processing_time_ms, pipe))
+                latencies.append(StageLatency(name, frame.processing_time_ms, pipe))
         proc_ms = (time.perf_counter() - t0) * 1e3
-        latencies.append(StageLatencyOut("scene_fusion", proc_ms,
+        latencies.append(StageLatency("scene_fusion", proc_ms,
                                          (now_ns - stamp) * 1e-6 + proc_ms))
-        return SceneSummaryOut(stamp_ns=int(stamp), ego=ego, objects=objects,
+        return SceneSummary(stamp_ns=int(stamp), ego=ego, objects=objects,
                                perception_mode=mode, camera_fresh=camera_fresh,
                                lidar_fresh=lidar_fresh, odometry_fresh=odometry_fresh,
                                stage_latencies=latencies)

@@ -36,12 +36,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_llm_ros.fusion.config import FusionConfig
-from edge_llm_ros.fusion.types import (
+from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
     LANE_OFF_ROAD,
     LANE_RIGHT,
-    TrackedObjectOut,
+    TrackedObject,
 )
 
 
@@ -176,8 +176,8 @@ def relevance_order(lane: np.ndarray, ttc_s: np.ndarray, distance_m: np.ndarray)
 
 
 def build_objects(objs: ObjectsInBase, rel: PathRelations, max_objects: int
-                  ) -> list[TrackedObjectOut]:
-    """TrackedObjectOut list, most relevant first, at most max_objects."""
+                  ) -> list[TrackedObject]:
+    """TrackedObject list, most relevant first, at most max_objects."""
     order = relevance_order(rel.lane, rel.ttc_s, rel.distance_m)[:max_objects]
     # One tolist() per array: Python floats without a numpy scalar per field.
     ids = objs.ids[order].tolist()
@@ -194,7 +194,7 @@ def build_objects(objs: ObjectsInBase, rel: PathRelations, max_objects: int
     names = objs.class_names
     out = []
     for k, i in enumerate(order.tolist()):
-        out.append(TrackedObjectOut(
+        out.append(TrackedObject(
             track_id=ids[k], class_name=names[i], confidence=conf[k],
             position_m=tuple(xyz[k]), size_m=tuple(size[k]),
             velocity_mps=(vel[k][0], vel[k][1], 0.0), distance_m=dist[k],

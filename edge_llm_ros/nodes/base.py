@@ -27,9 +27,10 @@ except ImportError:  # Humble
     from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
 from std_msgs.msg import Header
 
+from edge_llm_ros import msg
 from edge_llm_ros.dds_transport import ensure_non_blocking_sends
 from edge_llm_ros.diagnostics import Level, StageHealth
-from edge_llm_ros.msg import Float64Stamped
+from edge_llm_ros.nodes.convert import stamp_to_ns
 from edge_llm_ros.params import ConfigError, ParamSpec, ParamValue, node_spec, validate_params
 
 _ARRAY_TYPES = {
@@ -57,10 +58,6 @@ LATEST_ONLY_QOS = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliab
 #: Bag replay offers reliable delivery (keep last 100): a replayed bag is
 #: evidence, and a subscriber of either reliability still matches.
 REPLAY_QOS = QoSProfile(depth=100)
-
-
-def stamp_to_ns(stamp: Any) -> int:
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -133,9 +130,9 @@ class EdgeNodeCommon:
         self._diagnostics_pub = self.create_publisher(  # type: ignore[attr-defined]
             DiagnosticArray, "/diagnostics", 10)
         self._processing_pub = self.create_output_publisher(
-            Float64Stamped, "~/debug/processing_time_ms", 10)
+            msg.Float64Stamped, "~/debug/processing_time_ms", 10)
         self._latency_pub = self.create_output_publisher(
-            Float64Stamped, "~/debug/pipeline_latency_ms", 10)
+            msg.Float64Stamped, "~/debug/pipeline_latency_ms", 10)
         self._diagnostics_timer = self.create_timer(  # type: ignore[attr-defined]
             float(self.params["diagnostics_period_s"]), self._publish_diagnostics
         )
@@ -166,8 +163,8 @@ class EdgeNodeCommon:
         now_ns = self.get_clock().now().nanoseconds  # type: ignore[attr-defined]
         latency_ms = (now_ns - stamp_to_ns(sensor_stamp)) / 1e6
         header = Header(stamp=sensor_stamp, frame_id=frame_id)
-        self._latency_pub.publish(Float64Stamped(header=header, data=float(latency_ms)))
-        self._processing_pub.publish(Float64Stamped(header=header, data=float(processing_ms)))
+        self._latency_pub.publish(msg.Float64Stamped(header=header, data=float(latency_ms)))
+        self._processing_pub.publish(msg.Float64Stamped(header=header, data=float(processing_ms)))
         self.health.record_timing(processing_ms, latency_ms)
         return latency_ms
 
@@ -195,10 +192,10 @@ class EdgeNodeCommon:
         resolved = self.resolve_topic_name(topic)  # type: ignore[attr-defined]
         self.health.watch_input(resolved, float(self.params["input_timeout_s"]))
 
-        def on_message(msg: Any) -> None:
+        def on_message(message: Any) -> None:
             self.health.record_input(resolved, time.monotonic())
             if self.accepts_input():
-                callback(msg)
+                callback(message)
 
         events = SubscriptionEventCallbacks(
             incompatible_qos=lambda event: self._on_incompatible_qos(resolved, event)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 from sensor_msgs.msg import Image
 
-from edge_llm_ros.msg import Detection2D, Detection2DArray
-from edge_llm_ros.nodes.base import ManagedEdgeNode, stamp_to_ns
-from edge_llm_ros.nodes.convert import rgb_image_to_msg
+from edge_llm_ros import msg
+from edge_llm_ros.nodes.base import ManagedEdgeNode
+from edge_llm_ros.nodes.convert import detections_to_msg, rgb_image_to_msg, stamp_to_ns
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.paths import model_file
 from edge_llm_ros.perception.camera.detector import (
@@ -49,7 +49,7 @@ class CameraDetectorNode(ManagedEdgeNode):
         super().__init__("camera_detector", node_name, **kwargs)
         # Outputs exist in every state; they publish only while active.
         self.detections_pub = self.create_output_publisher(
-            Detection2DArray, "perception/detections_2d", 10)
+            msg.Detection2DArray, "perception/detections_2d", 10)
         self.debug_pub = self.create_output_publisher(Image, "perception/debug_image", 2)
 
     def configure_node(self) -> None:
@@ -100,39 +100,32 @@ class CameraDetectorNode(ManagedEdgeNode):
         except (EngineBuildError, ModelLoadError, ValueError) as exc:
             raise ConfigError(f"node '{self.get_name()}': TensorRT engine: {exc}") from exc
 
-    def on_image(self, msg: Image) -> None:
+    def on_image(self, message: Image) -> None:
         detector = self.detector
         if detector is None:
             return
         started = time.perf_counter()
-        stamp_ns = stamp_to_ns(msg.header.stamp)
+        stamp_ns = stamp_to_ns(message.header.stamp)
         now_ns = self.get_clock().now().nanoseconds
         problem = self.stamps.check(stamp_ns, now_ns)
         if problem is not None:
             self.report_error(problem.value, self.stamps.describe(problem, stamp_ns, now_ns))
             return
         try:
-            image = image_from_msg_bytes(msg.data, msg.width, msg.height, msg.step,
-                                         msg.encoding, bool(msg.is_bigendian))
+            image = image_from_msg_bytes(message.data, message.width, message.height, message.step,
+                                         message.encoding, bool(message.is_bigendian))
         except ImageEncodingError as exc:
             self.report_error("unsupported_encoding", str(exc))
             return
         except ImageError as exc:
             self.report_error("malformed_image", str(exc))
             return
-        result = detector.detect(image, msg.encoding)
+        result = detector.detect(image, message.encoding)
         processing_ms = (time.perf_counter() - started) * 1e3
-        out = Detection2DArray(header=msg.header, image_width_px=msg.width,
-                               image_height_px=msg.height,
-                               processing_time_ms=float(processing_ms))
-        out.detections = [
-            Detection2D(class_id=d.class_id, class_name=d.class_name, score=float(d.score),
-                        x_min_px=float(d.box_px[0]), y_min_px=float(d.box_px[1]),
-                        x_max_px=float(d.box_px[2]), y_max_px=float(d.box_px[3]), track_id=-1)
-            for d in result.detections
-        ]
+        out = detections_to_msg(result.detections, message.header, message.width, message.height,
+                                processing_ms)
         self.detections_pub.publish(out)
-        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)
         if self.debug_pub.get_subscription_count() > 0:
-            rgb = draw_detections(image, msg.encoding, result.detections)
-            self.debug_pub.publish(rgb_image_to_msg(np.ascontiguousarray(rgb), msg.header))
+            rgb = draw_detections(image, message.encoding, result.detections)
+            self.debug_pub.publish(rgb_image_to_msg(np.ascontiguousarray(rgb), message.header))

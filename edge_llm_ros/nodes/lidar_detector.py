@@ -9,9 +9,9 @@ import time
 import numpy as np
 from sensor_msgs.msg import PointCloud2
 
-from edge_llm_ros.msg import Object3DArray
-from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
-from edge_llm_ros.nodes.convert import object3d_array_msg, object3d_msg
+from edge_llm_ros import msg
+from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.convert import object3d_array_msg, object3d_msg, stamp_to_ns
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig, transform_objects
 from edge_llm_ros.perception.pointcloud import FieldSpec, PointCloudError, decode_xyzi
@@ -37,21 +37,21 @@ class LidarDetectorNode(EdgeNode):
                               f"16 numbers (4x4 row-major), got {self.T_target_from_lidar.size}")
         self.T_target_from_lidar = self.T_target_from_lidar.reshape(4, 4)
         self.stamps = StampGuard(float(p["max_stamp_age_ms"]), float(p["max_stamp_future_ms"]))
-        self.objects_pub = self.create_publisher(Object3DArray, "perception/objects_3d", 10)
+        self.objects_pub = self.create_publisher(msg.Object3DArray, "perception/objects_3d", 10)
         self.create_sensor_subscription(PointCloud2, "lidar/points", self.on_cloud)
 
-    def on_cloud(self, msg: PointCloud2) -> None:
+    def on_cloud(self, message: PointCloud2) -> None:
         started = time.perf_counter()
-        stamp_ns = stamp_to_ns(msg.header.stamp)
+        stamp_ns = stamp_to_ns(message.header.stamp)
         now_ns = self.get_clock().now().nanoseconds
         problem = self.stamps.check(stamp_ns, now_ns)
         if problem is not None:
             self.report_error(problem.value, self.stamps.describe(problem, stamp_ns, now_ns))
             return
         try:
-            cloud = decode_xyzi([FieldSpec.of(f) for f in msg.fields], msg.point_step,
-                                msg.row_step, msg.width, msg.height, msg.data,
-                                bool(msg.is_bigendian))
+            cloud = decode_xyzi([FieldSpec.of(f) for f in message.fields], message.point_step,
+                                message.row_step, message.width, message.height, message.data,
+                                bool(message.is_bigendian))
         except PointCloudError as exc:
             self.report_error("malformed_pointcloud", str(exc))
             return
@@ -59,7 +59,7 @@ class LidarDetectorNode(EdgeNode):
             self.health.add_count("nonfinite points dropped", cloud.dropped_nonfinite)
         result = self.detector.detect(cloud.points)
         objects = result.objects
-        frame_id = msg.header.frame_id
+        frame_id = message.header.frame_id
         if self.target_frame:
             objects = transform_objects(objects, self.T_target_from_lidar)
             frame_id = self.target_frame
@@ -67,7 +67,7 @@ class LidarDetectorNode(EdgeNode):
         out = object3d_array_msg(
             [object3d_msg(i, o.class_name, o.center_m, o.size_m, o.yaw_rad, (0.0, 0.0, 0.0),
                           o.point_count, o.score) for i, o in enumerate(objects)],
-            msg.header, processing_ms)
+            message.header, processing_ms)
         out.header.frame_id = frame_id
         self.objects_pub.publish(out)
-        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)

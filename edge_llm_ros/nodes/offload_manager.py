@@ -20,17 +20,10 @@ from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import String
 
+from edge_llm_ros import msg
 from edge_llm_ros.diagnostics import Level
-from edge_llm_ros.msg import (
-    LinkProbe,
-    LinkStatus,
-    PlanOutcome,
-    PlanRequest,
-    RemotePlan,
-    SceneSummary,
-)
-from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
-from edge_llm_ros.nodes.convert import make_header
+from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.convert import make_header, stamp_to_ns
 from edge_llm_ros.nodes.link_qos import (
     ECHO_TOPIC,
     PROBE_TOPIC,
@@ -50,34 +43,34 @@ from edge_llm_ros.offload.policy import (
     PayloadSizes,
 )
 from edge_llm_ros.params import ConfigError
-from edge_llm_ros.reasoning.actions import ACTION_NAMES
+from edge_llm_ros.types import ACTION_NAMES
 
 KEYFRAME_GUESS_BYTES = 30_000  # until the first keyframe is encoded
 RESPONSE_GUESS_BYTES = 600
 
 
-def encode_keyframe(msg: Image, max_width: int, quality: int) -> CompressedImage | None:
+def encode_keyframe(message: Image, max_width: int, quality: int) -> CompressedImage | None:
     """JPEG of an rgb8/bgr8/mono8 image, downscaled; None for encodings it cannot read."""
     import cv2
 
-    channels = {"rgb8": 3, "bgr8": 3, "mono8": 1}.get(msg.encoding)
-    if channels is None or msg.width == 0 or msg.height == 0:
+    channels = {"rgb8": 3, "bgr8": 3, "mono8": 1}.get(message.encoding)
+    if channels is None or message.width == 0 or message.height == 0:
         return None
-    row = msg.width * channels
-    data = np.frombuffer(bytes(msg.data), np.uint8)
-    if msg.step < row or data.size < msg.step * msg.height:
+    row = message.width * channels
+    data = np.frombuffer(bytes(message.data), np.uint8)
+    if message.step < row or data.size < message.step * message.height:
         return None
-    image = data[: msg.step * msg.height].reshape(msg.height, msg.step)[:, :row]
-    image = image.reshape(msg.height, msg.width, channels) if channels == 3 else image
-    if msg.encoding == "rgb8":
+    image = data[: message.step * message.height].reshape(message.height, message.step)[:, :row]
+    image = image.reshape(message.height, message.width, channels) if channels == 3 else image
+    if message.encoding == "rgb8":
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if msg.width > max_width:
-        height = max(1, round(msg.height * max_width / msg.width))
+    if message.width > max_width:
+        height = max(1, round(message.height * max_width / message.width))
         image = cv2.resize(image, (max_width, height), interpolation=cv2.INTER_AREA)
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         return None
-    return CompressedImage(header=msg.header, format="jpeg", data=jpeg.tobytes())
+    return CompressedImage(header=message.header, format="jpeg", data=jpeg.tobytes())
 
 
 class OffloadManagerNode(EdgeNode):
@@ -115,19 +108,19 @@ class OffloadManagerNode(EdgeNode):
         self._dds_alive: bool | None = None
         self._closed = False
 
-        self.request_pub = self.create_publisher(PlanRequest, REQUEST_TOPIC, plan_qos())
-        self.probe_pub = self.create_publisher(LinkProbe, PROBE_TOPIC, probe_qos())
-        self.plan_pub = self.create_publisher(RemotePlan, "remote/plan", 10)
-        self.status_pub = self.create_publisher(LinkStatus, "link/status", 10)
-        self.outcome_pub = self.create_publisher(PlanOutcome, "remote/outcome", 50)
-        self.create_sensor_subscription(SceneSummary, "scene/summary", self.on_scene)
+        self.request_pub = self.create_publisher(msg.PlanRequest, REQUEST_TOPIC, plan_qos())
+        self.probe_pub = self.create_publisher(msg.LinkProbe, PROBE_TOPIC, probe_qos())
+        self.plan_pub = self.create_publisher(msg.RemotePlan, "remote/plan", 10)
+        self.status_pub = self.create_publisher(msg.LinkStatus, "link/status", 10)
+        self.outcome_pub = self.create_publisher(msg.PlanOutcome, "remote/outcome", 50)
+        self.create_sensor_subscription(msg.SceneSummary, "scene/summary", self.on_scene)
         # Optional input (keyframes only), so not watched for silence.
         self.create_subscription(Image, "camera/image_raw", self.on_image,
                                  qos_profile_sensor_data)
         self.create_subscription(String, "operator/instruction", self.on_instruction, 10)
-        self.create_subscription(RemotePlan, RESPONSE_TOPIC, self.on_response, plan_qos())
+        self.create_subscription(msg.RemotePlan, RESPONSE_TOPIC, self.on_response, plan_qos())
         self.create_subscription(
-            LinkProbe, ECHO_TOPIC, self.on_echo, echo_qos(float(p["liveliness_timeout_s"])),
+            msg.LinkProbe, ECHO_TOPIC, self.on_echo, echo_qos(float(p["liveliness_timeout_s"])),
             event_callbacks=SubscriptionEventCallbacks(
                 liveliness=self.on_liveliness, deadline=self.on_echo_deadline,
                 incompatible_qos=lambda event: self._on_incompatible_qos(
@@ -145,16 +138,16 @@ class OffloadManagerNode(EdgeNode):
     def send_probe(self, payload_bytes: int) -> None:
         self._sequence += 1
         now = time.monotonic_ns()
-        msg = LinkProbe(header=make_header(self.get_clock().now().nanoseconds, ""),
-                        vehicle_id=self.vehicle_id, sequence=self._sequence, is_echo=False)
+        message = msg.LinkProbe(header=make_header(self.get_clock().now().nanoseconds, ""),
+                                vehicle_id=self.vehicle_id, sequence=self._sequence, is_echo=False)
         if payload_bytes:
-            msg.payload = bytes(payload_bytes)
+            message.payload = bytes(payload_bytes)
         self.link.probe_sent(self._sequence, payload_bytes, now)
-        self.probe_pub.publish(msg)
+        self.probe_pub.publish(message)
 
-    def on_echo(self, msg: LinkProbe) -> None:
-        if msg.is_echo and msg.vehicle_id == self.vehicle_id:
-            self.link.echo_received(msg.sequence, time.monotonic_ns())
+    def on_echo(self, message: msg.LinkProbe) -> None:
+        if message.is_echo and message.vehicle_id == self.vehicle_id:
+            self.link.echo_received(message.sequence, time.monotonic_ns())
 
     def on_echo_deadline(self, event: object) -> None:
         self.health.counters["dds_echo_deadlines_missed"] = int(
@@ -171,16 +164,16 @@ class OffloadManagerNode(EdgeNode):
         return last is not None and now_ns - last <= self._liveliness_timeout_ns
 
     # ------------------------------------------------------------ inputs
-    def on_image(self, msg: Image) -> None:
-        self._image = msg
+    def on_image(self, message: Image) -> None:
+        self._image = message
 
-    def on_instruction(self, msg: String) -> None:
-        self._instruction = msg.data.strip()[:200]
+    def on_instruction(self, message: String) -> None:
+        self._instruction = message.data.strip()[:200]
 
-    def on_scene(self, msg: SceneSummary) -> None:
+    def on_scene(self, message: msg.SceneSummary) -> None:
         if self._closed:
             return
-        stamp_ns = stamp_to_ns(msg.header.stamp)
+        stamp_ns = stamp_to_ns(message.header.stamp)
         if stamp_ns < self._last_scene_ns:
             self.report_error("stale_scene", f"scene stamped {stamp_ns} ns is older than the "
                               f"last one considered ({self._last_scene_ns} ns); ignored")
@@ -191,11 +184,11 @@ class OffloadManagerNode(EdgeNode):
         self.health.counters["scenes_considered"] += 1
         self._request_count += 1
         request_id = f"{self.vehicle_id}-{self._started_ns % 10**9:09d}-{self._request_count}"
-        request = PlanRequest(header=msg.header, request_id=request_id,
-                              vehicle_id=self.vehicle_id, scene=msg,
-                              operator_instruction=self._instruction,
-                              payload_tier=PlanRequest.TIER_SUMMARY_ONLY,
-                              planning_deadline_ms=self._deadline_ms)
+        request = msg.PlanRequest(header=message.header, request_id=request_id,
+                                  vehicle_id=self.vehicle_id, scene=message,
+                                  operator_instruction=self._instruction,
+                                  payload_tier=msg.PlanRequest.TIER_SUMMARY_ONLY,
+                                  planning_deadline_ms=self._deadline_ms)
         self._summary_bytes = len(serialize_message(request))
         now = time.monotonic_ns()
         state = self._update_state(now)
@@ -212,7 +205,7 @@ class OffloadManagerNode(EdgeNode):
                                   "cannot be compressed; sending the summary only")
             else:
                 request.keyframe = keyframe
-                request.payload_tier = PlanRequest.TIER_SUMMARY_AND_KEYFRAME
+                request.payload_tier = msg.PlanRequest.TIER_SUMMARY_AND_KEYFRAME
                 self._keyframe_bytes = len(keyframe.data)
         request.sent_at = self.get_clock().now().to_msg()
         upload_bytes = len(serialize_message(request))
@@ -220,33 +213,33 @@ class OffloadManagerNode(EdgeNode):
                          int(request.payload_tier), upload_bytes, stamp_ns)
         self.request_pub.publish(request)
 
-    def on_response(self, msg: RemotePlan) -> None:
+    def on_response(self, message: msg.RemotePlan) -> None:
         if self._closed:
             return
-        if msg.vehicle_id != self.vehicle_id:
+        if message.vehicle_id != self.vehicle_id:
             self.health.counters["answers_for_other_vehicles"] += 1
             return
         now = time.monotonic_ns()
-        size = len(serialize_message(msg))
-        record = self.ledger.answer(msg.request_id, int(msg.status), now, size,
-                                    float(msg.remote_compute_ms),
-                                    reason=msg.rationale[:200] if msg.status else "")
+        size = len(serialize_message(message))
+        record = self.ledger.answer(message.request_id, int(message.status), now, size,
+                                    float(message.remote_compute_ms),
+                                    reason=message.rationale[:200] if message.status else "")
         self.health.counters["late_answers"] = self.ledger.counts.late_answers
         if record is None:
             return
         self._response_bytes = size
         if self._print and record.outcome == ANSWERED:
             names = [ACTION_NAMES[s.action] if s.action < len(ACTION_NAMES) else str(s.action)
-                     for s in msg.steps]
+                     for s in message.steps]
             steps = " -> ".join(f"{name} {s.target_speed_mps:.0f}"
-                                for name, s in zip(names, msg.steps, strict=True))
-            self.get_logger().info(f"plan {record.request_id}: {steps} m/s ({msg.model_id}, "
-                                   f"compute {msg.remote_compute_ms:.0f} ms)")
+                                for name, s in zip(names, message.steps, strict=True))
+            self.get_logger().info(f"plan {record.request_id}: {steps} m/s ({message.model_id}, "
+                                   f"compute {message.remote_compute_ms:.0f} ms)")
         if record.outcome == ANSWERED:
             self.link.request_timing(record.upload_bytes, record.round_trip_ms,
                                      record.remote_compute_ms)
             self.policy.record_compute(record.remote_compute_ms)
-            self.plan_pub.publish(msg)
+            self.plan_pub.publish(message)
             self.health.counters["plans_forwarded"] += 1
         self._publish_outcome(record)
 
@@ -283,7 +276,7 @@ class OffloadManagerNode(EdgeNode):
         est = self.link.estimate()
         last = self.link.last_echo_ns
         counts = self.ledger.counts.outcomes
-        self.status_pub.publish(LinkStatus(
+        self.status_pub.publish(msg.LinkStatus(
             header=make_header(self.get_clock().now().nanoseconds, ""),
             bandwidth_bps=float(est.bandwidth_bps), rtt_ms=float(est.rtt_ms),
             remote_alive=self.remote_alive(now),
@@ -306,15 +299,15 @@ class OffloadManagerNode(EdgeNode):
                 f"{' (' + record.reason[:80] + ')' if record.reason else ''} | link "
                 f"{est.bandwidth_bps / 1e6:.1f} Mbit/s, rtt {est.rtt_ms:.1f} ms, remote "
                 f"{'alive' if self.remote_alive(time.monotonic_ns()) else 'dead'}")
-        msg = PlanOutcome(header=make_header(record.scene_stamp_ns, "base_link"),
-                          request_id=record.request_id, vehicle_id=self.vehicle_id,
-                          outcome=record.outcome, reason=record.reason[:200],
-                          payload_tier=record.payload_tier,
-                          upload_bytes=record.upload_bytes,
-                          response_bytes=record.response_bytes,
-                          round_trip_ms=float(record.round_trip_ms),
-                          remote_compute_ms=float(record.remote_compute_ms))
-        self.outcome_pub.publish(msg)
+        message = msg.PlanOutcome(header=make_header(record.scene_stamp_ns, "base_link"),
+                                  request_id=record.request_id, vehicle_id=self.vehicle_id,
+                                  outcome=record.outcome, reason=record.reason[:200],
+                                  payload_tier=record.payload_tier,
+                                  upload_bytes=record.upload_bytes,
+                                  response_bytes=record.response_bytes,
+                                  round_trip_ms=float(record.round_trip_ms),
+                                  remote_compute_ms=float(record.remote_compute_ms))
+        self.outcome_pub.publish(message)
 
     def close(self) -> None:
         if self._closed:

@@ -10,78 +10,17 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 from std_msgs.msg import String
 
-from edge_llm_ros.fusion.types import (
-    EgoStateOut,
-    SceneSummaryOut,
-    StageLatencyOut,
-    TrackedObjectOut,
-)
-from edge_llm_ros.msg import Decision, RemotePlan, SceneSummary
-from edge_llm_ros.nodes.base import ManagedEdgeNode, stamp_to_ns
-from edge_llm_ros.nodes.convert import make_header
+from edge_llm_ros import msg
+from edge_llm_ros.nodes.base import ManagedEdgeNode
+from edge_llm_ros.nodes.convert import decision_to_msg, plan_from_msg, stamp_to_ns, summary_from_msg
 from edge_llm_ros.params import ConfigError
-from edge_llm_ros.reasoning.actions import ACTION_INDEX, SOURCE_NAMES, DecisionOut
-from edge_llm_ros.reasoning.advice import (
-    AdviceRejectedError,
-    RemotePlanIn,
-    RemoteStepIn,
-    validate_plan,
-)
-from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
-from edge_llm_ros.reasoning.factory import BackendSettings, make_backend
+from edge_llm_ros.reasoning.advice import AdviceRejectedError, validate_plan
+from edge_llm_ros.reasoning.factory import backend_from_params
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
-
-
-def scene_from_msg(msg: SceneSummary) -> SceneSummaryOut:
-    e = msg.ego
-    return SceneSummaryOut(
-        stamp_ns=stamp_to_ns(msg.header.stamp),
-        ego=EgoStateOut(speed_mps=e.speed_mps, acceleration_mps2=e.acceleration_mps2,
-                        yaw_rate_radps=e.yaw_rate_radps, speed_limit_mps=e.speed_limit_mps,
-                        lane_index=e.lane_index),
-        objects=[TrackedObjectOut(
-            track_id=o.track_id, class_name=o.class_name, confidence=o.confidence,
-            position_m=(o.position_m.x, o.position_m.y, o.position_m.z),
-            size_m=(o.size_m.x, o.size_m.y, o.size_m.z),
-            velocity_mps=(o.velocity_mps.x, o.velocity_mps.y, o.velocity_mps.z),
-            distance_m=o.distance_m, relative_speed_mps=o.relative_speed_mps,
-            time_to_collision_s=o.time_to_collision_s, lane_relation=o.lane_relation,
-            seen_by_camera=o.seen_by_camera, seen_by_lidar=o.seen_by_lidar) for o in msg.objects],
-        perception_mode=msg.perception_mode, camera_fresh=msg.camera_fresh,
-        lidar_fresh=msg.lidar_fresh, odometry_fresh=msg.odometry_fresh,
-        stage_latencies=[StageLatencyOut(s.stage, s.processing_time_ms, s.pipeline_latency_ms)
-                         for s in msg.stage_latencies])
-
-
-def plan_from_msg(msg: RemotePlan) -> RemotePlanIn:
-    return RemotePlanIn(
-        request_id=msg.request_id, status=msg.status, stamp_ns=stamp_to_ns(msg.header.stamp),
-        time_to_live_s=msg.time_to_live_s,
-        steps=tuple(RemoteStepIn(s.action, s.target_speed_mps, s.duration_s) for s in msg.steps),
-        rationale=msg.rationale)
-
-
-def decision_to_msg(d: DecisionOut, frame_id: str) -> Decision:
-    return Decision(
-        header=make_header(d.stamp_ns, frame_id), action=ACTION_INDEX[d.action],
-        action_name=d.action, target_speed_mps=float(d.target_speed_mps),
-        driver_object_ids=[int(i) for i in d.driver_object_ids], rationale=d.rationale,
-        source=d.source, fallback_reason=d.fallback_reason, deadline_ms=float(d.deadline_ms),
-        latency_ms=float(d.latency_ms), remote_plan_id=d.remote_plan_id)
-
-
-def load_backend(p: dict, node_name: str, log: Callable[[str], None]
-                 ) -> ReasonerBackend | None:
-    """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""
-    settings = BackendSettings.from_params(p)
-    try:
-        return make_backend(settings, log=log)
-    except ModelLoadError as exc:
-        raise ConfigError(f"node '{node_name}': model: {exc}") from exc
+from edge_llm_ros.types import SOURCE_NAMES
 
 
 class ReasonerNode(ManagedEdgeNode):
@@ -94,8 +33,8 @@ class ReasonerNode(ManagedEdgeNode):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Condition()
-        self._pending: SceneSummary | None = None
-        self._plan: RemotePlan | None = None
+        self._pending: msg.SceneSummary | None = None
+        self._plan: msg.RemotePlan | None = None
         self._instruction = ""
         self._last_taken_ns = -1
         self._log: list[tuple[str, int, float]] = []  # (action, source, latency ms)
@@ -104,7 +43,7 @@ class ReasonerNode(ManagedEdgeNode):
         # The decision thread must get the GIL back promptly at its deadline even when other
         # nodes share the process: Python's default 5 ms switch interval would eat the margin.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-        self.decision_pub = self.create_output_publisher(Decision, "decision", 10)
+        self.decision_pub = self.create_output_publisher(msg.Decision, "decision", 10)
         for name in ("decisions", "model_decisions", "fallback_decisions", "missed_deadlines",
                      "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated",
                      "envelope_overrides", "remote_plans_used", "remote_plans_rejected"):
@@ -116,7 +55,7 @@ class ReasonerNode(ManagedEdgeNode):
             config = ReasonerConfig.from_params(p)
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
-        backend = load_backend(p, self.get_name(), self.get_logger().info)
+        backend = backend_from_params(p, self.get_name(), self.get_logger().info)
         self.reasoner = Reasoner(backend, config)
         self._instruction = str(p["instruction"])
         self.reasoner.warm_up(self._instruction)
@@ -129,8 +68,8 @@ class ReasonerNode(ManagedEdgeNode):
         self._print = bool(p["print_decisions"])
         self._pending, self._plan, self._last_taken_ns = None, None, -1
         self._subscriptions_made = [
-            self.create_sensor_subscription(SceneSummary, "scene/summary", self.on_scene),
-            self.create_subscription(RemotePlan, "remote/plan", self.on_plan, 10),
+            self.create_sensor_subscription(msg.SceneSummary, "scene/summary", self.on_scene),
+            self.create_subscription(msg.RemotePlan, "remote/plan", self.on_plan, 10),
             self.create_subscription(String, "operator/instruction", self.on_instruction, 10),
         ]
         self._stop.clear()
@@ -161,8 +100,8 @@ class ReasonerNode(ManagedEdgeNode):
             self.reasoner = None
 
     # ------------------------------------------------------------- inputs
-    def on_scene(self, msg: SceneSummary) -> None:  # only while active (base guards it)
-        stamp_ns = stamp_to_ns(msg.header.stamp)
+    def on_scene(self, message: msg.SceneSummary) -> None:  # only while active (base guards it)
+        stamp_ns = stamp_to_ns(message.header.stamp)
         with self._lock:
             if stamp_ns == self._last_taken_ns:
                 # Fusion republishes its last scene when no new input came: nothing new.
@@ -177,16 +116,16 @@ class ReasonerNode(ManagedEdgeNode):
                 return
             if self._pending is not None:
                 self.health.counters["scenes_superseded"] += 1
-            self._pending = msg
+            self._pending = message
             self._last_taken_ns = stamp_ns
             self._lock.notify()
 
-    def on_plan(self, msg: RemotePlan) -> None:
+    def on_plan(self, message: msg.RemotePlan) -> None:
         with self._lock:
-            self._plan = msg
+            self._plan = message
 
-    def on_instruction(self, msg: String) -> None:
-        text = msg.data.strip()
+    def on_instruction(self, message: String) -> None:
+        text = message.data.strip()
         with self._lock:
             if text != self._instruction:
                 self.get_logger().info(f"operator instruction: {text!r}")
@@ -200,21 +139,21 @@ class ReasonerNode(ManagedEdgeNode):
                     self._lock.wait(timeout=0.2)
                 if self._stop.is_set():
                     return
-                msg, self._pending = self._pending, None
+                message, self._pending = self._pending, None
                 plan, instruction = self._plan, self._instruction
                 reasoner = self.reasoner
             if reasoner is None:
                 return
             try:
-                self._decide_one(reasoner, msg, plan, instruction)
+                self._decide_one(reasoner, message, plan, instruction)
             except Exception as exc:  # noqa: BLE001 - keep deciding on the next scene
                 self.report_error("decision_failed", f"{type(exc).__name__}: {exc}")
 
-    def _decide_one(self, reasoner: Reasoner, msg: SceneSummary, plan: RemotePlan | None,
-                    instruction: str) -> None:
+    def _decide_one(self, reasoner: Reasoner, message: msg.SceneSummary,
+                    plan: msg.RemotePlan | None, instruction: str) -> None:
         started = time.perf_counter()
         now_ns = self.get_clock().now().nanoseconds
-        stamp_ns = stamp_to_ns(msg.header.stamp)
+        stamp_ns = stamp_to_ns(message.header.stamp)
         # Age of the scene when it reached us, plus the time it waited for this thread.
         age_ms = (now_ns - stamp_ns) / 1e6
         budget_ms = reasoner.config.deadline_ms - max(age_ms, 0.0)
@@ -224,21 +163,21 @@ class ReasonerNode(ManagedEdgeNode):
                 hint = validate_plan(plan_from_msg(plan), now_ns)
                 plan_id = plan.request_id
             except AdviceRejectedError as exc:
-                if plan.status == RemotePlan.STATUS_OK:
+                if plan.status == msg.RemotePlan.STATUS_OK:
                     self.health.counters["remote_plans_rejected"] += 1
                     self.report_error("remote_plan_rejected", str(exc))
-        scene = scene_from_msg(msg)
+        scene = summary_from_msg(message)
         decision = reasoner.decide(scene, instruction, hint, plan_id, budget_ms=budget_ms,
-                                        started=started)
+                                   started=started)
         for problem in reasoner.last_problems:
             self.report_error("bad_scene", problem)
-        out = decision_to_msg(decision, msg.header.frame_id or "base_link")
+        out = decision_to_msg(decision, message.header.frame_id or "base_link")
         latency_ms = (self.get_clock().now().nanoseconds - stamp_ns) / 1e6
         out.latency_ms = float(latency_ms)
         out.rationale = out.rationale[:200]
         self.decision_pub.publish(out)
         processing_ms = (time.perf_counter() - started) * 1e3
-        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)
         self._log.append((decision.action, decision.source, latency_ms))
         c = self.health.counters
         c["decisions"] += 1

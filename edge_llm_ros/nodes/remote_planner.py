@@ -10,9 +10,9 @@ import math
 
 import numpy as np
 
-from edge_llm_ros.msg import LinkProbe, PlannedStep, PlanRequest, RemotePlan
-from edge_llm_ros.nodes.base import ManagedEdgeNode, stamp_to_ns
-from edge_llm_ros.nodes.convert import make_header, ns_to_time
+from edge_llm_ros import msg
+from edge_llm_ros.nodes.base import ManagedEdgeNode
+from edge_llm_ros.nodes.convert import ns_to_time, plan_request_from_msg, plan_to_msg, stamp_to_ns
 from edge_llm_ros.nodes.link_qos import (
     ECHO_TOPIC,
     PROBE_TOPIC,
@@ -22,35 +22,19 @@ from edge_llm_ros.nodes.link_qos import (
     plan_qos,
     probe_qos,
 )
-from edge_llm_ros.nodes.reasoner import load_backend, scene_from_msg
 from edge_llm_ros.params import ConfigError
+from edge_llm_ros.reasoning.factory import backend_from_params
 from edge_llm_ros.reasoning.reasoner import Reasoner
-from edge_llm_ros.remote.planner import (
-    STATUS_ERROR,
-    PlannerConfig,
-    PlanOut,
-    PlanRequestIn,
-    RemotePlanner,
-)
+from edge_llm_ros.remote.planner import PlannerConfig, RemotePlanner
 from edge_llm_ros.remote.service import PlanService, ServiceConfig
+from edge_llm_ros.types import STATUS_ERROR, RemotePlan
 
 
-def plan_to_msg(out: PlanOut) -> RemotePlan:
-    return RemotePlan(
-        header=make_header(out.stamp_ns, "base_link"), request_id=out.request_id,
-        vehicle_id=out.vehicle_id, status=out.status,
-        steps=[PlannedStep(action=s.action, target_speed_mps=float(s.target_speed_mps),
-                           duration_s=float(s.duration_s)) for s in out.steps],
-        rationale=out.rationale, time_to_live_s=float(out.time_to_live_s),
-        remote_compute_ms=float(out.remote_compute_ms), model_id=out.model_id,
-        request_sent_at=ns_to_time(max(out.request_sent_at_ns, 0)))
-
-
-def keyframe_note(msg: PlanRequest, max_bytes: int) -> str:
+def keyframe_note(message: msg.PlanRequest, max_bytes: int) -> str:
     """Decode the keyframe to check it; a text-only model plans from the summary alone."""
-    if msg.payload_tier != PlanRequest.TIER_SUMMARY_AND_KEYFRAME:
+    if message.payload_tier != msg.PlanRequest.TIER_SUMMARY_AND_KEYFRAME:
         return ""
-    data = bytes(msg.keyframe.data)
+    data = bytes(message.keyframe.data)
     if not data:
         return "keyframe tier without a keyframe"
     if len(data) > max_bytes:
@@ -59,7 +43,7 @@ def keyframe_note(msg: PlanRequest, max_bytes: int) -> str:
 
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        return f"keyframe ({msg.keyframe.format or 'no format'}) could not be decoded"
+        return f"keyframe ({message.keyframe.format or 'no format'}) could not be decoded"
     return f"keyframe {image.shape[1]}x{image.shape[0]}"
 
 
@@ -74,9 +58,9 @@ class RemotePlannerNode(ManagedEdgeNode):
         self._subscriptions_made: list = []
         super().__init__("remote_planner", node_name, **kwargs)
         p = self.params
-        self.plan_pub = self.create_output_publisher(RemotePlan, RESPONSE_TOPIC, plan_qos())
+        self.plan_pub = self.create_output_publisher(msg.RemotePlan, RESPONSE_TOPIC, plan_qos())
         self.echo_pub = self.create_output_publisher(
-            LinkProbe, ECHO_TOPIC, echo_qos(float(p["liveliness_lease_s"])))
+            msg.LinkProbe, ECHO_TOPIC, echo_qos(float(p["liveliness_lease_s"])))
         for name in ("requests", "plans", "busy", "errors", "probes_echoed"):
             self.health.counters[name] = 0
 
@@ -87,7 +71,7 @@ class RemotePlannerNode(ManagedEdgeNode):
             reasoner_config = PlannerConfig.reasoner_config(p)
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
-        backend = load_backend(p, self.get_name(), self.get_logger().info)
+        backend = backend_from_params(p, self.get_name(), self.get_logger().info)
         reasoner = Reasoner(backend, reasoner_config)
         reasoner.warm_up("")
         self.planner = RemotePlanner(reasoner, planner_config)
@@ -96,8 +80,8 @@ class RemotePlannerNode(ManagedEdgeNode):
             self.planner, self._reply, clock_ns=lambda: self.get_clock().now().nanoseconds,
             config=ServiceConfig.from_params(p))
         self._subscriptions_made = [
-            self.create_subscription(PlanRequest, REQUEST_TOPIC, self.on_request, plan_qos()),
-            self.create_subscription(LinkProbe, PROBE_TOPIC, self.on_probe, probe_qos()),
+            self.create_subscription(msg.PlanRequest, REQUEST_TOPIC, self.on_request, plan_qos()),
+            self.create_subscription(msg.LinkProbe, PROBE_TOPIC, self.on_probe, probe_qos()),
         ]
         self.get_logger().info(
             f"remote planner ready: {self.planner.model_id}, horizon "
@@ -115,50 +99,46 @@ class RemotePlannerNode(ManagedEdgeNode):
             self.planner.reasoner.close()
             self.planner = None
 
-    def on_probe(self, msg: LinkProbe) -> None:
-        if msg.is_echo or not self.accepts_input():
+    def on_probe(self, message: msg.LinkProbe) -> None:
+        if message.is_echo or not self.accepts_input():
             return
         # Echo without the filler: the vehicle measures its uplink, not our downlink.
-        self.echo_pub.publish(LinkProbe(header=msg.header, vehicle_id=msg.vehicle_id,
-                                        sequence=msg.sequence, is_echo=True))
+        self.echo_pub.publish(msg.LinkProbe(header=message.header, vehicle_id=message.vehicle_id,
+                                            sequence=message.sequence, is_echo=True))
         self.health.counters["probes_echoed"] += 1
 
-    def on_request(self, msg: PlanRequest) -> None:
+    def on_request(self, message: msg.PlanRequest) -> None:
         service, planner = self.service, self.planner
         if service is None or planner is None or not self.accepts_input():
             return  # not active: the vehicle times the request out, as with a dead remote
         self.health.counters["requests"] += 1
         now_ns = self.get_clock().now().nanoseconds
-        deadline = msg.planning_deadline_ms
-        if not msg.request_id or not msg.vehicle_id or not (
+        deadline = message.planning_deadline_ms
+        if not message.request_id or not message.vehicle_id or not (
                 math.isfinite(deadline) and 0.0 < deadline <= 600_000.0):
-            problem = (f"request {msg.request_id!r} from {msg.vehicle_id!r} is malformed "
+            problem = (f"request {message.request_id!r} from {message.vehicle_id!r} is malformed "
                        f"(needs request_id, vehicle_id and a planning deadline in (0, 600 s], "
                        f"got {deadline!r} ms)")
             self.report_error("bad_request", problem)
-            out = PlanOut(msg.request_id, msg.vehicle_id, STATUS_ERROR,
-                          stamp_to_ns(msg.header.stamp), stamp_to_ns(msg.sent_at),
-                          rationale=problem[:200], model_id=planner.model_id)
+            out = RemotePlan(message.request_id, message.vehicle_id, STATUS_ERROR,
+                             stamp_to_ns(message.header.stamp), stamp_to_ns(message.sent_at),
+                             rationale=problem[:200], model_id=planner.model_id)
             self._reply(out)
             return
-        note = keyframe_note(msg, self._max_keyframe_bytes)
+        note = keyframe_note(message, self._max_keyframe_bytes)
         if note and not note.startswith("keyframe "):
             self.report_error("bad_keyframe", note)
-        request = PlanRequestIn(
-            request_id=msg.request_id, vehicle_id=msg.vehicle_id,
-            scene=scene_from_msg(msg.scene), instruction=msg.operator_instruction[:200],
-            planning_deadline_ms=float(deadline), sent_at_ns=stamp_to_ns(msg.sent_at),
-            received_ns=now_ns, payload_tier=int(msg.payload_tier), keyframe_note=note)
+        request = plan_request_from_msg(message, now_ns, note)
         service.submit(request)
 
-    def _reply(self, out: PlanOut) -> None:
+    def _reply(self, out: RemotePlan) -> None:
         """Called from the executor (busy at once) or the planning thread (plans)."""
         self.plan_pub.publish(plan_to_msg(out))
         c = self.health.counters
-        if out.status == RemotePlan.STATUS_OK:
+        if out.status == msg.RemotePlan.STATUS_OK:
             c["plans"] += 1
             self.report_timing(out.remote_compute_ms, ns_to_time(out.stamp_ns), "base_link")
-        elif out.status == RemotePlan.STATUS_BUSY:
+        elif out.status == msg.RemotePlan.STATUS_BUSY:
             c["busy"] += 1
         else:
             c["errors"] += 1

@@ -8,24 +8,15 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from geometry_msgs.msg import Point, Vector3
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo
 
+from edge_llm_ros import msg
 from edge_llm_ros.diagnostics import Level
 from edge_llm_ros.fusion import FusionConfig, SceneFuser
 from edge_llm_ros.fusion.trigger import SummaryTrigger, TriggerConfig
-from edge_llm_ros.fusion.types import SceneSummaryOut
-from edge_llm_ros.msg import (
-    Detection2DArray,
-    EgoState,
-    Object3DArray,
-    SceneSummary,
-    StageLatency,
-    TrackedObject,
-)
-from edge_llm_ros.nodes.base import EdgeNode, stamp_to_ns
-from edge_llm_ros.nodes.convert import make_header
+from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.convert import detection_arrays, object_arrays, stamp_to_ns, summary_to_msg
 from edge_llm_ros.params import ConfigError
 
 
@@ -36,38 +27,6 @@ def fusion_config(params: dict, node_name: str) -> FusionConfig:
         raise ConfigError(f"node '{node_name}': {exc}") from exc
 
 
-def summary_to_msg(summary: SceneSummaryOut) -> SceneSummary:
-    ego = summary.ego
-    msg = SceneSummary(
-        header=make_header(summary.stamp_ns, "base_link"),
-        ego=EgoState(speed_mps=float(ego.speed_mps), acceleration_mps2=float(ego.acceleration_mps2),
-                     yaw_rate_radps=float(ego.yaw_rate_radps),
-                     speed_limit_mps=float(ego.speed_limit_mps), lane_index=int(ego.lane_index)),
-        perception_mode=summary.perception_mode, camera_fresh=summary.camera_fresh,
-        lidar_fresh=summary.lidar_fresh, odometry_fresh=summary.odometry_fresh,
-    )
-    msg.objects = [
-        TrackedObject(
-            track_id=int(o.track_id), class_name=o.class_name, confidence=float(o.confidence),
-            position_m=Point(x=float(o.position_m[0]), y=float(o.position_m[1]),
-                             z=float(o.position_m[2])),
-            size_m=Vector3(x=float(o.size_m[0]), y=float(o.size_m[1]), z=float(o.size_m[2])),
-            velocity_mps=Vector3(x=float(o.velocity_mps[0]), y=float(o.velocity_mps[1]),
-                                 z=float(o.velocity_mps[2])),
-            distance_m=float(o.distance_m), relative_speed_mps=float(o.relative_speed_mps),
-            time_to_collision_s=float(o.time_to_collision_s), lane_relation=int(o.lane_relation),
-            seen_by_camera=bool(o.seen_by_camera), seen_by_lidar=bool(o.seen_by_lidar),
-        )
-        for o in summary.objects
-    ]
-    msg.stage_latencies = [
-        StageLatency(stage=s.stage, processing_time_ms=float(s.processing_time_ms),
-                     pipeline_latency_ms=float(s.pipeline_latency_ms))
-        for s in summary.stage_latencies
-    ]
-    return msg
-
-
 class SceneFusionNode(EdgeNode):
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
         super().__init__("scene_fusion", node_name, **kwargs)
@@ -75,10 +34,10 @@ class SceneFusionNode(EdgeNode):
         self.fuser = SceneFuser(fusion_config(p, self.get_name()))
         self.fuser.set_road_context(speed_limit_mps=float(p["speed_limit_mps"]))
         self._camera_info_key: tuple | None = None
-        self.summary_pub = self.create_publisher(SceneSummary, "scene/summary", 10)
-        self.create_sensor_subscription(Detection2DArray, "perception/detections_2d",
+        self.summary_pub = self.create_publisher(msg.SceneSummary, "scene/summary", 10)
+        self.create_sensor_subscription(msg.Detection2DArray, "perception/detections_2d",
                                         self.on_detections)
-        self.create_sensor_subscription(Object3DArray, "perception/objects_3d", self.on_objects)
+        self.create_sensor_subscription(msg.Object3DArray, "perception/objects_3d", self.on_objects)
         self.create_sensor_subscription(CameraInfo, "camera/camera_info", self.on_camera_info)
         self.create_sensor_subscription(Odometry, "odom", self.on_odometry)
         self._reported_rejections: dict[str, int] = {}
@@ -96,47 +55,38 @@ class SceneFusionNode(EdgeNode):
     def _now_ns(self) -> int:
         return self.get_clock().now().nanoseconds
 
-    def on_camera_info(self, msg: CameraInfo) -> None:
-        key = (tuple(msg.k), msg.width, msg.height)
+    def on_camera_info(self, message: CameraInfo) -> None:
+        key = (tuple(message.k), message.width, message.height)
         if key == self._camera_info_key:
             return
         try:
-            self.fuser.set_camera_model(np.asarray(msg.k), msg.width, msg.height)
+            self.fuser.set_camera_model(np.asarray(message.k), message.width, message.height)
         except ValueError as exc:
             self.report_error("bad_camera_info", str(exc))
             return
         self._camera_info_key = key
 
-    def on_odometry(self, msg: Odometry) -> None:
-        self.fuser.add_odometry(stamp_to_ns(msg.header.stamp), msg.twist.twist.linear.x,
-                                msg.twist.twist.angular.z)
+    def on_odometry(self, message: Odometry) -> None:
+        self.fuser.add_odometry(stamp_to_ns(message.header.stamp), message.twist.twist.linear.x,
+                                message.twist.twist.angular.z)
 
-    def on_detections(self, msg: Detection2DArray) -> None:
-        dets = msg.detections
-        boxes = np.array([[d.x_min_px, d.y_min_px, d.x_max_px, d.y_max_px] for d in dets],
-                         dtype=float).reshape(-1, 4)
+    def on_detections(self, message: msg.Detection2DArray) -> None:
+        boxes, class_names, scores = detection_arrays(message)
         self.fuser.add_camera_arrays(
-            stamp_to_ns(msg.header.stamp), boxes, [d.class_name for d in dets],
-            np.array([d.score for d in dets], dtype=float),
-            (int(msg.image_width_px), int(msg.image_height_px)),
-            float(msg.processing_time_ms), self._now_ns())
+            stamp_to_ns(message.header.stamp), boxes, class_names, scores,
+            (int(message.image_width_px), int(message.image_height_px)),
+            float(message.processing_time_ms), self._now_ns())
         if self._trigger is not None:
-            self._trigger.on_camera(stamp_to_ns(msg.header.stamp), self._now_ns())
+            self._trigger.on_camera(stamp_to_ns(message.header.stamp), self._now_ns())
             self._publish_if_due()
 
-    def on_objects(self, msg: Object3DArray) -> None:
-        objs = msg.objects
-        centers = np.array([[o.center_m.x, o.center_m.y, o.center_m.z] for o in objs],
-                           dtype=float).reshape(-1, 3)
-        sizes = np.array([[o.size_m.x, o.size_m.y, o.size_m.z] for o in objs],
-                         dtype=float).reshape(-1, 3)
+    def on_objects(self, message: msg.Object3DArray) -> None:
+        centers, sizes, yaws, class_names, scores = object_arrays(message)
         self.fuser.add_lidar_arrays(
-            stamp_to_ns(msg.header.stamp), centers, sizes,
-            np.array([o.yaw_rad for o in objs], dtype=float), [o.class_name for o in objs],
-            np.array([o.score for o in objs], dtype=float), float(msg.processing_time_ms),
-            self._now_ns())
+            stamp_to_ns(message.header.stamp), centers, sizes, yaws, class_names, scores,
+            float(message.processing_time_ms), self._now_ns())
         if self._trigger is not None:
-            self._trigger.on_lidar(stamp_to_ns(msg.header.stamp), self._now_ns())
+            self._trigger.on_lidar(stamp_to_ns(message.header.stamp), self._now_ns())
             if not self._publish_if_due():
                 self._wait_timer.reset()  # publish when the camera frame's wait is over
 
@@ -153,18 +103,19 @@ class SceneFusionNode(EdgeNode):
     def publish_summary(self) -> None:
         started = time.perf_counter()
         summary = self.fuser.summarize(self._now_ns())
-        msg = summary_to_msg(summary)
-        self.summary_pub.publish(msg)
+        message = summary_to_msg(summary)
+        self.summary_pub.publish(message)
         if self._trigger is not None:
             self._trigger.published(self._now_ns())
             self.health.counters["camera_waits_timed_out"] = self._trigger.waits_timed_out
         processing_ms = (time.perf_counter() - started) * 1e3
-        self.report_timing(processing_ms, msg.header.stamp, msg.header.frame_id)
+        self.report_timing(processing_ms, message.header.stamp, message.header.frame_id)
         self._report_rejections()
-        if summary.perception_mode == SceneSummary.MODE_FUSED:
+        if summary.perception_mode == msg.SceneSummary.MODE_FUSED:
             self.health.clear_condition("mode")
         else:
-            level = Level.ERROR if summary.perception_mode == SceneSummary.MODE_NONE else Level.WARN
+            level = (Level.ERROR if summary.perception_mode == msg.SceneSummary.MODE_NONE
+                     else Level.WARN)
             self.health.set_condition("mode", level,
                                       f"perception degraded: {summary.perception_mode}")
 

@@ -15,7 +15,7 @@ from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
-from edge_llm_ros.msg import Object3DArray
+from edge_llm_ros import msg
 from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.convert import (
     camera_info_msg,
@@ -60,7 +60,7 @@ class SimulatorNode(EdgeNode):
         self.info_pub = self.create_source_publisher(CameraInfo, "camera/camera_info")
         self.points_pub = self.create_source_publisher(PointCloud2, "lidar/points")
         self.odom_pub = self.create_source_publisher(Odometry, "odom")
-        self.truth_pub = self.create_source_publisher(Object3DArray, "ground_truth/objects")
+        self.truth_pub = self.create_source_publisher(msg.Object3DArray, "ground_truth/objects")
         self.clock_pub = (
             self.create_publisher(Clock, "/clock", 10) if p["publish_clock"] else None
         )

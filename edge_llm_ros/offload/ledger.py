@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from edge_llm_ros.types import STATUS_BUSY, STATUS_ERROR, STATUS_OK
+
 ANSWERED = "answered"
 BUSY = "busy"
 FAILED = "failed"
@@ -17,7 +19,6 @@ TIMED_OUT = "timed_out"
 NOT_SENT = "not_sent"
 OUTCOMES = (ANSWERED, BUSY, FAILED, TIMED_OUT, NOT_SENT)
 
-STATUS_OK, STATUS_BUSY, STATUS_ERROR = 0, 1, 2  # RemotePlan.STATUS_*
 _BY_STATUS = {STATUS_OK: ANSWERED, STATUS_BUSY: BUSY, STATUS_ERROR: FAILED}
 
 

@@ -18,6 +18,7 @@ from edge_llm_ros.params.core import (
     node_params_from_file,
     validate_params,
 )
+from edge_llm_ros.sim import rig
 
 
 def _common(input_timeout_s: float = 2.0, slow_processing_ms: float = 100.0,
@@ -119,17 +120,19 @@ SIMULATOR: tuple[ParamSpec, ...] = COMMON + (
               "camera_frames_skipped_late) so sensor data keeps its real-time stamps, as a "
               "camera driver drops frames; false renders every frame and lets sim time fall "
               "behind the wall clock."),
-    ParamSpec("camera.width_px", 640, "Camera image width, pixels.", min_value=16, max_value=4096),
-    ParamSpec("camera.height_px", 480, "Camera image height, pixels.", min_value=16,
-              max_value=4096),
-    ParamSpec("camera.horizontal_fov_deg", 90.0, "Camera horizontal field of view, degrees.",
-              min_value=10.0, max_value=170.0),
+    ParamSpec("camera.width_px", rig.CAMERA_SIZE_PX[0], "Camera image width, pixels.",
+              min_value=16, max_value=4096),
+    ParamSpec("camera.height_px", rig.CAMERA_SIZE_PX[1], "Camera image height, pixels.",
+              min_value=16, max_value=4096),
+    ParamSpec("camera.horizontal_fov_deg", rig.CAMERA_HORIZONTAL_FOV_DEG,
+              "Camera horizontal field of view, degrees.", min_value=10.0, max_value=170.0),
     ParamSpec("lidar.enabled", True, "Cast and publish the lidar sweep."),
-    ParamSpec("lidar.channels", 32, "Lidar vertical channels (rings).", min_value=1,
-              max_value=256),
-    ParamSpec("lidar.horizontal_samples", 1024, "Lidar samples per ring per sweep.",
-              min_value=16, max_value=8192),
-    ParamSpec("lidar.max_range_m", 100.0, "Lidar maximum range, metres.", min_value=1.0,
+    ParamSpec("lidar.channels", rig.LIDAR_CHANNELS, "Lidar vertical channels (rings).",
+              min_value=1, max_value=256),
+    ParamSpec("lidar.horizontal_samples", rig.LIDAR_HORIZONTAL_SAMPLES,
+              "Lidar samples per ring per sweep.", min_value=16, max_value=8192),
+    ParamSpec("lidar.max_range_m", rig.LIDAR_MAX_RANGE_M, "Lidar maximum range, metres.",
+              min_value=1.0,
               max_value=500.0),
     ParamSpec("frames.world", "map", "Frame of the world (odometry parent)."),
     ParamSpec("frames.base_link", "base_link", "Frame of the ego vehicle."),
@@ -297,13 +300,11 @@ SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (_budge
               "close, milliseconds.", min_value=0.0, max_value=10000.0),
     ParamSpec("max_future_ms", 500.0, "Inputs stamped further ahead of the node's clock are "
               "dropped (bad clock), milliseconds.", min_value=0.0, max_value=3_600_000.0),
-    ParamSpec("camera_from_lidar", [0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0, -0.3,
-                                    1.0, 0.0, 0.0, -1.5, 0.0, 0.0, 0.0, 1.0],
+    ParamSpec("camera_from_lidar", rig.row_major(rig.camera_from_lidar()),
               "4x4 transform (16 numbers, row-major) taking lidar points to the camera "
               "optical frame (x right, y down, z forward); the default is the built-in "
               "simulator's mounting.", value_type=float),
-    ParamSpec("base_from_lidar", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0,
-                                  0.0, 0.0, 1.0, 1.9, 0.0, 0.0, 0.0, 1.0],
+    ParamSpec("base_from_lidar", rig.row_major(rig.base_from_lidar()),
               "4x4 transform (16 numbers, row-major) taking lidar points to base_link; the "
               "default is the built-in simulator's mounting.", value_type=float),
     ParamSpec("lidar_objects_frame", "lidar", "Frame the lidar objects arrive in: the lidar "

@@ -28,7 +28,6 @@ from edge_llm_ros.perception.lidar import (
     LidarDetections,
     LidarDetector,
     LidarDetectorConfig,
-    LidarObject,
     classify_sizes,
     transform_objects,
 )
@@ -54,7 +53,6 @@ __all__ = [
     "LidarDetections",
     "LidarDetector",
     "LidarDetectorConfig",
-    "LidarObject",
     "PcdFormatError",
     "PointCloudError",
     "classify_sizes",

@@ -39,7 +39,7 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, colour: tuple[int, int
 
 
 def draw_detections(image: np.ndarray, encoding: str, detections: Sequence) -> np.ndarray:
-    """RGB image with each detection's box, class and score (Detection2DOut-like items)."""
+    """RGB image with each detection's box, class and score (Detection2D-like items)."""
     canvas = to_rgb(image, encoding)
     for det in detections:
         x0, y0, x1, y1 = (int(round(v)) for v in det.box_px)

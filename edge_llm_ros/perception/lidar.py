@@ -43,6 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from edge_llm_ros.params.specs import default_of
+from edge_llm_ros.types import Object3D
 
 
 def _d(name: str) -> Any:
@@ -149,7 +150,7 @@ class LidarDetectorConfig:
     # growing away from the sensor, so its centre is where the car is, not its visible face.
     complete_car_boxes: bool = _d("complete_car_boxes")
     car_typical_size_m: tuple[float, float] = (3.9, 1.65)  # KITTI mean car length, width
-    return_point_indices: bool = False  # fill LidarObject.point_indices (costs ~1 ms)
+    return_point_indices: bool = False  # fill Object3D.point_indices (costs ~1 ms)
 
     # Drivable corridor and static structure. The road is the smooth ground connected to
     # the ground under the vehicle: cells whose points span at most `road_flatness_m` and
@@ -191,7 +192,7 @@ class LidarDetectorConfig:
     gate_threshold: float = _d("gate_threshold")
     gate_classes: tuple[str, ...] = ("unknown", "truck")  # classes the gate may drop: the
     # ones structure is mistaken for (walls and hedges pass for trucks)
-    return_features: bool = False  # fill LidarObject.features (training the gate)
+    return_features: bool = False  # fill Object3D.features (training the gate)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], **core: Any) -> LidarDetectorConfig:
@@ -246,42 +247,10 @@ class LidarDetectorConfig:
 
 
 @dataclass(frozen=True)
-class LidarObject:
-    """One detected object: an oriented box with a class guess.
-
-    `center_m` is the box centre, `size_m` length (along `yaw_rad`), width,
-    height; yaw is about +z from +x, in (-pi/2, pi/2] because a box alone
-    says nothing about heading. A car seen only in part has the typical car
-    size (see `LidarDetectorConfig.complete_car_boxes`). `score` is the class
-    confidence (0..1). `point_indices` (optional) index the points given to
-    `detect`.
-    """
-
-    center_m: np.ndarray
-    size_m: np.ndarray
-    yaw_rad: float
-    class_name: str
-    score: float
-    point_count: int
-    point_indices: np.ndarray | None = None
-    features: np.ndarray | None = None  # CLUSTER_FEATURES, when asked for
-
-    def corners(self) -> np.ndarray:
-        """(8, 3) box corners: bottom face then top face, counter-clockwise from above."""
-        length, width, height = self.size_m
-        c, s = math.cos(self.yaw_rad), math.sin(self.yaw_rad)
-        fx = np.array([1, -1, -1, 1, 1, -1, -1, 1]) * length / 2
-        fy = np.array([1, 1, -1, -1, 1, 1, -1, -1]) * width / 2
-        fz = np.array([-1, -1, -1, -1, 1, 1, 1, 1]) * height / 2
-        return np.column_stack([self.center_m[0] + c * fx - s * fy,
-                                self.center_m[1] + s * fx + c * fy, self.center_m[2] + fz])
-
-
-@dataclass(frozen=True)
 class LidarDetections:
     """Result of one `detect` call; `timing_ms` per stage plus "total"."""
 
-    objects: list[LidarObject]
+    objects: list[Object3D]
     timing_ms: dict[str, float]
     ground_plane: tuple[float, float, float]  # z = a*x + b*y + c, lidar frame
     n_input: int
@@ -616,7 +585,7 @@ class LidarDetector:
         p = p[idx]
         marks.append(time.perf_counter())
 
-        def result(objects: list[LidarObject], plane: tuple[float, float, float],
+        def result(objects: list[Object3D], plane: tuple[float, float, float],
                    n_ground: int = 0, n_voxels: int = 0, n_clusters: int = 0) -> LidarDetections:
             while len(marks) < len(STAGES) + 1:
                 marks.append(marks[-1])
@@ -816,7 +785,7 @@ class LidarDetector:
             split = np.searchsorted(pl[o], np.arange(1, k))
             members = list(np.split(idx[oi[psel[o]]], split))
         objects = [
-            LidarObject(center_m=centers[j], size_m=sizes[j], yaw_rad=float(box_yaw[j]),
+            Object3D(center_m=centers[j], size_m=sizes[j], yaw_rad=float(box_yaw[j]),
                         class_name=classes[j], score=float(scores[j]),
                         point_count=int(n_pts[keep_lab[j]]), point_indices=members[j],
                         features=feats[j] if cfg.return_features and feats is not None
@@ -834,8 +803,8 @@ def gate_probability(features: np.ndarray, config: LidarDetectorConfig) -> np.nd
     return 1.0 / (1.0 + np.exp(-(z @ w[:-1] + w[-1])))
 
 
-def transform_objects(objects: Sequence[LidarObject],
-                      T_target_from_lidar: np.ndarray) -> list[LidarObject]:
+def transform_objects(objects: Sequence[Object3D],
+                      T_target_from_lidar: np.ndarray) -> list[Object3D]:
     """Move objects into a target frame given the 4x4 transform target <- lidar.
 
     Centres are transformed; yaw is the heading of the box's length axis

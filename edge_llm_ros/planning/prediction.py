@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_llm_ros.fusion.types import LANE_EGO, SceneSummaryOut
 from edge_llm_ros.reasoning.envelope import lateral_offset_m
+from edge_llm_ros.types import LANE_EGO, SceneSummary
 
 VEHICLE_CLASSES = frozenset({"car", "truck", "bus", "motorcycle", "vehicle", "van"})
 
@@ -65,7 +65,7 @@ def _f(x: float, default: float) -> float:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def agents_from_scene(scene: SceneSummaryOut) -> Agents:
+def agents_from_scene(scene: SceneSummary) -> Agents:
     """Path-frame state from the SceneSummary fields fusion fills (distance, closing speed,
     lane, base_link lateral position and velocity, size)."""
     ego_v = max(_f(scene.ego.speed_mps, 0.0), 0.0)

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_llm_ros.fusion.types import SceneSummaryOut
 from edge_llm_ros.planning.prediction import (
     Agents,
     PredictionConfig,
@@ -43,6 +42,7 @@ from edge_llm_ros.reasoning.rules import (
     RuleThresholds,
     envelope_of,
 )
+from edge_llm_ros.types import SceneSummary
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def _finite(x: float, default: float) -> float:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def candidate_speeds(scene: SceneSummaryOut, intent: OperatorIntent, agents: Agents
+def candidate_speeds(scene: SceneSummary, intent: OperatorIntent, agents: Agents
                      ) -> list[tuple[str, float]]:
     """(action, target speed) pairs worth simulating, in a fixed order."""
     ego_v = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
@@ -131,7 +131,7 @@ def candidate_speeds(scene: SceneSummaryOut, intent: OperatorIntent, agents: Age
 NO_INTENT = OperatorIntent()
 
 
-def teach(scene: SceneSummaryOut, intent: OperatorIntent = NO_INTENT,
+def teach(scene: SceneSummary, intent: OperatorIntent = NO_INTENT,
           config: TeacherConfig | None = None) -> TeacherDecision:
     """The best (action, target speed) for the scene and the operator's intent."""
     t0 = time.perf_counter()

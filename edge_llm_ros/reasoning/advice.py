@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from edge_llm_ros.reasoning.actions import ACTION_NAMES, MAX_TARGET_SPEED_MPS
+from edge_llm_ros.reasoning.actions import MAX_TARGET_SPEED_MPS
 from edge_llm_ros.reasoning.encoding import RemoteHint
+from edge_llm_ros.types import ACTION_NAMES, STATUS_OK, RemotePlan
 
-STATUS_OK = 0  # RemotePlan.STATUS_OK
 MAX_REMOTE_RATIONALE_CHARS = 200
 MAX_REMOTE_STEPS = 16
-
-
-@dataclass(frozen=True)
-class RemoteStepIn:
-    action: int  # Decision.ACTION_*
-    target_speed_mps: float
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class RemotePlanIn:
-    request_id: str
-    status: int
-    stamp_ns: int  # the request's scene stamp
-    time_to_live_s: float
-    steps: tuple[RemoteStepIn, ...]
-    rationale: str = ""
 
 
 class AdviceRejectedError(ValueError):
     """A remote plan that must not be used; the message says why."""
 
 
-def validate_plan(plan: RemotePlanIn, now_ns: int) -> RemoteHint:
+def validate_plan(plan: RemotePlan, now_ns: int) -> RemoteHint:
     """The hint the model may see, or AdviceRejectedError. Never trusts the remote's text."""
     if plan.status != STATUS_OK:
         raise AdviceRejectedError(f"plan {plan.request_id!r} has status {plan.status}, not OK")

@@ -61,16 +61,12 @@ reports.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import hashlib
 import importlib.util
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -78,7 +74,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge_llm_ros.filelock import file_lock
+from edge_llm_ros.engine_cache import (
+    EngineCache,
+    gpu_identity,
+    key_digest,
+    read_manifest,
+    sha256_file,
+    tensorrt_version,
+)
 from edge_llm_ros.reasoning.backend import (
     GenerationRequest,
     GenerationStats,
@@ -91,54 +94,23 @@ from edge_llm_ros.reasoning.backend import (
 PRECISIONS = ("fp16", "auto")
 METHODS = ("direct", "onnx")
 KEY_VERSION = 1  # bump when the key's meaning changes: every cached engine is rebuilt
-MANIFEST = "edgellm_manifest.json"
 ENGINE_FILE = "llm.engine"
-DIGEST_CHARS = 16
 # Files a checkpoint's engine depends on: config, weights, tokenizer, chat template.
 MODEL_SUFFIXES = (".json", ".safetensors", ".bin", ".model", ".jinja", ".txt", ".tiktoken")
 INSTALL_HINT = ("pip install tensorrt-edgellm==0.11.0 plus the matching tensorrt wheel "
                 "(tensorrt==10.16.0.72 for TensorRT 10 payloads)")
 
-_CU_ATTR_CC_MAJOR, _CU_ATTR_CC_MINOR = 75, 76  # CUdevice_attribute values
-
 
 # --------------------------------------------------------------------------- probes
-
-
-def _cuda_driver() -> Any:
-    """libcuda through ctypes (no torch, no cuda-python); OSError if absent."""
-    return ctypes.CDLL(ctypes.util.find_library("cuda") or "libcuda.so.1")
-
-
-def _gpu_identity(device: int = 0) -> tuple[str, str, int]:
-    """(name, "major.minor", driver CUDA version as 13000) of a device; RuntimeError if none."""
-    try:
-        cu = _cuda_driver()
-    except OSError as exc:
-        raise RuntimeError(f"no NVIDIA driver (libcuda not loadable: {exc})") from exc
-    if (err := cu.cuInit(0)) != 0:
-        raise RuntimeError(f"CUDA driver initialisation failed (CUresult {err})")
-    count = ctypes.c_int()
-    if cu.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value <= device:
-        raise RuntimeError(f"no CUDA device {device} visible ({count.value} found)")
-    handle = ctypes.c_int()
-    cu.cuDeviceGet(ctypes.byref(handle), device)
-    name = ctypes.create_string_buffer(256)
-    cu.cuDeviceGetName(name, 256, handle)
-    major, minor, version = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
-    cu.cuDeviceGetAttribute(ctypes.byref(major), _CU_ATTR_CC_MAJOR, handle)
-    cu.cuDeviceGetAttribute(ctypes.byref(minor), _CU_ATTR_CC_MINOR, handle)
-    cu.cuDriverGetVersion(ctypes.byref(version))
-    return name.value.decode(errors="replace"), f"{major.value}.{minor.value}", version.value
 
 
 def gpu_available() -> tuple[bool, str]:
     """(True, "<name> sm<cc>") when a CUDA GPU is usable, else (False, why not)."""
     try:
-        name, capability, _ = _gpu_identity()
+        gpu = gpu_identity()
     except RuntimeError as exc:
         return False, str(exc)
-    return True, f"{name} sm{capability.replace('.', '')}"
+    return True, f"{gpu.name} sm{gpu.compute_capability.replace('.', '')}"
 
 
 def edgellm_unavailable_reason() -> str | None:
@@ -160,15 +132,6 @@ def edgellm_unavailable_reason() -> str | None:
     except Exception as exc:  # NativeRuntimeError and its subclasses, ImportError
         return f"tensorrt-edgellm has no usable native payload here: {type(exc).__name__}: {exc}"
     return None
-
-
-def _tensorrt_version() -> str:
-    try:
-        import tensorrt
-    except ImportError as exc:
-        raise ModelLoadError(f"TensorRT is not installed (import tensorrt failed: {exc}); "
-                             f"{INSTALL_HINT}") from exc
-    return str(tensorrt.__version__)
 
 
 def _edgellm_version() -> str:
@@ -196,12 +159,13 @@ def _cuda_runtime_version(driver_version: int) -> str:
 def _environment() -> dict[str, str]:
     """Versions and GPU an engine is tied to (ModelLoadError when one is missing)."""
     try:
-        gpu_name, capability, driver = _gpu_identity()
+        gpu = gpu_identity()
     except RuntimeError as exc:
         raise ModelLoadError(f"TensorRT Edge-LLM engines need an NVIDIA GPU: {exc}") from exc
-    return {"edgellm_version": _edgellm_version(), "tensorrt_version": _tensorrt_version(),
-            "cuda_version": _cuda_runtime_version(driver), "gpu_name": gpu_name,
-            "compute_capability": capability}
+    return {"edgellm_version": _edgellm_version(),
+            "tensorrt_version": tensorrt_version(INSTALL_HINT, ModelLoadError),
+            "cuda_version": _cuda_runtime_version(gpu.driver_version), "gpu_name": gpu.name,
+            "compute_capability": gpu.compute_capability}
 
 
 # --------------------------------------------------------------------------- cache key
@@ -221,9 +185,7 @@ def model_files_sha256(checkpoint_dir: str | Path) -> str:
     h = hashlib.sha256()
     for path in _model_files(root):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        sha256_file(path, into=h)
         h.update(b"\0")
     return h.hexdigest()
 
@@ -238,27 +200,6 @@ def edgellm_cache_key(checkpoint_dir: Path, precision: str, max_input_len: int,
     return {"key_version": KEY_VERSION, "model_sha256": model_files_sha256(checkpoint_dir),
             **_environment(), "precision": precision, "max_input_len": int(max_input_len),
             "max_output_len": int(max_output_len)}
-
-
-def cache_key_digest(key: dict[str, Any]) -> str:
-    """Short stable hash of a key: the cache folder's name."""
-    blob = json.dumps(key, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()[:DIGEST_CHARS]
-
-
-def read_manifest(engine_dir: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(engine_dir) / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-
-
-def cached_engine_matches(engine_dir: Path, key: dict[str, Any]) -> bool:
-    """True if engine_dir holds a non-empty engine whose manifest records exactly `key`."""
-    manifest = read_manifest(engine_dir)
-    engine = Path(engine_dir) / ENGINE_FILE
-    return (manifest is not None and manifest.get("key") == key and engine.is_file()
-            and engine.stat().st_size > 0)
 
 
 # --------------------------------------------------------------------------- build
@@ -355,37 +296,17 @@ def build_edgellm_engine(checkpoint_dir: str | Path, cache_dir: str | Path,
         raise ModelLoadError(f"checkpoint folder not found: {checkpoint}")
     _require_build_tools()
     key = edgellm_cache_key(checkpoint, precision, max_input_len, max_output_len)
-    digest = cache_key_digest(key)
-    cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / digest
-    with file_lock(cache / f".{digest}.lock"):
-        if not force and cached_engine_matches(target, key):
-            log(f"Edge-LLM engine cache hit: {target}")
-            return target
-        reason = "forced" if force else ("no cached engine" if not target.exists()
-                                         else "cached engine's manifest differs")
-        log(f"building Edge-LLM {precision} engine for {checkpoint.name} ({key['gpu_name']} "
+    what = (f"Edge-LLM {precision} engine for {checkpoint.name} ({key['gpu_name']} "
             f"sm{key['compute_capability'].replace('.', '')}, TensorRT {key['tensorrt_version']}, "
-            f"input<={max_input_len}, output<={max_output_len}, {method}): {reason}")
-        t0 = time.monotonic()
-        staging = Path(tempfile.mkdtemp(prefix=".building-", dir=cache))
-        try:
-            _build_into(staging, checkpoint, precision, max_input_len,
-                        max_input_len + max_output_len, method, log)
-            if not (staging / ENGINE_FILE).is_file():
-                raise ModelLoadError(f"the {method} build produced no {ENGINE_FILE} in {staging}")
-            manifest = {"key": key, "digest": digest, "method": method,
-                        "checkpoint_dir": str(checkpoint),
-                        "build_seconds": round(time.monotonic() - t0, 1)}
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        log(f"built {target} in {time.monotonic() - t0:.0f} s")
-        return target
+            f"input<={max_input_len}, output<={max_output_len}, {method})")
+
+    def build(staging: Path) -> None:
+        _build_into(staging, checkpoint, precision, max_input_len,
+                    max_input_len + max_output_len, method, log)
+
+    return EngineCache(Path(cache_dir)).get_or_build(
+        key_digest(key), key, ENGINE_FILE, build, what=what, log=log, force=force,
+        info={"method": method, "checkpoint_dir": str(checkpoint)}, error=ModelLoadError)
 
 
 # --------------------------------------------------------------------------- backend

@@ -21,16 +21,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edge_llm_ros.fusion.types import (
+from edge_llm_ros.reasoning.rules import VULNERABLE_CLASSES, time_gap_s
+from edge_llm_ros.reasoning.schema import ANSWER_OPENING
+from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
     LANE_OFF_ROAD,
     LANE_RIGHT,
-    SceneSummaryOut,
-    TrackedObjectOut,
+    SceneSummary,
+    TrackedObject,
 )
-from edge_llm_ros.reasoning.rules import VULNERABLE_CLASSES, time_gap_s
-from edge_llm_ros.reasoning.schema import ANSWER_OPENING
 
 SYSTEM_PROMPT = "Drive safely. Scene in, one action as JSON out."
 MAX_PROMPT_OBJECTS = 4
@@ -45,18 +45,18 @@ def _num(x: float, lo: int, hi: int) -> int:
     return int(min(max(round(x), lo), hi)) if math.isfinite(x) else 0
 
 
-def _ttc(o: TrackedObjectOut) -> float:
+def _ttc(o: TrackedObject) -> float:
     t = o.time_to_collision_s
     return t if isinstance(t, (int, float)) and math.isfinite(t) and t >= 0.0 else math.inf
 
 
-def select_objects(scene: SceneSummaryOut, limit: int = MAX_PROMPT_OBJECTS
-                   ) -> list[TrackedObjectOut]:
+def select_objects(scene: SceneSummary, limit: int = MAX_PROMPT_OBJECTS
+                   ) -> list[TrackedObject]:
     """The objects the decision can hinge on, most urgent first."""
     objs = [o for o in scene.objects if isinstance(o.distance_m, (int, float))
             and math.isfinite(o.distance_m) and -30.0 <= o.distance_m <= 120.0]
 
-    def urgency(o: TrackedObjectOut) -> tuple:
+    def urgency(o: TrackedObject) -> tuple:
         in_lane_ahead = o.lane_relation == LANE_EGO and o.distance_m >= 0.0
         vulnerable_near = o.class_name in VULNERABLE_CLASSES and abs(o.distance_m) < 30.0
         adjacent_near = o.lane_relation in (LANE_LEFT, LANE_RIGHT) and abs(o.distance_m) < 40.0
@@ -67,7 +67,7 @@ def select_objects(scene: SceneSummaryOut, limit: int = MAX_PROMPT_OBJECTS
     return sorted(objs, key=urgency)[:limit]
 
 
-def encode_object(slot: int, o: TrackedObjectOut, ego_speed_mps: float) -> str:
+def encode_object(slot: int, o: TrackedObject, ego_speed_mps: float) -> str:
     cls = _CLASS_TAG.get(o.class_name, "obj")
     lane = _LANE_TAG.get(o.lane_relation, "u")
     text = f"{slot} {cls} {lane}{_num(o.distance_m, -30, 120)} " \
@@ -82,7 +82,7 @@ def encode_object(slot: int, o: TrackedObjectOut, ego_speed_mps: float) -> str:
     return text
 
 
-def encode_scene(scene: SceneSummaryOut, objects: list[TrackedObjectOut]) -> str:
+def encode_scene(scene: SceneSummary, objects: list[TrackedObject]) -> str:
     ego = scene.ego
     v = ego.speed_mps if isinstance(ego.speed_mps, (int, float)) and math.isfinite(
         ego.speed_mps) else 0.0

@@ -21,15 +21,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edge_llm_ros.fusion.types import (
+from edge_llm_ros.reasoning.actions import CHANGE_LANE_LEFT, CHANGE_LANE_RIGHT, PULL_OVER
+from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
     LANE_OFF_ROAD,
     LANE_RIGHT,
-    SceneSummaryOut,
-    TrackedObjectOut,
+    SceneSummary,
+    TrackedObject,
 )
-from edge_llm_ros.reasoning.actions import CHANGE_LANE_LEFT, CHANGE_LANE_RIGHT, PULL_OVER
 
 LANE_WIDTH_M = 3.5  # fusion's default lane width: lane relation <-> lateral offset
 EGO_HALF_WIDTH_M = 0.9
@@ -66,7 +66,7 @@ def _finite(x: float, default: float) -> float:
     return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def lateral_offset_m(o: TrackedObjectOut) -> float:
+def lateral_offset_m(o: TrackedObject) -> float:
     """Lateral offset (left positive), made to agree with the lane relation.
 
     Fusion derives both from the same offset; when they disagree (a hand-written
@@ -83,7 +83,7 @@ def lateral_offset_m(o: TrackedObjectOut) -> float:
     return y
 
 
-def side_of(o: TrackedObjectOut) -> int:
+def side_of(o: TrackedObject) -> int:
     """+1 left of the ego lane, -1 right of it, 0 in it."""
     if o.lane_relation == LANE_LEFT:
         return 1
@@ -95,7 +95,7 @@ def side_of(o: TrackedObjectOut) -> int:
     return 0 if abs(y) < 0.5 * LANE_WIDTH_M else (1 if y > 0 else -1)
 
 
-def lateral_threats(scene: SceneSummaryOut, horizon_s: float, headway_s: float,
+def lateral_threats(scene: SceneSummary, horizon_s: float, headway_s: float,
                     stop_distance_m: float, stop_ttc_s: float) -> list[LateralThreat]:
     """Objects outside the ego lane moving into its corridor within horizon_s too close."""
     ego_v = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
@@ -129,7 +129,7 @@ def lateral_threats(scene: SceneSummaryOut, horizon_s: float, headway_s: float,
     return sorted(out, key=lambda t: (not t.critical, t.arrival_s))
 
 
-def _blocks_lane(o: TrackedObjectOut, ego_v: float, margin_m: float,
+def _blocks_lane(o: TrackedObject, ego_v: float, margin_m: float,
                  oncoming_reach_s: float) -> str:
     """Why o makes its lane unusable for a lane change now ('' when it does not)."""
     d = _finite(o.distance_m, math.inf)
@@ -145,7 +145,7 @@ def _blocks_lane(o: TrackedObjectOut, ego_v: float, margin_m: float,
     return ""
 
 
-def lateral_envelope(scene: SceneSummaryOut, horizon_s: float = 4.0, headway_s: float = 1.0,
+def lateral_envelope(scene: SceneSummary, horizon_s: float = 4.0, headway_s: float = 1.0,
                      stop_distance_m: float = 5.0, stop_ttc_s: float = 1.5,
                      lane_margin_m: float = 15.0, oncoming_reach_s: float = 8.0,
                      shoulder_behind_m: float = 10.0) -> Envelope:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edge_llm_ros.params import ConfigError
 from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
 from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
@@ -77,3 +78,13 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
                                           max_input_len=min(s.context_tokens, 1024), log=log)
         return EdgeLlmBackend(engine_dir, log=log)
     raise ModelLoadError(f"unknown backend {s.backend!r}; known: {', '.join(BACKENDS)}")
+
+
+def backend_from_params(p: dict, node_name: str, log: Callable[[str], None]
+                        ) -> ReasonerBackend | None:
+    """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""
+    settings = BackendSettings.from_params(p)
+    try:
+        return make_backend(settings, log=log)
+    except ModelLoadError as exc:
+        raise ConfigError(f"node '{node_name}': model: {exc}") from exc

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge_llm_ros.fusion.types import SceneSummaryOut
 from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
@@ -30,12 +29,8 @@ from edge_llm_ros.reasoning.actions import (
     KEEP_LANE,
     PULL_OVER,
     SLOW_DOWN,
-    SOURCE_FALLBACK_RULE,
-    SOURCE_ONBOARD_MODEL,
-    SOURCE_REMOTE_INFORMED,
     STOP,
     YIELD,
-    DecisionOut,
 )
 from edge_llm_ros.reasoning.backend import GenerationRequest, GenerationStats, ReasonerBackend
 from edge_llm_ros.reasoning.encoding import (
@@ -59,6 +54,13 @@ from edge_llm_ros.reasoning.schema import (
     continuation_grammar,
     parse_answer,
     settled_action,
+)
+from edge_llm_ros.types import (
+    SOURCE_FALLBACK_RULE,
+    SOURCE_ONBOARD_MODEL,
+    SOURCE_REMOTE_INFORMED,
+    Decision,
+    SceneSummary,
 )
 
 # A generation cut at the previous deadline stops within one token; wait that long for it.
@@ -147,7 +149,7 @@ class ReasonerCounters:
     bad_scenes: int = 0
 
 
-def speed_for(action: str, scene: SceneSummaryOut, rule: RuleDecision,
+def speed_for(action: str, scene: SceneSummary, rule: RuleDecision,
               intent: OperatorIntent, th: RuleThresholds) -> float:
     """A target speed for `action` when the model chose it but was cut before its speed."""
     if action == rule.action:
@@ -238,9 +240,9 @@ class Reasoner:
             self.backend.close()
 
     # ---------------------------------------------------------------- decide
-    def decide(self, scene: SceneSummaryOut, instruction: str = "",
+    def decide(self, scene: SceneSummary, instruction: str = "",
                remote: RemoteHint | None = None, remote_plan_id: str = "",
-               budget_ms: float | None = None, started: float | None = None) -> DecisionOut:
+               budget_ms: float | None = None, started: float | None = None) -> Decision:
         """Decide by started + budget_ms (perf_counter clock); budget defaults to deadline_ms."""
         t0 = time.perf_counter() if started is None else started
         cfg = self.config
@@ -287,7 +289,7 @@ class Reasoner:
             if decision is None:
                 reason = "model had not settled an action by the deadline"
         if decision is None:
-            decision = DecisionOut(stamp_ns=scene.stamp_ns, action=rule.action,
+            decision = Decision(stamp_ns=scene.stamp_ns, action=rule.action,
                                    target_speed_mps=rule.target_speed_mps,
                                    driver_object_ids=list(rule.driver_object_ids),
                                    rationale=rule.rationale, source=SOURCE_FALLBACK_RULE,
@@ -303,9 +305,9 @@ class Reasoner:
             self.counters.model += 1
         return decision
 
-    def _from_model(self, text: str, job: _Job, scene: SceneSummaryOut, shown: list,
+    def _from_model(self, text: str, job: _Job, scene: SceneSummary, shown: list,
                     rule: RuleDecision, intent: OperatorIntent, remote: RemoteHint | None,
-                    remote_plan_id: str) -> DecisionOut | None:
+                    remote_plan_id: str) -> Decision | None:
         try:
             answer = parse_answer(text)
         except AnswerError:
@@ -327,7 +329,7 @@ class Reasoner:
             # Cut before its own reason and the policy chose otherwise: say what it saw.
             rationale = (f"model's {action}; " + describe_object(shown[0], "nearest at")
                          if shown else f"model's {action}; no objects")
-        decision = DecisionOut(stamp_ns=scene.stamp_ns, action=action, target_speed_mps=speed,
+        decision = Decision(stamp_ns=scene.stamp_ns, action=action, target_speed_mps=speed,
                                driver_object_ids=ids, rationale=rationale, source=source,
                                remote_plan_id=remote_plan_id if remote is not None else "",
                                settled_ms=(job.settled_at - job.started) * 1000.0)

@@ -13,13 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from edge_llm_ros.fusion.types import (
-    LANE_EGO,
-    LANE_LEFT,
-    LANE_RIGHT,
-    SceneSummaryOut,
-    TrackedObjectOut,
-)
 from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
@@ -31,6 +24,13 @@ from edge_llm_ros.reasoning.actions import (
     YIELD,
 )
 from edge_llm_ros.reasoning.envelope import Envelope, lateral_envelope
+from edge_llm_ros.types import (
+    LANE_EGO,
+    LANE_LEFT,
+    LANE_RIGHT,
+    SceneSummary,
+    TrackedObject,
+)
 
 
 def _d(name: str) -> Any:
@@ -134,19 +134,19 @@ def _finite(x: float, default: float) -> float:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def _speed_of(obj: TrackedObjectOut, ego_speed: float) -> float:
+def _speed_of(obj: TrackedObject, ego_speed: float) -> float:
     """The object's speed along the ego path (ego speed minus closing speed)."""
     return ego_speed - _finite(obj.relative_speed_mps, 0.0)
 
 
-def describe_object(obj: TrackedObjectOut, what: str) -> str:
+def describe_object(obj: TrackedObject, what: str) -> str:
     """'car ahead on the path at 14 m, ttc 2.3 s': for rationales."""
     ttc = obj.time_to_collision_s
     ttc_text = f", ttc {ttc:.1f} s" if 0.0 <= ttc < 10.0 else ""
     return f"{obj.class_name} {what} {obj.distance_m:.0f} m{ttc_text}"
 
 
-def _lane_clear(objects: list[TrackedObjectOut], lane: int, ego_speed: float,
+def _lane_clear(objects: list[TrackedObject], lane: int, ego_speed: float,
                 th: RuleThresholds) -> bool:
     for o in objects:
         if o.lane_relation != lane:
@@ -159,7 +159,7 @@ def _lane_clear(objects: list[TrackedObjectOut], lane: int, ego_speed: float,
     return True
 
 
-def envelope_of(scene: SceneSummaryOut, th: RuleThresholds) -> Envelope:
+def envelope_of(scene: SceneSummary, th: RuleThresholds) -> Envelope:
     """The lateral envelope with the fallback thresholds."""
     return lateral_envelope(scene, th.lateral_horizon_s, th.cut_in_headway_s,
                             th.stop_distance_m, th.stop_ttc_s, th.lane_clear_margin_m,
@@ -174,7 +174,7 @@ def closing_decel_mps2(distance_m: float, closing_mps: float, stop_distance_m: f
     return math.inf if room <= 0.0 else closing_mps * closing_mps / (2.0 * room)
 
 
-def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(),
+def rule_decide(scene: SceneSummary, intent: OperatorIntent = OperatorIntent(),
                 th: RuleThresholds = RuleThresholds()) -> RuleDecision:
     """Safety first (stop, yield, cut-ins), then the operator, then traffic, then the speed cap.
 
@@ -186,7 +186,7 @@ def rule_decide(scene: SceneSummaryOut, intent: OperatorIntent = OperatorIntent(
     return replace(decision, forbidden=env.forbidden)
 
 
-def _rule_decide(scene: SceneSummaryOut, intent: OperatorIntent, th: RuleThresholds,
+def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds,
                  env: Envelope) -> RuleDecision:
     ego_v = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
     limit = _finite(scene.ego.speed_limit_mps, 0.0)
@@ -194,7 +194,7 @@ def _rule_decide(scene: SceneSummaryOut, intent: OperatorIntent, th: RuleThresho
     cruise = cap if math.isfinite(cap) else ego_v
     objs = [o for o in scene.objects if math.isfinite(_finite(o.distance_m, math.nan))]
 
-    def ttc(o: TrackedObjectOut) -> float:
+    def ttc(o: TrackedObject) -> float:
         t = o.time_to_collision_s
         return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from edge_llm_ros.fusion.types import SceneSummaryOut, TrackedObjectOut
+from edge_llm_ros.types import SceneSummary, TrackedObject
 
 MAX_EGO_SPEED_MPS = 70.0
 MAX_OBJECT_SPEED_MPS = 100.0
@@ -16,7 +16,7 @@ def _ok(x: object) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def sanitize_scene(scene: SceneSummaryOut) -> tuple[SceneSummaryOut, list[str]]:
+def sanitize_scene(scene: SceneSummary) -> tuple[SceneSummary, list[str]]:
     """A scene the policy can trust, and what was wrong with the input (empty if nothing)."""
     problems: list[str] = []
     ego = dataclasses.replace(scene.ego)
@@ -27,7 +27,7 @@ def sanitize_scene(scene: SceneSummaryOut) -> tuple[SceneSummaryOut, list[str]]:
     if not _ok(ego.speed_limit_mps) or not 0.0 <= ego.speed_limit_mps <= MAX_EGO_SPEED_MPS:
         problems.append(f"speed limit {ego.speed_limit_mps!r} m/s is not plausible; ignored")
         ego.speed_limit_mps = 0.0
-    objects: list[TrackedObjectOut] = []
+    objects: list[TrackedObject] = []
     for o in scene.objects:
         if not _ok(o.distance_m) or abs(o.distance_m) > MAX_DISTANCE_M:
             problems.append(f"object {o.track_id}: distance {o.distance_m!r} m dropped")

@@ -15,16 +15,16 @@ from typing import Any
 
 import yaml
 
-from edge_llm_ros.fusion.types import (
+from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
     LANE_OFF_ROAD,
     LANE_RIGHT,
     LANE_UNKNOWN,
     MODE_FUSED,
-    EgoStateOut,
-    SceneSummaryOut,
-    TrackedObjectOut,
+    EgoState,
+    SceneSummary,
+    TrackedObject,
 )
 
 SCENE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -51,7 +51,7 @@ _NON_FINITE = {"inf": math.inf, "+inf": math.inf, "infinity": math.inf, "-inf": 
                "-infinity": -math.inf, "nan": math.nan}
 
 
-def scene_to_dict(scene: SceneSummaryOut, instruction: str = "") -> dict[str, Any]:
+def scene_to_dict(scene: SceneSummary, instruction: str = "") -> dict[str, Any]:
     """A JSON/YAML-ready scene in the format `scene_from_dict` reads back."""
     d = dataclasses.asdict(scene)
     for o in d["objects"]:
@@ -83,7 +83,7 @@ def _vec(value: Any, where: str, keys: tuple[str, str, str] = ("x", "y", "z")
     raise SceneFileError(f"{where}: expected {{x, y, z}} or a list of 3 numbers")
 
 
-def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummaryOut, str]:
+def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummary, str]:
     """(scene, instruction); NaN/inf values pass through (the reasoner reports them).
     A `perceive` result is taken for the scene it fused."""
     if isinstance(data, dict) and "ego" not in data and "inputs" in data:  # perceive's output
@@ -102,7 +102,7 @@ def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummaryOut, s
     ego_d = data.get("ego")
     if not isinstance(ego_d, dict) or "speed_mps" not in ego_d:
         raise SceneFileError(f"{where}.ego: missing (needs at least speed_mps)")
-    ego = EgoStateOut(
+    ego = EgoState(
         speed_mps=_number(ego_d["speed_mps"], f"{where}.ego.speed_mps"),
         acceleration_mps2=_number(ego_d.get("acceleration_mps2"), f"{where}.ego", 0.0),
         yaw_rate_radps=_number(ego_d.get("yaw_rate_radps"), f"{where}.ego", 0.0),
@@ -126,7 +126,7 @@ def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummaryOut, s
                                      f"{', '.join(LANE_NAMES)}")
             lane = LANE_NAMES[lane]
         ttc = o.get("time_to_collision_s")
-        objects.append(TrackedObjectOut(
+        objects.append(TrackedObject(
             track_id=int(_number(o["track_id"], f"{w}.track_id")),
             class_name=str(o["class_name"]),
             confidence=_number(o.get("confidence"), f"{w}.confidence", 1.0),
@@ -137,7 +137,7 @@ def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummaryOut, s
             relative_speed_mps=_number(o.get("relative_speed_mps"), f"{w}", 0.0),
             time_to_collision_s=math.inf if ttc is None else _number(ttc, f"{w}.ttc"),
             lane_relation=int(lane)))
-    scene = SceneSummaryOut(stamp_ns=stamp_ns, ego=ego, objects=objects,
+    scene = SceneSummary(stamp_ns=stamp_ns, ego=ego, objects=objects,
                             perception_mode=str(data.get("perception_mode", MODE_FUSED)))
     instruction = data.get("instruction", "") or ""
     if not isinstance(instruction, str):
@@ -145,7 +145,7 @@ def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummaryOut, s
     return scene, instruction
 
 
-def load_scene_file(path: Path) -> tuple[SceneSummaryOut, str]:
+def load_scene_file(path: Path) -> tuple[SceneSummary, str]:
     try:
         text = path.read_text()
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)

@@ -15,7 +15,8 @@ import json
 import re
 from dataclasses import dataclass
 
-from edge_llm_ros.reasoning.actions import ACTION_NAMES, MAX_RATIONALE_CHARS
+from edge_llm_ros.reasoning.actions import MAX_RATIONALE_CHARS
+from edge_llm_ros.types import ACTION_NAMES
 
 ANSWER_OPENING = '{"a":"'
 MAX_SLOTS = 9  # objects are referred to by their 1-based slot in the prompt

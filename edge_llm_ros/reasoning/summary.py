@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from edge_llm_ros.reasoning.actions import SOURCE_FALLBACK_RULE, SOURCE_NAMES
+from edge_llm_ros.types import SOURCE_FALLBACK_RULE, SOURCE_NAMES
 
 
 def summarize_decisions(log: list[tuple[str, int, float]], deadline_ms: float) -> str:

@@ -6,56 +6,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from edge_llm_ros.fusion.types import SceneSummaryOut
 from edge_llm_ros.params.specs import default_of
-from edge_llm_ros.reasoning.actions import ACTION_INDEX, SOURCE_FALLBACK_RULE
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
 from edge_llm_ros.reasoning.rules import RuleThresholds
 from edge_llm_ros.remote.rollout import roll_scene
+from edge_llm_ros.types import (
+    ACTION_INDEX,
+    SOURCE_FALLBACK_RULE,
+    STATUS_OK,
+    PlannedStep,
+    PlanRequest,
+    RemotePlan,
+)
 
-STATUS_OK, STATUS_BUSY, STATUS_ERROR = 0, 1, 2  # RemotePlan.STATUS_*
 MAX_RATIONALE_CHARS = 200
 
 
-@dataclass(frozen=True)
-class PlanRequestIn:
-    request_id: str
-    vehicle_id: str
-    scene: SceneSummaryOut
-    instruction: str
-    planning_deadline_ms: float
-    sent_at_ns: int  # vehicle clock
-    received_ns: int  # remote clock
-    payload_tier: int = 0
-    keyframe_note: str = ""  # what the keyframe held (or why it was unusable), for the rationale
-
-
-@dataclass(frozen=True)
-class PlannedStepOut:
-    action: int  # Decision.ACTION_*
-    target_speed_mps: float
-    duration_s: float
-
-
-@dataclass
-class PlanOut:
-    request_id: str
-    vehicle_id: str
-    status: int
-    stamp_ns: int  # the request's scene stamp
-    request_sent_at_ns: int
-    steps: list[PlannedStepOut] = field(default_factory=list)
-    rationale: str = ""
-    time_to_live_s: float = 0.0
-    remote_compute_ms: float = 0.0
-    model_id: str = ""
-
-
-def refusal(request: PlanRequestIn, status: int, reason: str, model_id: str = "") -> PlanOut:
-    return PlanOut(request.request_id, request.vehicle_id, status, request.scene.stamp_ns,
+def refusal(request: PlanRequest, status: int, reason: str, model_id: str = "") -> RemotePlan:
+    return RemotePlan(request.request_id, request.vehicle_id, status, request.scene.stamp_ns,
                    request.sent_at_ns, rationale=reason[:MAX_RATIONALE_CHARS],
                    model_id=model_id)
 
@@ -103,13 +74,13 @@ class RemotePlanner:
         backend = self.reasoner.backend
         return "rules" if backend is None else backend.model_id
 
-    def plan(self, request: PlanRequestIn, budget_ms: float) -> PlanOut:
+    def plan(self, request: PlanRequest, budget_ms: float) -> RemotePlan:
         """A plan within budget_ms; steps the model could not settle in time are the rule
         policy's (said in the rationale), so a plan always has its full horizon."""
         c = self.config
         started = time.perf_counter()
         scene = request.scene
-        steps: list[PlannedStepOut] = []
+        steps: list[PlannedStep] = []
         reasons: list[str] = []
         from_rules = 0
         previous = ""
@@ -118,7 +89,7 @@ class RemotePlanner:
             per_step = min(c.step_budget_ms, left_ms / (c.horizon_steps - k))
             decision = self.reasoner.decide(scene, request.instruction, budget_ms=per_step)
             from_rules += decision.source == SOURCE_FALLBACK_RULE
-            steps.append(PlannedStepOut(ACTION_INDEX[decision.action],
+            steps.append(PlannedStep(ACTION_INDEX[decision.action],
                                         float(decision.target_speed_mps), c.step_s))
             if decision.action != previous:  # say why each time the plan changes action
                 reasons.append(f"+{k * c.step_s:.0f}s {decision.action}: {decision.rationale}")
@@ -130,7 +101,7 @@ class RemotePlanner:
             rationale = f"[{from_rules}/{c.horizon_steps} steps by rules] " + rationale
         if request.keyframe_note:
             rationale = f"[{request.keyframe_note}] " + rationale
-        return PlanOut(request.request_id, request.vehicle_id, STATUS_OK,
+        return RemotePlan(request.request_id, request.vehicle_id, STATUS_OK,
                        request.scene.stamp_ns, request.sent_at_ns, steps,
                        rationale[:MAX_RATIONALE_CHARS], c.time_to_live_s,
                        (time.perf_counter() - started) * 1e3, self.model_id)

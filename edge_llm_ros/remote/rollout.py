@@ -6,15 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from edge_llm_ros.fusion.types import SceneSummaryOut, TrackedObjectOut
+from edge_llm_ros.types import SceneSummary, TrackedObject
 
 
 def _finite(x: float, default: float) -> float:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
-def roll_object(o: TrackedObjectOut, dt_s: float, ego_speed_before: float,
-                ego_speed_after: float) -> TrackedObjectOut:
+def roll_object(o: TrackedObject, dt_s: float, ego_speed_before: float,
+                ego_speed_after: float) -> TrackedObject:
     """The object dt_s later, the ego having driven at its new speed meanwhile."""
     closing = _finite(o.relative_speed_mps, 0.0)
     # The object's own speed along the path is ego speed minus closing speed.
@@ -29,7 +29,7 @@ def roll_object(o: TrackedObjectOut, dt_s: float, ego_speed_before: float,
                    position_m=(x - mean_closing * dt_s, y + vy * dt_s, z))
 
 
-def roll_scene(scene: SceneSummaryOut, dt_s: float, ego_speed_after: float) -> SceneSummaryOut:
+def roll_scene(scene: SceneSummary, dt_s: float, ego_speed_after: float) -> SceneSummary:
     ego_before = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
     objects = [roll_object(o, dt_s, ego_before, ego_speed_after) for o in scene.objects]
     # Objects we have passed by more than a car length no longer matter to the plan.

@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge_llm_ros.params.specs import default_of
-from edge_llm_ros.remote.planner import (
-    STATUS_BUSY,
-    STATUS_ERROR,
-    PlanOut,
-    PlanRequestIn,
-    RemotePlanner,
-    refusal,
-)
+from edge_llm_ros.remote.planner import RemotePlanner, refusal
+from edge_llm_ros.types import STATUS_BUSY, STATUS_ERROR, PlanRequest, RemotePlan
 
 CLOCK_SKEW_LIMIT_S = 5.0  # beyond this the vehicle's sent_at is not comparable with our clock
 
@@ -51,7 +45,7 @@ class ServiceCounters:
     errors: int = 0
 
 
-def remaining_ms(request: PlanRequestIn, now_ns: int) -> float:
+def remaining_ms(request: PlanRequest, now_ns: int) -> float:
     """Time left to the request's planning deadline, on the vehicle's send clock when the
     two clocks agree (synchronised hosts), else from receipt."""
     age_s = (now_ns - request.sent_at_ns) / 1e9
@@ -61,7 +55,7 @@ def remaining_ms(request: PlanRequestIn, now_ns: int) -> float:
 
 
 class PlanService:
-    def __init__(self, planner: RemotePlanner, reply: Callable[[PlanOut], None],
+    def __init__(self, planner: RemotePlanner, reply: Callable[[RemotePlan], None],
                  clock_ns: Callable[[], int] = time.time_ns,
                  config: ServiceConfig = ServiceConfig()) -> None:
         self.planner = planner
@@ -70,7 +64,7 @@ class PlanService:
         self.compute_ms = config.compute_guess_ms  # smoothed time of one plan
         self._reply = reply
         self._clock_ns = clock_ns
-        self._queue: OrderedDict[str, PlanRequestIn] = OrderedDict()  # vehicle id -> request
+        self._queue: OrderedDict[str, PlanRequest] = OrderedDict()  # vehicle id -> request
         self._cond = threading.Condition()
         self._stop = False
         self._busy = False
@@ -80,10 +74,10 @@ class PlanService:
     def _expected_wait_ms(self) -> float:
         return (len(self._queue) + (1 if self._busy else 0)) * self.compute_ms
 
-    def submit(self, request: PlanRequestIn) -> None:
+    def submit(self, request: PlanRequest) -> None:
         """Queue a request, or answer busy now. Every request gets exactly one reply."""
         now = self._clock_ns()
-        refusals: list[PlanOut] = []
+        refusals: list[RemotePlan] = []
         with self._cond:
             self.counters.received += 1
             left = remaining_ms(request, now)
@@ -124,7 +118,7 @@ class PlanService:
                     self._busy = False
             self._reply(out)
 
-    def _plan_one(self, request: PlanRequestIn) -> PlanOut:
+    def _plan_one(self, request: PlanRequest) -> RemotePlan:
         left = remaining_ms(request, self._clock_ns())
         if left < self.config.min_plan_budget_ms:
             self.counters.busy_no_time += 1

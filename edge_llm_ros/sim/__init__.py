@@ -12,17 +12,25 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from edge_llm_ros.sim.scenario import (  # noqa: E402
-    ACTOR_CLASSES,
-    DEFAULT_SIZES_M,
-    Scenario,
-    ScenarioError,
-    list_scenarios,
-    load_scenario,
-    scenario_from_dict,
-)
-from edge_llm_ros.sim.sensors import CameraConfig, CameraModel, LidarConfig, LidarModel  # noqa: E402
-from edge_llm_ros.sim.simulator import GroundTruthObject, SimFrame, Simulator  # noqa: E402
+# Submodules load on first use (PEP 562), so `edge_llm_ros.sim.rig` (numpy only) can be
+# imported by parameter and fusion code without loading MuJoCo.
+_EXPORTS = {
+    "ACTOR_CLASSES": "scenario", "DEFAULT_SIZES_M": "scenario", "Scenario": "scenario",
+    "ScenarioError": "scenario", "list_scenarios": "scenario", "load_scenario": "scenario",
+    "scenario_from_dict": "scenario", "CameraConfig": "sensors", "CameraModel": "sensors",
+    "LidarConfig": "sensors", "LidarModel": "sensors", "GroundTruthObject": "simulator",
+    "SimFrame": "simulator", "Simulator": "simulator",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edge_llm_ros.sim' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"edge_llm_ros.sim.{module}"), name)
+
 
 __all__ = [
     "ACTOR_CLASSES",

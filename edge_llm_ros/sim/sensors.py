@@ -1,6 +1,6 @@
 """Camera and lidar models of the simulated vehicle, and the MuJoCo machinery behind them.
 
-Frames (REP 103/105):
+Frames (REP 103/105; the default mounts are the rig's, `rig`):
 - base_link: x forward, y left, z up; origin on the ground under the centre
   of the rear axle (the usual vehicle convention, e.g. Autoware).
 - lidar: base_link translated by `LidarConfig.mount_xyz_m`, no rotation.
@@ -25,10 +25,9 @@ from mujoco_lidar import generate_grid_scan_pattern
 from mujoco_lidar.core_cpu.mjlidar_cpu import MjLidarCPU
 
 from edge_llm_ros.params.specs import default_of
+from edge_llm_ros.sim import rig
+from edge_llm_ros.sim.rig import translation
 
-# Rotation taking base_link axes to camera optical axes: x_opt = -y_base,
-# y_opt = -z_base, z_opt = x_base.
-R_OPTICAL_FROM_BASE = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
 CAMERA_NEAR_M = 0.1
 
 
@@ -39,7 +38,7 @@ class CameraConfig:
     width_px: int = default_of("simulator", "camera.width_px")
     height_px: int = default_of("simulator", "camera.height_px")
     horizontal_fov_deg: float = default_of("simulator", "camera.horizontal_fov_deg")
-    mount_xyz_m: tuple[float, float, float] = (1.5, 0.0, 1.6)  # in base_link, looks along +x
+    mount_xyz_m: tuple[float, float, float] = rig.CAMERA_MOUNT_XYZ_M  # looks along +x
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> CameraConfig | None:
@@ -64,10 +63,10 @@ class LidarConfig:
 
     channels: int = default_of("simulator", "lidar.channels")
     horizontal_samples: int = default_of("simulator", "lidar.horizontal_samples")
-    vertical_fov_deg: tuple[float, float] = (-25.0, 15.0)
+    vertical_fov_deg: tuple[float, float] = rig.LIDAR_VERTICAL_FOV_DEG
     max_range_m: float = default_of("simulator", "lidar.max_range_m")
-    mount_xyz_m: tuple[float, float, float] = (0.0, 0.0, 1.9)
-    range_noise_m: float = 0.01
+    mount_xyz_m: tuple[float, float, float] = rig.LIDAR_MOUNT_XYZ_M
+    range_noise_m: float = rig.LIDAR_RANGE_NOISE_M
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> LidarConfig | None:
@@ -89,13 +88,6 @@ class LidarConfig:
             raise ValueError("lidar max_range_m must be > 0 and range_noise_m >= 0")
 
 
-def translation(xyz: tuple[float, float, float] | np.ndarray) -> np.ndarray:
-    """4x4 homogeneous transform that only translates."""
-    t = np.eye(4)
-    t[:3, 3] = np.asarray(xyz, dtype=float)
-    return t
-
-
 class CameraModel:
     """Pinhole model matching what MuJoCo renders for a `CameraConfig`.
 
@@ -108,17 +100,12 @@ class CameraModel:
         self.config = config
         self.width_px = config.width_px
         self.height_px = config.height_px
-        f = (self.width_px / 2.0) / math.tan(math.radians(config.horizontal_fov_deg) / 2.0)
-        self.K = np.array([[f, 0.0, (self.width_px - 1) / 2.0],
-                           [0.0, f, (self.height_px - 1) / 2.0],
-                           [0.0, 0.0, 1.0]])
+        self.K = rig.camera_matrix(self.width_px, self.height_px, config.horizontal_fov_deg)
+        f = self.K[0, 0]
         self.P = np.hstack([self.K, np.zeros((3, 1))])
         self.D = np.zeros(5)  # rendered images have no lens distortion
         self.fovy_deg = math.degrees(2.0 * math.atan((self.height_px / 2.0) / f))
-        mount = np.asarray(config.mount_xyz_m, dtype=float)
-        self.T_camera_optical_from_base = np.eye(4)
-        self.T_camera_optical_from_base[:3, :3] = R_OPTICAL_FROM_BASE
-        self.T_camera_optical_from_base[:3, 3] = -R_OPTICAL_FROM_BASE @ mount
+        self.T_camera_optical_from_base = rig.camera_optical_from_base(config.mount_xyz_m)
         self.T_base_from_camera_optical = np.linalg.inv(self.T_camera_optical_from_base)
 
     def project(self, points_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

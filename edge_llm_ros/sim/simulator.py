@@ -22,6 +22,7 @@ import mujoco
 import numpy as np
 
 from edge_llm_ros.params.specs import default_of
+from edge_llm_ros.sim.rig import translation
 from edge_llm_ros.sim.scenario import ActorSpec, PathState, Scenario
 from edge_llm_ros.sim.sensors import (
     CameraConfig,
@@ -29,7 +30,6 @@ from edge_llm_ros.sim.sensors import (
     LidarConfig,
     LidarModel,
     OffscreenCamera,
-    translation,
 )
 from edge_llm_ros.sim.world import (
     CAMERA_NAME,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from edge_llm_ros.sim import rig
 from edge_llm_ros.sim.scenario import (
     DEFAULT_SIZES_M,
     SIDEWALK_HEIGHT_M,
@@ -403,7 +404,7 @@ def build_mjcf(scenario: Scenario, camera: CameraModel | None, lidar: LidarConfi
     width = camera.width_px if camera else 64
     height = camera.height_px if camera else 48
     fovy = camera.fovy_deg if camera else 45.0
-    cam_mount = camera.config.mount_xyz_m if camera else (1.5, 0.0, 1.6)
+    cam_mount = camera.config.mount_xyz_m if camera else rig.CAMERA_MOUNT_XYZ_M
     lidar_mount = lidar.mount_xyz_m if lidar else LidarConfig().mount_xyz_m
     ground_half = (road.length_m / 2.0 + 500.0, 500.0, 1.0)
 

@@ -8,7 +8,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge_llm_ros.fusion import (
+from edge_llm_ros.fusion import FusionConfig, SceneFuser
+from edge_llm_ros.fusion.projection import project_box
+from edge_llm_ros.sim.rig import CAMERA_SIZE_PX, camera_matrix, camera_optical_from_base
+from edge_llm_ros.tools.synthetic.fusion_world import DT_NS, T0_NS, Actor, World
+from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
     LANE_RIGHT,
@@ -16,17 +20,8 @@ from edge_llm_ros.fusion import (
     MODE_FUSED,
     MODE_LIDAR_ONLY,
     MODE_NONE,
-    Detection2DIn,
-    FusionConfig,
-    SceneFuser,
+    Detection2D,
 )
-from edge_llm_ros.fusion.config import (
-    SIM_CAMERA_SIZE_PX,
-    sim_camera_from_base,
-    sim_camera_matrix,
-)
-from edge_llm_ros.fusion.projection import project_box
-from edge_llm_ros.tools.synthetic.fusion_world import DT_NS, T0_NS, Actor, World
 
 MS = 1_000_000
 
@@ -100,8 +95,8 @@ def test_camera_without_model_falls_back_to_lidar_labels() -> None:
 def test_camera_only_distance_within_10_percent(make_fuser: Callable[..., SceneFuser],
                                                 lateral_m: float) -> None:
     """Flat-ground ranging with the simulator's camera, cars at 10-30 m from the bumper."""
-    K, (w, h) = sim_camera_matrix(), SIM_CAMERA_SIZE_PX
-    T_cam = sim_camera_from_base()
+    K, (w, h) = camera_matrix(), CAMERA_SIZE_PX
+    T_cam = camera_optical_from_base()
     for gap in (10.0, 15.0, 20.0, 25.0, 30.0):
         x = 3.5 + gap + 2.25  # bumper + gap + half the car
         box = project_box(np.array([x, lateral_m, 0.75]), np.array([4.5, 1.8, 1.5]), 0.0,
@@ -113,7 +108,7 @@ def test_camera_only_distance_within_10_percent(make_fuser: Callable[..., SceneF
             fuser.add_odometry(stamp, 0.0, 0.0)
             # Detector jitter: the box bottom 1 px up or down every other frame.
             jitter = (0.0, 0.0, 0.0, 1.0 if k % 2 else -1.0)
-            fuser.add_camera(stamp, [Detection2DIn(2, "car", 0.9,
+            fuser.add_camera(stamp, [Detection2D(2, "car", 0.9,
                                                    tuple(np.add(box, jitter)))], (w, h))
             s = fuser.summarize(stamp)
         assert s.perception_mode == MODE_CAMERA_ONLY
@@ -128,9 +123,9 @@ def test_camera_only_distance_within_10_percent(make_fuser: Callable[..., SceneF
 def test_camera_measurement_single_pixel_sensitivity(make_fuser: Callable[..., SceneFuser]
                                                      ) -> None:
     fuser = make_fuser()
-    K = sim_camera_matrix()
+    K = camera_matrix()
     box = project_box(np.array([3.5 + 30 + 2.25, 0.0, 0.75]), np.array([4.5, 1.8, 1.5]), 0.0,
-                      sim_camera_from_base(), K, 640, 480)
+                      camera_optical_from_base(), K, 640, 480)
     assert box is not None
     boxes = np.array([box, np.add(box, (0, 0, 0, 1.0)), np.add(box, (0, 0, 0, -1.0)),
                       (300.0, 100.0, 340.0, 200.0)])  # the last ends above the horizon
@@ -174,7 +169,7 @@ def test_detections_at_another_resolution_are_rescaled(
     fuser = make_fuser()
     for k in range(4):
         stamp = world.feed(fuser, k, camera=False)
-        dets = [Detection2DIn(d.class_id, d.class_name, d.score, tuple(np.multiply(d.box_px, 0.5)))
+        dets = [Detection2D(d.class_id, d.class_name, d.score, tuple(np.multiply(d.box_px, 0.5)))
                 for d in world.detections(k * 0.1)]
         fuser.add_camera(stamp, dets, (320, 240))
         s = fuser.summarize(stamp)

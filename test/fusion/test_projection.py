@@ -5,12 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge_llm_ros.fusion.config import (
-    sim_base_from_lidar,
-    sim_camera_from_base,
-    sim_camera_from_lidar,
-    sim_camera_matrix,
-)
 from edge_llm_ros.fusion.projection import (
     box_corners,
     ground_points_from_pixels,
@@ -18,9 +12,15 @@ from edge_llm_ros.fusion.projection import (
     project_boxes,
     project_points,
 )
+from edge_llm_ros.sim.rig import (
+    base_from_lidar,
+    camera_from_lidar,
+    camera_matrix,
+    camera_optical_from_base,
+)
 
-K = sim_camera_matrix()
-T = sim_camera_from_lidar()  # lidar (0,0,1.9) and camera (1.5,0,1.6) in base_link
+K = camera_matrix()
+T = camera_from_lidar()  # lidar (0,0,1.9) and camera (1.5,0,1.6) in base_link
 W, H = 640, 480
 
 
@@ -28,11 +28,11 @@ def test_sim_intrinsics_and_extrinsics() -> None:
     assert K[0, 0] == pytest.approx(320.0) and K[1, 1] == pytest.approx(320.0)
     assert K[0, 2] == pytest.approx(319.5) and K[1, 2] == pytest.approx(239.5)
     # base_link +x (forward) is optical +z; +y (left) is optical -x; +z (up) is optical -y.
-    R = sim_camera_from_base()[:3, :3]
+    R = camera_optical_from_base()[:3, :3]
     np.testing.assert_allclose(R @ [1, 0, 0], [0, 0, 1])
     np.testing.assert_allclose(R @ [0, 1, 0], [-1, 0, 0])
     np.testing.assert_allclose(R @ [0, 0, 1], [0, -1, 0])
-    np.testing.assert_allclose(sim_base_from_lidar()[:3, 3], [0, 0, 1.9])
+    np.testing.assert_allclose(base_from_lidar()[:3, 3], [0, 0, 1.9])
 
 
 def test_box_corners_rotated() -> None:
@@ -103,7 +103,7 @@ def test_project_boxes_vectorised_matches_single() -> None:
 
 
 def test_ground_points_flat_ground() -> None:
-    T_base_from_camera = np.linalg.inv(sim_camera_from_base())
+    T_base_from_camera = np.linalg.inv(camera_optical_from_base())
     # 32 px below the principal point: ray slope 0.1 down from 1.6 m: ground 16 m ahead.
     pts, ok = ground_points_from_pixels(np.array([[319.5, 271.5], [319.5, 239.5], [319.5, 100]]),
                                         K, T_base_from_camera)

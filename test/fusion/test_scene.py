@@ -8,14 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge_llm_ros.fusion import (
-    LANE_EGO,
-    LANE_LEFT,
-    LANE_OFF_ROAD,
-    LANE_RIGHT,
-    FusionConfig,
-    SceneFuser,
-)
+from edge_llm_ros.fusion import FusionConfig, SceneFuser
 from edge_llm_ros.fusion.scene import (
     ObjectsInBase,
     build_objects,
@@ -24,6 +17,7 @@ from edge_llm_ros.fusion.scene import (
     relate_to_path,
 )
 from edge_llm_ros.tools.synthetic.fusion_world import Actor, World
+from edge_llm_ros.types import LANE_EGO, LANE_LEFT, LANE_OFF_ROAD, LANE_RIGHT
 
 CFG = FusionConfig()  # ego front 3.5 m, width 1.8 m, margin 0.3 m, lanes 3.5 m
 CAR = (4.5, 1.8, 1.5)

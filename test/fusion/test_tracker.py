@@ -7,15 +7,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edge_llm_ros.fusion import Object3DIn, SceneFuser, SceneSummaryOut
+from edge_llm_ros.fusion import SceneFuser
 from edge_llm_ros.fusion.config import FusionConfig
 from edge_llm_ros.fusion.tracker import Measurements, Tracker
 from edge_llm_ros.tools.synthetic.fusion_world import DT_NS, T0_NS, Actor, World
+from edge_llm_ros.types import Object3D, SceneSummary
 
 PED = (0.6, 0.6, 1.75)
 
 
-def _nearest(summary: SceneSummaryOut, xy: np.ndarray) -> list[tuple[int, float, int]]:
+def _nearest(summary: SceneSummary, xy: np.ndarray) -> list[tuple[int, float, int]]:
     """For each true position: (track id, distance to it, index into summary.objects)."""
     pos = np.array([o.position_m[:2] for o in summary.objects]).reshape(-1, 2)
     out = []
@@ -142,10 +143,10 @@ def test_nan_input_rejected_and_counted(make_fuser: Callable[..., SceneFuser]) -
     for k in range(4):
         stamp = T0_NS + k * DT_NS
         objs = world.lidar_objects(k * 0.1) + [
-            Object3DIn((nan, 1.0, 0.0), (4.5, 1.8, 1.5), 0.0, "car", 0.5),
-            Object3DIn((10.0, 1.0, 0.0), (4.5, 1.8, 1.5), nan, "car", 0.5),
-            Object3DIn((10.0, 1.0, 0.0), (4.5, -1.0, 1.5), 0.0, "car", 0.5),
-            Object3DIn((10.0, 1.0), (4.5, 1.8, 1.5), 0.0, "car", 0.5),  # malformed
+            Object3D((nan, 1.0, 0.0), (4.5, 1.8, 1.5), 0.0, "car", 0.5),
+            Object3D((10.0, 1.0, 0.0), (4.5, 1.8, 1.5), nan, "car", 0.5),
+            Object3D((10.0, 1.0, 0.0), (4.5, -1.0, 1.5), 0.0, "car", 0.5),
+            Object3D((10.0, 1.0), (4.5, 1.8, 1.5), 0.0, "car", 0.5),  # malformed
         ]
         assert fuser.add_lidar(stamp, objs)
         dets = world.detections(k * 0.1)

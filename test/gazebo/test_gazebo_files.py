@@ -340,20 +340,26 @@ def test_sensors_match_the_builtin_simulator(ego: ET.Element, simulator_params: 
     assert _text(odometry, "robot_base_frame") == p["frames.base_link"]
 
 
-def test_sensor_mounts_match_the_builtin_simulator(ego: ET.Element) -> None:
-    """Mount positions and the lidar's vertical FOV, which are not parameters, agree
-    with the simulator's sensor models."""
-    from edge_llm_ros.sim import sensors
+def test_sensor_mounts_match_the_rig(ego: ET.Element) -> None:
+    """Mounts, camera intrinsics and the lidar pattern are the simulator's rig
+    (edge_llm_ros/sim/rig.py), the one definition every sensor source shares."""
+    from edge_llm_ros.sim import rig
 
-    camera_config, lidar_config = sensors.CameraConfig(), sensors.LidarConfig()
     _, camera = _sensor(ego, "camera")
     _, lidar = _sensor(ego, "gpu_lidar")
-    assert _pose(camera)[:3] == pytest.approx(camera_config.mount_xyz_m)
-    assert _pose(lidar)[:3] == pytest.approx(lidar_config.mount_xyz_m)
-    low, high = (math.radians(a) for a in lidar_config.vertical_fov_deg)
+    assert _pose(camera) == pytest.approx((*rig.CAMERA_MOUNT_XYZ_M, 0.0, 0.0, 0.0))
+    assert _pose(lidar) == pytest.approx((*rig.LIDAR_MOUNT_XYZ_M, 0.0, 0.0, 0.0))
+    assert (_number(camera, "camera/image/width"),
+            _number(camera, "camera/image/height")) == rig.CAMERA_SIZE_PX
+    assert _number(camera, "camera/horizontal_fov") == pytest.approx(
+        math.radians(rig.CAMERA_HORIZONTAL_FOV_DEG), abs=1e-4)
+    low, high = (math.radians(a) for a in rig.LIDAR_VERTICAL_FOV_DEG)
     assert _number(lidar, "lidar/scan/vertical/min_angle") == pytest.approx(low, abs=1e-5)
     assert _number(lidar, "lidar/scan/vertical/max_angle") == pytest.approx(high, abs=1e-5)
-    assert _number(lidar, "lidar/noise/stddev") == pytest.approx(lidar_config.range_noise_m)
+    assert _number(lidar, "lidar/scan/vertical/samples") == rig.LIDAR_CHANNELS
+    assert _number(lidar, "lidar/scan/horizontal/samples") == rig.LIDAR_HORIZONTAL_SAMPLES
+    assert _number(lidar, "lidar/range/max") == rig.LIDAR_MAX_RANGE_M
+    assert _number(lidar, "lidar/noise/stddev") == pytest.approx(rig.LIDAR_RANGE_NOISE_M)
 
 
 # --- The bridge ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from edge_llm_ros.reasoning.actions import ACTION_NAMES
+from edge_llm_ros.types import ACTION_NAMES
 
 from .conftest import SMALL_CAMERA
 

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge_llm_ros.offload.ledger import (
-    STATUS_BUSY,
-    STATUS_ERROR,
-    STATUS_OK,
-    RequestLedger,
-)
+from edge_llm_ros.offload.ledger import RequestLedger
+from edge_llm_ros.types import STATUS_BUSY, STATUS_ERROR, STATUS_OK
 
 MS = 1_000_000
 

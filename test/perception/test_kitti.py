@@ -22,8 +22,9 @@ from edge_llm_ros.perception.kitti import (
     read_kitti_bin,
     read_pcd,
 )
-from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig, LidarObject
+from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig
 from edge_llm_ros.tools.evaluation.perception import KITTI_000002_CARS
+from edge_llm_ros.types import Object3D
 
 CALIB_TEXT = """\
 P0: 7.215377e+02 0.0 6.095593e+02 0.0 0.0 7.215377e+02 1.728540e+02 0.0 0.0 0.0 1.0 0.0
@@ -232,7 +233,7 @@ def test_kitti_000002_detections_match_the_inspected_reference(kitti_dir: Path) 
         assert dists[j] < tol, f"{name}: nearest car {dists[j]:.2f} m from the reference"
         assert j not in matched, f"{name}: matched twice"
         matched.add(j)
-        car: LidarObject = cars[j]
+        car: Object3D = cars[j]
         # The box lands on that car in the image: centre inside the region, and the
         # projected box's extent overlaps it.
         uv, depth = project_velo_to_image(car.center_m[None, :], calib)

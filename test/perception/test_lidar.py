@@ -18,7 +18,6 @@ from edge_llm_ros.perception.lidar import (
     STAGES,
     LidarDetector,
     LidarDetectorConfig,
-    LidarObject,
     classify_sizes,
     fit_lshape_yaw,
     transform_objects,
@@ -32,6 +31,7 @@ from edge_llm_ros.tools.synthetic.lidar_sweeps import (
     realistic_sweep,
     simulate_sweep,
 )
+from edge_llm_ros.types import Object3D
 
 FLAT = GroundPlane(1.8)
 # The synthetic sensor has 64 beams: the node's default cluster tolerance is for 32-beam
@@ -48,7 +48,7 @@ def _yaw_err_deg(a: float, b: float) -> float:
     return abs(math.degrees(math.remainder(a - b, math.pi)))
 
 
-def _nearest(objects: list[LidarObject], xy: tuple[float, float]) -> tuple[LidarObject, float]:
+def _nearest(objects: list[Object3D], xy: tuple[float, float]) -> tuple[Object3D, float]:
     d = [math.hypot(o.center_m[0] - xy[0], o.center_m[1] - xy[1]) for o in objects]
     j = int(np.argmin(d))
     return objects[j], d[j]
@@ -360,7 +360,7 @@ def test_unknown_score_is_one_minus_best() -> None:
 # ------------------------------------------------------------------ frames
 
 def test_transform_objects() -> None:
-    obj = LidarObject(np.array([10.0, 2.0, -1.0]), np.array([4.5, 1.8, 1.5]), 0.3, "car", 0.9, 100)
+    obj = Object3D(np.array([10.0, 2.0, -1.0]), np.array([4.5, 1.8, 1.5]), 0.3, "car", 0.9, 100)
     assert transform_objects([obj], np.eye(4))[0].center_m == pytest.approx(obj.center_m)
     yaw = math.radians(90.0)  # target frame: lidar turned 90 degrees and lifted 1.9 m
     T = np.eye(4)

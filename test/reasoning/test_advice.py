@@ -6,25 +6,21 @@ import math
 
 import pytest
 
-from edge_llm_ros.reasoning.advice import (
-    AdviceRejectedError,
-    RemotePlanIn,
-    RemoteStepIn,
-    bounded_rationale,
-    validate_plan,
-)
+from edge_llm_ros.reasoning.advice import AdviceRejectedError, bounded_rationale, validate_plan
 from edge_llm_ros.reasoning.reasoner import Reasoner
+from edge_llm_ros.types import PlannedStep, RemotePlan
 
 from .conftest import obj, scene
 
 NOW = 10_000_000_000
 
 
-def plan(**kw: object) -> RemotePlanIn:
-    base = dict(request_id="r1", status=0, stamp_ns=NOW - 200_000_000, time_to_live_s=1.0,
-                steps=(RemoteStepIn(1, 6.0, 2.0),), rationale="ok")
+def plan(**kw: object) -> RemotePlan:
+    base = dict(request_id="r1", vehicle_id="v1", status=0, stamp_ns=NOW - 200_000_000,
+                request_sent_at_ns=NOW - 300_000_000, time_to_live_s=1.0,
+                steps=(PlannedStep(1, 6.0, 2.0),), rationale="ok")
     base.update(kw)
-    return RemotePlanIn(**base)  # type: ignore[arg-type]
+    return RemotePlan(**base)  # type: ignore[arg-type]
 
 
 def test_a_fresh_valid_plan_becomes_a_hint() -> None:
@@ -38,9 +34,9 @@ def test_a_fresh_valid_plan_becomes_a_hint() -> None:
     ({"time_to_live_s": 0.1}, "stale"),
     ({"time_to_live_s": math.nan}, "time-to-live"),
     ({"stamp_ns": NOW + 5_000_000_000}, "future"),
-    ({"steps": (RemoteStepIn(42, 6.0, 1.0),)}, "unknown action"),
-    ({"steps": (RemoteStepIn(0, math.inf, 1.0),)}, "target speed"),
-    ({"steps": (RemoteStepIn(0, 5.0, 1.0),) * 40}, "steps"),
+    ({"steps": (PlannedStep(42, 6.0, 1.0),)}, "unknown action"),
+    ({"steps": (PlannedStep(0, math.inf, 1.0),)}, "target speed"),
+    ({"steps": (PlannedStep(0, 5.0, 1.0),) * 40}, "steps"),
 ])
 def test_bad_plans_are_rejected_with_the_reason(changes: dict, why: str) -> None:
     with pytest.raises(AdviceRejectedError, match=why):
@@ -55,6 +51,6 @@ def test_remote_text_is_bounded_and_printable() -> None:
 def test_remote_keep_lane_cannot_override_an_onboard_stop() -> None:
     """Rules alone here; with the model, test_reasoner checks the same envelope."""
     critical = scene(12.0, obj(4, "car", 10.0, 10.0))  # TTC 1.0 s
-    hint = validate_plan(plan(steps=(RemoteStepIn(0, 14.0, 3.0),)), NOW)
+    hint = validate_plan(plan(steps=(PlannedStep(0, 14.0, 3.0),)), NOW)
     d = Reasoner(None).decide(critical, "", hint, "r1")
     assert d.action == "stop" and d.target_speed_mps == 0.0

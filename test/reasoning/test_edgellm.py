@@ -16,16 +16,10 @@ from typing import Any
 
 import pytest
 
+from edge_llm_ros.engine_cache import MANIFEST, entry_matches, key_digest
 from edge_llm_ros.reasoning import edgellm
 from edge_llm_ros.reasoning.backend import GenerationRequest, ModelLoadError
-from edge_llm_ros.reasoning.edgellm import (
-    ENGINE_FILE,
-    MANIFEST,
-    build_edgellm_engine,
-    cache_key_digest,
-    cached_engine_matches,
-    edgellm_cache_key,
-)
+from edge_llm_ros.reasoning.edgellm import ENGINE_FILE, build_edgellm_engine, edgellm_cache_key
 
 ENV = {"edgellm_version": "0.11.0", "tensorrt_version": "10.16.0.72",
        "cuda_version": "runtime 13.0", "gpu_name": "NVIDIA A100-SXM4-80GB",
@@ -56,7 +50,7 @@ def ckpt(tmp_path: Path) -> Path:
 
 
 def _digest(ckpt: Path, precision: str = "fp16", inp: int = 512, out: int = 64) -> str:
-    return cache_key_digest(edgellm_cache_key(ckpt, precision, inp, out))
+    return key_digest(edgellm_cache_key(ckpt, precision, inp, out))
 
 
 def test_key_is_stable_and_records_everything(env: dict[str, str], ckpt: Path) -> None:
@@ -64,7 +58,7 @@ def test_key_is_stable_and_records_everything(env: dict[str, str], ckpt: Path) -
     a = edgellm_cache_key(ckpt, "fp16", 512, 64)
     assert a == edgellm_cache_key(ckpt, "fp16", 512, 64)
     assert {*ENV, "model_sha256", "precision", "max_input_len", "max_output_len"} <= set(a)
-    assert len(cache_key_digest(a)) == 16 and cache_key_digest(a) == _digest(ckpt)
+    assert len(key_digest(a)) == 16 and key_digest(a) == _digest(ckpt)
     assert json.loads(json.dumps(a)) == a  # what the manifest stores compares equal
 
 
@@ -133,14 +127,14 @@ def test_cached_engine_needs_engine_and_equal_manifest(env: dict[str, str], ckpt
     key = edgellm_cache_key(ckpt, "fp16", 512, 64)
     folder = tmp_path / "engine"
     folder.mkdir()
-    assert not cached_engine_matches(folder, key)
+    assert not entry_matches(folder, ENGINE_FILE, key)
     (folder / MANIFEST).write_text(json.dumps({"key": key}))
-    assert not cached_engine_matches(folder, key)  # no engine yet
+    assert not entry_matches(folder, ENGINE_FILE, key)  # no engine yet
     (folder / ENGINE_FILE).write_bytes(b"plan")
-    assert cached_engine_matches(folder, key)
-    assert not cached_engine_matches(folder, {**key, "max_output_len": 65})
+    assert entry_matches(folder, ENGINE_FILE, key)
+    assert not entry_matches(folder, ENGINE_FILE, {**key, "max_output_len": 65})
     (folder / MANIFEST).write_text("{not json")
-    assert not cached_engine_matches(folder, key)
+    assert not entry_matches(folder, ENGINE_FILE, key)
 
 
 def test_build_reuses_on_match_and_rebuilds_on_mismatch(

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from edge_llm_ros.reasoning.actions import ACTION_NAMES
 from edge_llm_ros.reasoning.schema import (
     ANSWER_OPENING,
     DECISION_JSON_SCHEMA,
@@ -17,6 +16,7 @@ from edge_llm_ros.reasoning.schema import (
     parse_answer,
     settled_action,
 )
+from edge_llm_ros.types import ACTION_NAMES
 
 
 def test_formatted_answers_are_json_matching_the_schema() -> None:

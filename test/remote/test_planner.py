@@ -8,36 +8,38 @@ import time
 
 import pytest
 
-from edge_llm_ros.fusion.types import LANE_EGO, EgoStateOut, SceneSummaryOut, TrackedObjectOut
-from edge_llm_ros.reasoning.actions import ACTION_INDEX
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
-from edge_llm_ros.remote.planner import (
-    STATUS_BUSY,
-    STATUS_OK,
-    PlannerConfig,
-    PlanOut,
-    PlanRequestIn,
-    RemotePlanner,
-)
+from edge_llm_ros.remote.planner import PlannerConfig, RemotePlanner
 from edge_llm_ros.remote.rollout import roll_scene
 from edge_llm_ros.remote.service import PlanService, ServiceConfig, remaining_ms
+from edge_llm_ros.types import (
+    ACTION_INDEX,
+    LANE_EGO,
+    STATUS_BUSY,
+    STATUS_OK,
+    EgoState,
+    PlanRequest,
+    RemotePlan,
+    SceneSummary,
+    TrackedObject,
+)
 
 NOW = 10_000_000_000
 
 
-def obj(track_id: int, cls: str, distance: float, closing: float) -> TrackedObjectOut:
-    return TrackedObjectOut(track_id, cls, 0.9, (distance + 4.0, 0.0, 0.8), (4.5, 1.8, 1.5),
+def obj(track_id: int, cls: str, distance: float, closing: float) -> TrackedObject:
+    return TrackedObject(track_id, cls, 0.9, (distance + 4.0, 0.0, 0.8), (4.5, 1.8, 1.5),
                             (0.0, 0.0, 0.0), distance, closing, distance / closing, LANE_EGO)
 
 
-def scene(speed: float, *objects: TrackedObjectOut) -> SceneSummaryOut:
-    return SceneSummaryOut(1_000_000_000, EgoStateOut(speed_mps=speed, speed_limit_mps=13.9,
+def scene(speed: float, *objects: TrackedObject) -> SceneSummary:
+    return SceneSummary(1_000_000_000, EgoState(speed_mps=speed, speed_limit_mps=13.9,
                                                       lane_index=1), list(objects))
 
 
 def request(rid: str, vehicle: str = "v1", deadline_ms: float = 2000.0, sent_ns: int = NOW,
-            received_ns: int = NOW, speed: float = 12.0, *objects) -> PlanRequestIn:
-    return PlanRequestIn(rid, vehicle, scene(speed, *objects), "", deadline_ms, sent_ns,
+            received_ns: int = NOW, speed: float = 12.0, *objects) -> PlanRequest:
+    return PlanRequest(rid, vehicle, scene(speed, *objects), "", deadline_ms, sent_ns,
                          received_ns)
 
 
@@ -84,16 +86,16 @@ def test_the_tuned_model_plans_a_braking_horizon(tuned_backend: object) -> None:
 class _SlowRules(RemotePlanner):
     """The rule planner made slow by real waiting, to fill the queue."""
 
-    def plan(self, request: PlanRequestIn, budget_ms: float) -> PlanOut:
+    def plan(self, request: PlanRequest, budget_ms: float) -> RemotePlan:
         time.sleep(0.3)
         return super().plan(request, budget_ms)
 
 
 def test_admission_answers_every_request_once_and_sheds_with_busy() -> None:
-    answers: list[PlanOut] = []
+    answers: list[RemotePlan] = []
     lock = threading.Lock()
 
-    def reply(out: PlanOut) -> None:
+    def reply(out: RemotePlan) -> None:
         with lock:
             answers.append(out)
 

@@ -14,7 +14,6 @@ package stays cheap to import for code that only converts images.
 from edge_llm_ros.perception.camera.detector import (
     CameraDetections,
     CameraDetector,
-    Detection2DOut,
     ImageEncodingError,
     ImageError,
     ModelLoadError,
@@ -24,7 +23,6 @@ from edge_llm_ros.perception.camera.detector import (
 __all__ = [
     "CameraDetections",
     "CameraDetector",
-    "Detection2DOut",
     "ImageEncodingError",
     "ImageError",
     "ModelLoadError",

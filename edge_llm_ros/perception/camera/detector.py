@@ -25,6 +25,7 @@ import numpy as np
 
 from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
+from edge_llm_ros.types import Detection2D
 
 
 def _d(name: str) -> Any:
@@ -81,19 +82,11 @@ class ImageEncodingError(ImageError):
     """An image encoding the detector does not take (yuv422, 16UC1, bayer_*, ...)."""
 
 
-@dataclass(frozen=True)
-class Detection2DOut:
-    class_id: int  # index into the model's class list
-    class_name: str  # after `class_map`
-    score: float  # 0..1
-    box_px: tuple[float, float, float, float]  # x_min, y_min, x_max, y_max in source-image pixels
-
-
 @dataclass
 class CameraDetections:
     """Result of one `detect` call; `timing_ms` per stage plus "total"."""
 
-    detections: list[Detection2DOut]
+    detections: list[Detection2D]
     timing_ms: dict[str, float]
     image_width_px: int
     image_height_px: int
@@ -336,7 +329,7 @@ class CameraDetector:
         if not self.names:
             self._after_setup()
         result = results[0]
-        out: list[Detection2DOut] = []
+        out: list[Detection2D] = []
         boxes = result.boxes
         if boxes is not None and len(boxes):
             xyxy = boxes.xyxy.cpu().numpy().astype(float)
@@ -345,7 +338,7 @@ class CameraDetector:
             for (x0, y0, x1, y1), score, cls in zip(xyxy, scores, classes, strict=True):
                 name = self._map(int(cls))
                 if name is not None:
-                    out.append(Detection2DOut(int(cls), name, float(score),
+                    out.append(Detection2D(int(cls), name, float(score),
                                               (float(x0), float(y0), float(x1), float(y1))))
         t3 = time.perf_counter()
         speed = result.speed or {}

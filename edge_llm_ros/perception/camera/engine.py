@@ -1,12 +1,11 @@
 """TensorRT engines for the camera detector: build on the target GPU, cache, reuse.
 
-A TensorRT engine only runs on the TensorRT version and GPU model it was
-built with, and building takes minutes, so engines are cached. Each cached
-engine has a JSON sidecar holding its key: the model file's SHA-256, the
-TensorRT version, the GPU's name and compute capability, the precision and
-the input size. A cached engine is used only when its sidecar's key equals
-the current one; otherwise (TensorRT upgraded, another GPU, the model
-retrained) it is rebuilt in place, like Autoware's engine cache.
+Engines live in the package's one engine cache (`edge_llm_ros.engine_cache`):
+one entry per model file, precision and input size, whose manifest records
+the key: the model file's SHA-256, the TensorRT version, the GPU's name and
+compute capability, the precision and the input size. A cached engine is
+used only when that key equals the current one; otherwise (TensorRT
+upgraded, another GPU, the model retrained) it is rebuilt in place.
 
 Builds go through Ultralytics: a .pt through its exporter (.pt -> ONNX ->
 TensorRT), an Ultralytics-exported .onnx straight through its ONNX-to-TensorRT
@@ -21,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,17 +28,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_llm_ros.filelock import file_lock
+from edge_llm_ros.engine_cache import (
+    EngineBuildError,
+    EngineCache,
+    default_cache_dir,
+    gpu_identity,
+    sha256_file,
+    tensorrt_version,
+)
 from edge_llm_ros.perception.camera.detector import ModelLoadError
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
 
 PRECISIONS = ("fp16", "int8")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 KEY_VERSION = 1  # bump when the key's meaning changes: every cached engine is rebuilt
-
-
-class EngineBuildError(RuntimeError):
-    """An engine cannot be built here (no GPU, no TensorRT, bad input, exporter failure)."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +88,6 @@ def engine_cache_key(model_sha256: str, tensorrt_version: str, gpu_name: str,
                      precision, (h, w), calibration_sha256 if precision == "int8" else "")
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def calibration_images(folder: str | Path) -> list[Path]:
     """Image files directly in `folder` or below, sorted (the calibration order is fixed)."""
     root = Path(folder)
@@ -111,53 +103,23 @@ def _calibration_sha256(files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         h.update(f.name.encode())
-        h.update(file_sha256(f).encode())
+        h.update(sha256_file(f).encode())
     return h.hexdigest()
 
 
-def default_cache_dir() -> Path:
-    """~/.cache/edge_llm_ros/engines (XDG_CACHE_HOME respected): writable where the package
-    and its models may not be."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edge_llm_ros" / "engines"
-
-
-def gpu_identity(device: int | str = 0) -> tuple[str, str]:
-    """(name, "major.minor") of a CUDA device; EngineBuildError without one."""
-    import torch
-
-    if not torch.cuda.is_available():
-        raise EngineBuildError("TensorRT engines need an NVIDIA GPU: torch.cuda.is_available() "
-                               "is False")
-    index = int(str(device).split(":")[-1]) if str(device) not in ("", "cuda") else 0
-    major, minor = torch.cuda.get_device_capability(index)
-    return torch.cuda.get_device_name(index), f"{major}.{minor}"
-
-
-def tensorrt_version() -> str:
+def _gpu(device: int | str) -> tuple[str, str]:
+    """(name, "major.minor") of the build GPU; EngineBuildError without one."""
     try:
-        import tensorrt
-    except ImportError as exc:
-        raise EngineBuildError(f"TensorRT is not installed (import tensorrt failed: {exc}); "
-                               "install the tensorrt wheel matching this CUDA") from exc
-    return str(tensorrt.__version__)
+        gpu = gpu_identity(device)
+    except RuntimeError as exc:
+        raise EngineBuildError(f"TensorRT engines need an NVIDIA GPU: {exc}") from exc
+    return gpu.name, gpu.compute_capability
 
 
-def engine_paths(cache_dir: Path, model_path: Path, precision: str, hw: tuple[int, int]
-                 ) -> tuple[Path, Path]:
-    """(engine, sidecar) for a model file/precision/size: one slot that a rebuild overwrites."""
-    name = f"{model_path.stem}-{model_path.suffix.lstrip('.').lower()}.{precision}." \
-        f"{hw[0]}x{hw[1]}.engine"
-    return cache_dir / name, cache_dir / f"{name}.json"
-
-
-def cached_engine(engine: Path, sidecar: Path, key: EngineKey) -> bool:
-    """True if `engine` exists and its sidecar records exactly `key`."""
-    try:
-        recorded = json.loads(sidecar.read_text())
-    except (OSError, ValueError):
-        return False
-    return engine.is_file() and engine.stat().st_size > 0 and recorded == key.to_json()
+def entry_name(model_path: Path, precision: str, hw: tuple[int, int]) -> str:
+    """The cache entry of a model file/precision/size: one slot that a rebuild overwrites."""
+    return (f"{model_path.stem}-{model_path.suffix.lstrip('.').lower()}.{precision}."
+            f"{hw[0]}x{hw[1]}")
 
 
 @contextlib.contextmanager
@@ -312,43 +274,35 @@ def build_engine(model_path: str | Path, precision: str = "fp16",
                                    "representative camera frames")
         files = calibration_images(calib_images_dir)
     hw = _hw(imgsz)
-    gpu_name, capability = gpu_identity(device)
-    key = engine_cache_key(file_sha256(model), tensorrt_version(), gpu_name, capability,
+    gpu_name, capability = _gpu(device)
+    key = engine_cache_key(sha256_file(model), tensorrt_version(), gpu_name, capability,
                            precision, hw, _calibration_sha256(files) if files else "")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    engine, sidecar = engine_paths(cache, model, precision, hw)
-    with file_lock(cache / f".{engine.name}.lock"):
-        if not force and cached_engine(engine, sidecar, key):
-            log(f"TensorRT engine cache hit: {engine}")
-            return engine
-        reason = "forced" if force else ("no cached engine" if not sidecar.exists()
-                                         else "cached engine's key differs")
-        what = (f"TensorRT {precision} engine for {model.name} ({hw[0]}x{hw[1]}, TensorRT "
-                f"{key.tensorrt_version}, {gpu_name} sm{capability.replace('.', '')})")
-        log(f"building {what}: {reason}; this takes a few minutes")
-        t0 = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="engine-build-", dir=cache) as tmp:
-            build_dir = Path(tmp)
-            staged = build_dir / model.name
-            shutil.copyfile(model, staged)  # the exporter writes its .onnx/.engine beside it
-            try:
-                with _heartbeat(log, what):
-                    if suffix == ".pt":
-                        built = _export_pt(staged, precision, hw, device, files, build_dir,
-                                           workspace_gb)
-                    else:
-                        built = _convert_onnx(staged, precision, hw, onnx_meta, files,
-                                              workspace_gb)
-            except ModelLoadError:
-                raise
-            except Exception as exc:
-                raise EngineBuildError(f"building {what} failed: {type(exc).__name__}: {exc}") \
-                    from exc
-            if not built.is_file():
-                raise EngineBuildError(f"building {what} produced no engine file")
-            sidecar.unlink(missing_ok=True)  # no valid key while the engine is replaced
-            os.replace(built, engine)
-            sidecar.write_text(json.dumps(key.to_json(), indent=1, sort_keys=True))
-        log(f"built {engine} in {time.monotonic() - t0:.0f} s")
-        return engine
+    name = entry_name(model, precision, hw)
+    what = (f"TensorRT {precision} engine for {model.name} ({hw[0]}x{hw[1]}, TensorRT "
+            f"{key.tensorrt_version}, {gpu_name} sm{capability.replace('.', '')})")
+
+    def build(staging: Path) -> None:
+        staged = staging / model.name
+        shutil.copyfile(model, staged)  # the exporter writes its .onnx/.engine beside it
+        try:
+            with _heartbeat(log, what):
+                if suffix == ".pt":
+                    built = _export_pt(staged, precision, hw, device, files, staging,
+                                       workspace_gb)
+                else:
+                    built = _convert_onnx(staged, precision, hw, onnx_meta, files, workspace_gb)
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            raise EngineBuildError(f"building {what} failed: {type(exc).__name__}: {exc}") \
+                from exc
+        if built.is_file():
+            built.replace(staging / f"{name}.engine")
+        for leftover in staging.iterdir():  # the staged model, its ONNX, calibration links
+            if leftover.name != f"{name}.engine":
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+    cache = EngineCache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    entry = cache.get_or_build(name, key.to_json(), f"{name}.engine", build, what=what, log=log,
+                               force=force)
+    return entry / f"{name}.engine"

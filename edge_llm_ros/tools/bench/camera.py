@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from edge_llm_ros.perception.camera.detector import CameraDetector, Detection2DOut
+from edge_llm_ros.perception.camera.detector import CameraDetector
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
 from edge_llm_ros.tools.training.camera_dataset import CLASS_NAMES, EvalFrame, heldout_frames
+from edge_llm_ros.types import Detection2D
 
 IOU_MATCH = 0.5
 IGNORE_COVERAGE = 0.5  # a detection this much inside an ignore box is ignored
@@ -44,7 +45,7 @@ def _coverage(det: Sequence[float], region: Sequence[float]) -> float:
     return ix * iy / area if area > 0.0 else 0.0
 
 
-def match_frame(detections: Sequence[Detection2DOut], frame: EvalFrame,
+def match_frame(detections: Sequence[Detection2D], frame: EvalFrame,
                 iou: float = IOU_MATCH) -> dict[str, dict[str, int]]:
     """Per-class tp/fp/fn for one frame (greedy by score, one detection per box)."""
     counts = {c: {"tp": 0, "fp": 0, "fn": 0} for c in CLASS_NAMES}

@@ -13,15 +13,11 @@ import time
 
 import numpy as np
 
-from edge_llm_ros.fusion.config import (
-    SIM_CAMERA_SIZE_PX,
-    FusionConfig,
-    sim_camera_from_lidar,
-    sim_camera_matrix,
-)
+from edge_llm_ros.fusion.config import FusionConfig
 from edge_llm_ros.fusion.fuser import SceneFuser
 from edge_llm_ros.fusion.projection import project_boxes
-from edge_llm_ros.fusion.types import Detection2DIn, Object3DIn
+from edge_llm_ros.sim.rig import CAMERA_SIZE_PX, camera_from_lidar, camera_matrix
+from edge_llm_ros.types import Detection2D, Object3D
 
 TARGET_MS = 5.0
 
@@ -44,13 +40,13 @@ def benchmark_fusion(n_frames: int = 200, n_objects: int = 50, seed: int = 0,
     rng = np.random.default_rng(seed)
     cfg = dataclasses.replace(config or FusionConfig(), max_objects=n_objects)
     fuser = SceneFuser(cfg)
-    K = sim_camera_matrix()
-    w, h = SIM_CAMERA_SIZE_PX
+    K = camera_matrix()
+    w, h = CAMERA_SIZE_PX
     fuser.set_camera_model(K, w, h)
     pos0, rel_v, classes = _scene(n_objects, rng)
     sizes = np.array([cfg.size_for(c) for c in classes])
     lidar_z = -1.9  # the lidar is 1.9 m up; objects stand on the ground
-    T_cam = sim_camera_from_lidar()
+    T_cam = camera_from_lidar()
     dt_ns = 100_000_000
     t0 = 1_000_000_000_000
     speed, yaw_rate = 10.0, 0.02
@@ -60,11 +56,11 @@ def benchmark_fusion(n_frames: int = 200, n_objects: int = 50, seed: int = 0,
         pos = pos0 + rel_v * (k * dt_ns * 1e-9)
         centers = np.column_stack([pos + rng.normal(0.0, 0.1, pos.shape),
                                    lidar_z + sizes[:, 2] / 2.0])
-        objects = [Object3DIn(tuple(c), tuple(s), 0.0, cl, 0.6, 100)
+        objects = [Object3D(tuple(c), tuple(s), 0.0, cl, 0.6, 100)
                    for c, s, cl in zip(centers.tolist(), sizes.tolist(), classes, strict=True)]
         boxes, vis = project_boxes(centers, sizes, np.zeros(n_objects), T_cam, K, w, h)
         boxes = boxes + rng.normal(0.0, 2.0, boxes.shape)
-        dets = [Detection2DIn(0, classes[i], 0.8, tuple(boxes[i]))
+        dets = [Detection2D(0, classes[i], 0.8, tuple(boxes[i]))
                 for i in np.flatnonzero(vis).tolist()
                 if boxes[i, 2] > boxes[i, 0] and boxes[i, 3] > boxes[i, 1]]
         start = time.perf_counter()

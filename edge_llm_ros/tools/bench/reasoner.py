@@ -18,12 +18,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from edge_llm_ros.reasoning.actions import SOURCE_FALLBACK_RULE
 from edge_llm_ros.reasoning.encoding import dynamic_text, encode_scene, static_prefix
 from edge_llm_ros.reasoning.reasoner import Reasoner
 from edge_llm_ros.tools.bench.reasoner_baseline import NaiveTransformersBaseline
 from edge_llm_ros.tools.evaluation.reasoner import is_unsafe_miss
 from edge_llm_ros.tools.training.reasoner_dataset import EVAL_FIRST_SEED, generate
+from edge_llm_ros.types import SOURCE_FALLBACK_RULE
 
 BENCH_FIRST_SEED = EVAL_FIRST_SEED + 500_000  # its own held-out scenes
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_llm_ros.fusion.types import SceneSummaryOut
 from edge_llm_ros.planning.prediction import agents_from_scene, predict
 from edge_llm_ros.planning.rollout import EgoModel, ego_trajectory, simulate
 from edge_llm_ros.planning.teacher import TeacherConfig, teach
 from edge_llm_ros.reasoning.actions import CHANGE_LANE_RIGHT
 from edge_llm_ros.reasoning.rules import rule_decide
 from edge_llm_ros.tools.training.hard_cases import FAMILIES, HardCase, generate_hard_cases
+from edge_llm_ros.types import SceneSummary
 
 HARD_CASE_EVAL_FIRST_SEED = 3_000_000  # training draws hard cases from 2_000_000 ..
 JUDGE_HORIZON_S = 6.0
@@ -46,7 +46,7 @@ class Verdict:
     min_ttc_s: float
 
 
-def judge(scene: SceneSummaryOut, action: str, target_speed_mps: float,
+def judge(scene: SceneSummary, action: str, target_speed_mps: float,
           horizon_s: float = JUDGE_HORIZON_S, step_s: float = JUDGE_STEP_S,
           ttc_threshold_s: float = TTC_THRESHOLD_S) -> Verdict:
     """Is (action, target speed) unsafe in this scene by the nominal rollout?"""

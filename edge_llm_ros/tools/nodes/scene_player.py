@@ -8,10 +8,9 @@ import dataclasses
 
 import numpy as np
 
-from edge_llm_ros.msg import SceneSummary
+from edge_llm_ros import msg
 from edge_llm_ros.nodes.base import EdgeNode
-from edge_llm_ros.nodes.convert import make_header, rgb_image_to_msg
-from edge_llm_ros.nodes.scene_fusion import summary_to_msg
+from edge_llm_ros.nodes.convert import make_header, rgb_image_to_msg, summary_to_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.sim.scenario import list_scenarios
 from edge_llm_ros.tools.training.reasoner_dataset import make_scene
@@ -50,7 +49,7 @@ class ScenePlayerNode(EdgeNode):
         self._count = 0
         self._frame = (synthetic_frame(int(p["image_width"]), int(p["image_height"]))
                        if bool(p["publish_image"]) else None)
-        self.scene_pub = self.create_source_publisher(SceneSummary, "scene/summary")
+        self.scene_pub = self.create_source_publisher(msg.SceneSummary, "scene/summary")
         from sensor_msgs.msg import Image
 
         self.image_pub = self.create_source_publisher(Image, "camera/image_raw")
@@ -66,8 +65,8 @@ class ScenePlayerNode(EdgeNode):
         self._count += 1
         now_ns = self.get_clock().now().nanoseconds
         scene = dataclasses.replace(labelled.scene, stamp_ns=now_ns)
-        msg = summary_to_msg(scene)
-        self.scene_pub.publish(msg)
+        message = summary_to_msg(scene)
+        self.scene_pub.publish(message)
         if self._frame is not None:
             self.image_pub.publish(rgb_image_to_msg(self._frame, make_header(now_ns, "camera")))
         self.health.counters["scenes"] = self._count

@@ -10,16 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_llm_ros.fusion.config import (
-    SIM_CAMERA_SIZE_PX,
-    SIM_LIDAR_MOUNT_M,
-    sim_camera_from_lidar,
-    sim_camera_matrix,
-)
 from edge_llm_ros.fusion.egomotion import integrate
 from edge_llm_ros.fusion.fuser import SceneFuser
 from edge_llm_ros.fusion.projection import project_boxes
-from edge_llm_ros.fusion.types import Detection2DIn, Object3DIn
+from edge_llm_ros.sim.rig import CAMERA_SIZE_PX, LIDAR_MOUNT_XYZ_M, camera_from_lidar, camera_matrix
+from edge_llm_ros.types import Detection2D, Object3D
 
 T0_NS = 1_000_000_000_000
 DT_NS = 100_000_000  # 10 Hz
@@ -49,8 +44,8 @@ class World:
         self.ego_speed, self.ego_yaw_rate = ego_speed, ego_yaw_rate
         self.noise = lidar_noise_m
         self.rng = np.random.default_rng(seed)
-        self.K = sim_camera_matrix()
-        self.size_px = SIM_CAMERA_SIZE_PX
+        self.K = camera_matrix()
+        self.size_px = CAMERA_SIZE_PX
 
     def ego_pose(self, t_s: float) -> tuple[float, float, float]:
         return integrate(0.0, 0.0, 0.0, self.ego_speed, self.ego_yaw_rate, t_s)
@@ -66,24 +61,24 @@ class World:
         vel = np.array([(self.actors[i].vx, self.actors[i].vy) for i in idx]).reshape(-1, 2)
         return (pos - (ex, ey)) @ R.T, vel @ R.T
 
-    def lidar_objects(self, t_s: float, visible: list[int] | None = None) -> list[Object3DIn]:
+    def lidar_objects(self, t_s: float, visible: list[int] | None = None) -> list[Object3D]:
         idx = list(range(len(self.actors))) if visible is None else visible
         xy, _ = self.in_base(t_s, idx)
         out = []
         for k, i in enumerate(idx):
             a = self.actors[i]
             noise = self.rng.normal(0.0, self.noise, 2) if self.noise else np.zeros(2)
-            center = (xy[k, 0] + noise[0] - SIM_LIDAR_MOUNT_M[0],
-                      xy[k, 1] + noise[1] - SIM_LIDAR_MOUNT_M[1],
-                      a.size[2] / 2.0 - SIM_LIDAR_MOUNT_M[2])
-            out.append(Object3DIn(center, a.size, self._yaw_base(t_s, a), a.class_name, 0.6, 80))
+            center = (xy[k, 0] + noise[0] - LIDAR_MOUNT_XYZ_M[0],
+                      xy[k, 1] + noise[1] - LIDAR_MOUNT_XYZ_M[1],
+                      a.size[2] / 2.0 - LIDAR_MOUNT_XYZ_M[2])
+            out.append(Object3D(center, a.size, self._yaw_base(t_s, a), a.class_name, 0.6, 80))
         return out
 
     def _yaw_base(self, t_s: float, a: Actor) -> float:
         heading = math.atan2(a.vy, a.vx) if math.hypot(a.vx, a.vy) > 0.1 else 0.0
         return heading - self.ego_pose(t_s)[2]
 
-    def detections(self, t_s: float, visible: list[int] | None = None) -> list[Detection2DIn]:
+    def detections(self, t_s: float, visible: list[int] | None = None) -> list[Detection2D]:
         objs = self.lidar_objects(t_s, visible)
         if not objs:
             return []
@@ -91,8 +86,8 @@ class World:
         sizes = np.array([o.size_m for o in objs])
         yaws = np.array([o.yaw_rad for o in objs])
         w, h = self.size_px
-        boxes, vis = project_boxes(centers, sizes, yaws, sim_camera_from_lidar(), self.K, w, h)
-        return [Detection2DIn(0, o.class_name, 0.9, tuple(boxes[k]))
+        boxes, vis = project_boxes(centers, sizes, yaws, camera_from_lidar(), self.K, w, h)
+        return [Detection2D(0, o.class_name, 0.9, tuple(boxes[k]))
                 for k, o in enumerate(objs) if vis[k]]
 
     def feed(self, fuser: SceneFuser, frame: int, lidar: bool = True, camera: bool = True,

@@ -19,7 +19,6 @@ import numpy as np
 
 from edge_llm_ros.fusion.config import FusionConfig
 from edge_llm_ros.fusion.scene import ObjectsInBase, build_objects, relate_to_path
-from edge_llm_ros.fusion.types import MODE_FUSED, EgoStateOut, SceneSummaryOut
 from edge_llm_ros.reasoning.actions import (
     CHANGE_LANE_LEFT,
     KEEP_LANE,
@@ -29,6 +28,7 @@ from edge_llm_ros.reasoning.actions import (
 )
 from edge_llm_ros.reasoning.rules import OperatorIntent, parse_instruction
 from edge_llm_ros.sim.scenario import DEFAULT_SIZES_M
+from edge_llm_ros.types import MODE_FUSED, EgoState, SceneSummary
 
 LANE_W = 3.5
 EGO_FRONT_M = 3.5  # base_link to front bumper (fusion's default)
@@ -51,7 +51,7 @@ class Actor:
 class HardCase:
     family: str
     seed: int
-    scene: SceneSummaryOut
+    scene: SceneSummary
     instruction: str
     intent: OperatorIntent
     acceptable: frozenset[str]  # what a careful human would do
@@ -70,7 +70,7 @@ class _Draft:
     instruction: str = ""
 
 
-def _scene(d: _Draft, seed_rng: np.random.Generator, cfg: FusionConfig) -> SceneSummaryOut:
+def _scene(d: _Draft, seed_rng: np.random.Generator, cfg: FusionConfig) -> SceneSummary:
     n = len(d.actors)
     sizes = np.array([DEFAULT_SIZES_M[a.cls] for a in d.actors], float).reshape(n, 3)
     objs = ObjectsInBase(
@@ -81,18 +81,18 @@ def _scene(d: _Draft, seed_rng: np.random.Generator, cfg: FusionConfig) -> Scene
                                   for a in d.actors], float),
         class_names=[a.cls for a in d.actors], confidence=seed_rng.uniform(0.6, 1.0, n),
         seen_by_camera=np.ones(n, bool), seen_by_lidar=np.ones(n, bool))
-    ego = EgoStateOut(speed_mps=d.ego_speed_mps, speed_limit_mps=d.limit_mps,
+    ego = EgoState(speed_mps=d.ego_speed_mps, speed_limit_mps=d.limit_mps,
                       lane_index=d.lane_index)
     tracked = []
     if n:
         rel = relate_to_path(objs, ego.speed_mps, 0.0, cfg, d.lanes_left, d.lane_index)
         tracked = build_objects(objs, rel, cfg.max_objects)
-    return SceneSummaryOut(stamp_ns=0, ego=ego, objects=tracked, perception_mode=MODE_FUSED,
+    return SceneSummary(stamp_ns=0, ego=ego, objects=tracked, perception_mode=MODE_FUSED,
                            camera_fresh=True, lidar_fresh=True, odometry_fresh=True)
 
 
 def road_scene(ego_speed_mps: float, actors: list[Actor], limit_mps: float = 13.9,
-               lane_index: int = 1, lanes_left: int = 1, seed: int = 0) -> SceneSummaryOut:
+               lane_index: int = 1, lanes_left: int = 1, seed: int = 0) -> SceneSummary:
     """A fused scene of hand-placed road users (tests, the 40-scene failure kinds)."""
     draft = _Draft(ego_speed_mps, limit_mps, lane_index, lanes_left, actors, frozenset(), "")
     return _scene(draft, np.random.default_rng(seed), FusionConfig())

@@ -24,12 +24,6 @@ import numpy as np
 
 from edge_llm_ros.fusion.config import FusionConfig
 from edge_llm_ros.fusion.scene import ObjectsInBase, build_objects, relate_to_path
-from edge_llm_ros.fusion.types import (
-    MODE_FUSED,
-    EgoStateOut,
-    SceneSummaryOut,
-    TrackedObjectOut,
-)
 from edge_llm_ros.reasoning.actions import (
     BRAKING_ACTIONS,
     CHANGE_LANE_LEFT,
@@ -43,6 +37,12 @@ from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
 from edge_llm_ros.reasoning.rules import OperatorIntent, RuleDecision, rule_decide
 from edge_llm_ros.reasoning.scene_io import scene_to_dict
 from edge_llm_ros.sim.scenario import DEFAULT_SIZES_M, list_scenarios, load_scenario
+from edge_llm_ros.types import (
+    MODE_FUSED,
+    EgoState,
+    SceneSummary,
+    TrackedObject,
+)
 
 # (text, intent) pairs; the model reads the text, the expert the intent.
 INSTRUCTIONS: tuple[tuple[str, OperatorIntent], ...] = (
@@ -71,7 +71,7 @@ class LabelledScene:
     scenario: str
     seed: int
     t_s: float
-    scene: SceneSummaryOut
+    scene: SceneSummary
     instruction: str
     intent: OperatorIntent
     remote: RemoteHint | None
@@ -96,7 +96,7 @@ def combine_with_remote(rule: RuleDecision, remote: RemoteHint | None) -> RuleDe
 
 
 def _world_to_ego(scn, t_s: float, ego_speed_scale: float, rng: np.random.Generator
-                  ) -> tuple[EgoStateOut, ObjectsInBase, int, int]:
+                  ) -> tuple[EgoState, ObjectsInBase, int, int]:
     ego = scn.ego_state(t_s)
     cy, sy = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
     rot = np.array([[cy, sy], [-sy, cy]])  # world -> ego axes
@@ -124,7 +124,7 @@ def _world_to_ego(scn, t_s: float, ego_speed_scale: float, rng: np.random.Genera
     lanes_left = 0 if lane is None else scn.road.num_lanes - 1 - lane
     lanes_right = 0 if lane is None else lane
     limit = scn.road.speed_limit_mps
-    return (EgoStateOut(speed_mps=speed, speed_limit_mps=limit, lane_index=lane_index),
+    return (EgoState(speed_mps=speed, speed_limit_mps=limit, lane_index=lane_index),
             objs, lanes_left, lanes_right)
 
 
@@ -194,7 +194,7 @@ def make_lead_scene(seed: int, cfg: FusionConfig | None = None) -> LabelledScene
     num_lanes = int(rng.integers(1, 5))
     lane = int(rng.integers(0, num_lanes))
     limit = float(rng.choice([8.3, 13.9, 16.7, 22.2, 27.8]))
-    ego = EgoStateOut(speed_mps=float(rng.uniform(2.0, 1.2 * limit)), speed_limit_mps=limit,
+    ego = EgoState(speed_mps=float(rng.uniform(2.0, 1.2 * limit)), speed_limit_mps=limit,
                       lane_index=lane)
     if rng.random() < 0.75:  # closing: time to collision across stop .. slow .. keep
         closing_mps = float(rng.uniform(1.0, 12.0))
@@ -217,7 +217,7 @@ def make_lead_scene(seed: int, cfg: FusionConfig | None = None) -> LabelledScene
 
 
 def _labelled(rng: np.random.Generator, scenario_name: str, seed: int, t_s: float,
-              ego: EgoStateOut, actors: tuple, lanes_left: int, lanes_right: int,
+              ego: EgoState, actors: tuple, lanes_left: int, lanes_right: int,
               cfg: FusionConfig) -> LabelledScene:
     """Measurement noise, fusion's geometry, an instruction and a remote hint, the label."""
     ids, xyz, vel, size, yaw, names = actors
@@ -231,8 +231,8 @@ def _labelled(rng: np.random.Generator, scenario_name: str, seed: int, t_s: floa
         confidence=rng.uniform(0.5, 1.0, n), seen_by_camera=np.ones(n, bool),
         seen_by_lidar=np.ones(n, bool))
     rel = relate_to_path(objs, ego.speed_mps, 0.0, cfg, lanes_left, lanes_right)
-    tracked: list[TrackedObjectOut] = build_objects(objs, rel, cfg.max_objects) if n else []
-    scene = SceneSummaryOut(stamp_ns=int(t_s * 1e9), ego=ego, objects=tracked,
+    tracked: list[TrackedObject] = build_objects(objs, rel, cfg.max_objects) if n else []
+    scene = SceneSummary(stamp_ns=int(t_s * 1e9), ego=ego, objects=tracked,
                             perception_mode=MODE_FUSED, camera_fresh=True, lidar_fresh=True,
                             odometry_fresh=True)
 

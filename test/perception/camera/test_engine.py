@@ -1,4 +1,4 @@
-"""TensorRT engine cache logic that needs no GPU: the key, the sidecar check, input checks."""
+"""TensorRT engine cache logic that needs no GPU: the key, the cache entry, input checks."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from edge_llm_ros.engine_cache import MANIFEST, entry_matches
 from edge_llm_ros.perception.camera import ModelLoadError
 from edge_llm_ros.perception.camera.engine import (
     EngineBuildError,
     EngineKey,
     build_engine,
-    cached_engine,
     engine_cache_key,
-    engine_paths,
+    entry_name,
 )
 
 BASE = {"model_sha256": "a" * 64, "tensorrt_version": "10.13.0", "gpu_name": "NVIDIA H100",
@@ -63,24 +63,22 @@ def test_bad_key_inputs(bad: dict) -> None:
         engine_cache_key(**{**BASE, **bad})
 
 
-def test_sidecar_decides_reuse(tmp_path: Path) -> None:
+def test_one_cache_entry_per_model_precision_and_size() -> None:
+    name = entry_name(Path("m/sim_detector.pt"), "fp16", (480, 640))
+    assert name == "sim_detector-pt.fp16.480x640"
+    assert entry_name(Path("sim_detector.onnx"), "fp16", (480, 640)) != name
+    assert entry_name(Path("sim_detector.pt"), "int8", (480, 640)) != name
+
+
+def test_the_key_decides_reuse(tmp_path: Path) -> None:
+    """Keys go through the shared cache: equal key -> reuse, any change -> rebuild."""
     key = engine_cache_key(**BASE)
-    engine, sidecar = engine_paths(tmp_path, Path("m/sim_detector.pt"), "fp16", (480, 640))
-    assert engine.name == "sim_detector-pt.fp16.480x640.engine"
-    assert sidecar.name == engine.name + ".json"
-    assert engine_paths(tmp_path, Path("sim_detector.onnx"), "fp16", (480, 640))[0] != engine
-    assert not cached_engine(engine, sidecar, key)  # nothing there
-    engine.write_bytes(b"\0" * 16)
-    assert not cached_engine(engine, sidecar, key)  # engine without a sidecar
-    sidecar.write_text(json.dumps(key.to_json()))
-    assert cached_engine(engine, sidecar, key)
     other: EngineKey = engine_cache_key(**{**BASE, "tensorrt_version": "11.0.0"})
-    assert not cached_engine(engine, sidecar, other)  # TensorRT upgraded: rebuild
-    sidecar.write_text("{not json")
-    assert not cached_engine(engine, sidecar, key)
-    sidecar.write_text(json.dumps(key.to_json()))
-    engine.write_bytes(b"")
-    assert not cached_engine(engine, sidecar, key)  # truncated engine
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "x.engine").write_bytes(b"\0" * 16)
+    (tmp_path / "e" / MANIFEST).write_text(json.dumps({"key": key.to_json()}))
+    assert entry_matches(tmp_path / "e", "x.engine", key.to_json())
+    assert not entry_matches(tmp_path / "e", "x.engine", other.to_json())  # TensorRT upgraded
 
 
 def test_build_engine_input_checks(tmp_path: Path, sim_model_pt: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_llm_ros.engine_cache import MANIFEST, read_manifest
 from edge_llm_ros.perception.camera import CameraDetector
 from edge_llm_ros.tools.bench.camera import box_iou
 from edge_llm_ros.tools.training.camera_dataset import EvalFrame
@@ -62,9 +63,8 @@ def fp16_engine(sim_model_pt: Path, cache_dir: Path) -> Path:
     return engine
 
 
-def test_fp16_build_writes_engine_and_sidecar(fp16_engine: Path) -> None:
-    sidecar = fp16_engine.with_name(fp16_engine.name + ".json")
-    key = json.loads(sidecar.read_text())
+def test_fp16_build_writes_engine_and_manifest(fp16_engine: Path) -> None:
+    key = read_manifest(fp16_engine.parent)["key"]
     assert fp16_engine.stat().st_size > 0
     assert key["precision"] == "fp16" and key["input_hw"] == [480, 640]
     assert key["tensorrt_version"] and key["gpu_name"] and key["compute_capability"]
@@ -83,8 +83,8 @@ def test_second_call_hits_the_cache(fp16_engine: Path, sim_model_pt: Path,
         m.startswith("building") for m in messages)
 
 
-def test_stale_sidecar_and_other_precision_rebuild(fp16_engine: Path, sim_model_pt: Path,
-                                                   cache_dir: Path, calib_dir: Path) -> None:
+def test_stale_manifest_and_other_precision_rebuild(fp16_engine: Path, sim_model_pt: Path,
+                                                    cache_dir: Path, calib_dir: Path) -> None:
     from edge_llm_ros.perception.camera.engine import build_engine
 
     messages: list[str] = []
@@ -92,16 +92,17 @@ def test_stale_sidecar_and_other_precision_rebuild(fp16_engine: Path, sim_model_
                         cache_dir=cache_dir, device=0, log=messages.append)
     assert int8 != fp16_engine and int8.is_file()
     assert any(m.startswith("building") for m in messages)
-    # A sidecar from another TensorRT version: the engine is rebuilt in place.
-    sidecar = int8.with_name(int8.name + ".json")
-    key = json.loads(sidecar.read_text())
-    sidecar.write_text(json.dumps({**key, "tensorrt_version": "0.0.0"}))
+    # A manifest from another TensorRT version: the engine is rebuilt in place.
+    manifest_path = int8.parent / MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    key = manifest["key"]
+    manifest_path.write_text(json.dumps({**manifest, "key": {**key, "tensorrt_version": "0.0.0"}}))
     messages.clear()
     rebuilt = build_engine(sim_model_pt, "int8", (480, 640), calib_images_dir=calib_dir,
                            cache_dir=cache_dir, device=0, log=messages.append)
     assert rebuilt == int8
     assert any("key differs" in m for m in messages)
-    assert json.loads(sidecar.read_text()) == key
+    assert read_manifest(int8.parent)["key"] == key
 
 
 def test_engine_detections_agree_with_the_pt_model(fp16_engine: Path, sim_model_pt: Path,

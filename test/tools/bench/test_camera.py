@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_llm_ros.perception.camera import Detection2DOut
 from edge_llm_ros.tools.bench.camera import benchmark_camera, box_iou, match_frame
 from edge_llm_ros.tools.training.camera_dataset import EvalFrame, LabeledBox
+from edge_llm_ros.types import Detection2D
 
 
 def _gt(actor_id: int, cls: str, box: tuple[float, float, float, float]) -> LabeledBox:
     return LabeledBox(actor_id, cls, box, pixels=100, visible_fraction=1.0)
 
 
-def _det(cls: str, box: tuple[float, float, float, float], score: float = 0.9) -> Detection2DOut:
-    return Detection2DOut(0, cls, score, box)
+def _det(cls: str, box: tuple[float, float, float, float], score: float = 0.9) -> Detection2D:
+    return Detection2D(0, cls, score, box)
 
 
 def test_box_iou() -> None:

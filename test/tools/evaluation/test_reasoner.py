@@ -81,14 +81,14 @@ def test_a_car_closing_in_the_lane_is_never_answered_keep_lane(tuned_backend) ->
     keep_lane there is overridden; the rest is still the model's to answer."""
     import itertools
 
-    from edge_llm_ros.fusion.types import EgoStateOut, SceneSummaryOut, TrackedObjectOut
     from edge_llm_ros.reasoning.rules import rule_decide
+    from edge_llm_ros.types import EgoState, SceneSummary, TrackedObject
 
     scenes = []
     for v, d, c in itertools.product([8, 12, 16], [10, 20, 30, 40], [3, 5, 8, 10]):
-        s = SceneSummaryOut(stamp_ns=1, ego=EgoStateOut(speed_mps=float(v),
+        s = SceneSummary(stamp_ns=1, ego=EgoState(speed_mps=float(v),
                                                         speed_limit_mps=13.9),
-                            objects=[TrackedObjectOut(5, "car", 1.0, (d, 0.0, 0.0),
+                            objects=[TrackedObject(5, "car", 1.0, (d, 0.0, 0.0),
                                                       (4.0, 2.0, 1.5), (0.0, 0.0, 0.0),
                                                       float(d), float(c), d / c, 0)])
         rule = rule_decide(s)

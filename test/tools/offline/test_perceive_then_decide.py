@@ -13,8 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge_llm_ros.fusion.types import EgoStateOut, SceneSummaryOut, TrackedObjectOut
 from edge_llm_ros.reasoning.scene_io import load_scene_file, scene_to_dict
+from edge_llm_ros.types import EgoState, SceneSummary, TrackedObject
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -41,12 +41,12 @@ def test_perceive_output_is_a_scene_decide_reads(kitti_dir: Path, tmp_path: Path
 
 
 def test_infinite_time_to_collision_round_trips(tmp_path: Path) -> None:
-    obj = TrackedObjectOut(track_id=1, class_name="car", confidence=0.9,
+    obj = TrackedObject(track_id=1, class_name="car", confidence=0.9,
                            position_m=(20.0, 0.0, 0.0), size_m=(4.0, 1.8, 1.5),
                            velocity_mps=(0.0, 0.0, 0.0), distance_m=20.0,
                            relative_speed_mps=0.0, time_to_collision_s=math.inf,
                            lane_relation=0)
-    scene = SceneSummaryOut(stamp_ns=5, ego=EgoStateOut(speed_mps=3.0), objects=[obj])
+    scene = SceneSummary(stamp_ns=5, ego=EgoState(speed_mps=3.0), objects=[obj])
     path = tmp_path / "s.json"
     path.write_text(json.dumps(scene_to_dict(scene), allow_nan=False))  # strict JSON
     back, _ = load_scene_file(path)

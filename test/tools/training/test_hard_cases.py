@@ -6,13 +6,13 @@ import math
 
 import pytest
 
-from edge_llm_ros.fusion.types import LANE_EGO
 from edge_llm_ros.tools.training.hard_cases import (
     FAMILIES,
     generate_hard_cases,
     make_hard_case,
 )
 from edge_llm_ros.tools.training.reasoner_dataset import scene_to_dict
+from edge_llm_ros.types import LANE_EGO
 
 
 def test_every_family_is_tagged_and_a_pure_function_of_its_seed() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from edge_llm_ros.reasoning.actions import ACTION_NAMES
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
 from edge_llm_ros.reasoning.rules import RuleDecision, rule_decide
 from edge_llm_ros.sim.scenario import list_scenarios
@@ -20,6 +19,7 @@ from edge_llm_ros.tools.training.reasoner_dataset import (
     make_lead_scene,
     make_scene,
 )
+from edge_llm_ros.types import ACTION_NAMES
 
 
 def test_same_scenario_and_seed_same_scene() -> None:
