@@ -9,7 +9,16 @@ import time
 
 from rosgraph_msgs.msg import Clock
 
-from edge_llm_ros.bag import BagError, check_known_types, iter_messages, open_bag, plan_replay
+from edge_llm_ros.bag import (
+    BagError,
+    bag_typestore,
+    build_typestore,
+    check_known_types,
+    iter_messages,
+    open_bag,
+    plan_replay,
+)
+from edge_llm_ros.bag.replay import restamp_header, starts_with_header
 from edge_llm_ros.nodes.base import REPLAY_QOS, EdgeNode
 from edge_llm_ros.nodes.convert import ns_to_time
 from edge_llm_ros.nodes.msgtypes import import_message_type, is_importable
@@ -56,6 +65,12 @@ class BagReplayNode(EdgeNode):
             for topic in self.topics
         }
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if p["publish_clock"] else None
+        # Topics whose stamps restamp rewrites: those whose type starts with a Header.
+        self.restamped_topics: set[str] = set()
+        if p["restamp"]:
+            fielddefs = bag_typestore(self.bag_path, build_typestore()).fielddefs
+            self.restamped_topics = {t for t in self.topics
+                                     if starts_with_header(fielddefs, bag_topics[t].msgtype)}
         self.published = 0
         self.finished = threading.Event()
         self.exit_code = 0
@@ -69,7 +84,8 @@ class BagReplayNode(EdgeNode):
 
     def _publish_clock(self, bag_time_ns: int) -> None:
         if self.clock_pub is not None:
-            self.clock_pub.publish(Clock(clock=ns_to_time(bag_time_ns)))
+            now_ns = time.time_ns() if self.params["restamp"] else bag_time_ns
+            self.clock_pub.publish(Clock(clock=ns_to_time(now_ns)))
 
     def _run(self) -> None:
         p = self.params
@@ -90,6 +106,7 @@ class BagReplayNode(EdgeNode):
             if self._stop.wait(float(p["start_delay_s"])):
                 return
             wall_start = time.monotonic()
+            wall_epoch_ns = time.time_ns()
             for item in schedule:
                 # Sleep until the message is due, keeping /clock moving meanwhile
                 # (bag time now = the message's time minus what is left, scaled).
@@ -104,7 +121,14 @@ class BagReplayNode(EdgeNode):
                     break
                 started = time.perf_counter()
                 self._publish_clock(item.bag_time_ns)
-                self.publishers_by_topic[item.msg.topic].publish(item.msg.rawdata)
+                data = item.msg.rawdata
+                if item.msg.topic in self.restamped_topics:
+                    # Due now (wall_start + its offset); the stamp keeps its distance
+                    # from the recording time, scaled like the playback.
+                    due_ns = wall_epoch_ns + round(item.wall_offset_s * 1e9)
+                    data = restamp_header(data, lambda stamp_ns, item=item, due_ns=due_ns: due_ns
+                                          - round((item.bag_time_ns - stamp_ns) / rate))
+                self.publishers_by_topic[item.msg.topic].publish(data)
                 self.published += 1
                 self.health.record_timing((time.perf_counter() - started) * 1e3, None)
             else:

@@ -161,6 +161,12 @@ BAG_REPLAY: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec("wait_for_subscribers_s", 0.0, "Before the first message, wait up to this long "
               "until every replayed topic has a subscriber (start a replay before the "
               "pipeline is up); 0 does not wait, seconds.", min_value=0.0, max_value=3600.0),
+    ParamSpec("restamp", False, "Play the bag as live data on the wall clock: every header "
+              "stamp (and /clock) is shifted so a message recorded t after the playback start "
+              "is stamped now + t/rate, keeping each stamp's offset from its recording time. "
+              "The pipeline then runs on wall time, as on a vehicle, and measures its "
+              "latency from these stamps; messages without a leading header go out as "
+              "recorded."),
     ParamSpec("exit_when_done", True, "Shut the node down once the bag has been replayed "
               "(ignored with loop)."),
 )

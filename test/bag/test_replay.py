@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rosbags.typesys.store import Typestore
 
@@ -164,3 +165,37 @@ def test_plan_over_a_real_bag_with_start_offset(tmp_path: Path, typestore: Types
     ] * 2
     # First /a message 0.05 s after the 0.25 s cut; loop = 0.65 s span + 0.2 s interval.
     assert offsets(plan) == [0.05, 0.25, 0.45, 0.65, 0.9, 1.1, 1.3, 1.5]
+
+
+def test_restamp_rewrites_only_the_header_stamp_in_both_byte_orders() -> None:
+    from rosbags.typesys.stores.latest import builtin_interfaces__msg__Time as Time
+    from rosbags.typesys.stores.latest import sensor_msgs__msg__Imu as Imu
+    from rosbags.typesys.stores.latest import std_msgs__msg__Header as Header
+
+    from edge_llm_ros.bag import build_typestore
+    from edge_llm_ros.bag.replay import restamp_header, starts_with_header
+
+    store = build_typestore()
+    assert starts_with_header(store.fielddefs, "sensor_msgs/msg/Image")
+    assert not starts_with_header(store.fielddefs, "rosgraph_msgs/msg/Clock")
+    assert not starts_with_header(store.fielddefs, "no_such/msg/Type")
+    # a header-first message with payload after the header
+    imu = Imu(header=Header(stamp=Time(sec=10, nanosec=999_999_000), frame_id="imu"),
+              orientation=store.types["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0),
+              orientation_covariance=np.arange(9, dtype=np.float64),
+              angular_velocity=store.types["geometry_msgs/msg/Vector3"](x=1.0, y=2.0, z=3.0),
+              angular_velocity_covariance=np.zeros(9),
+              linear_acceleration=store.types["geometry_msgs/msg/Vector3"](x=0.0, y=0.0, z=9.8),
+              linear_acceleration_covariance=np.zeros(9))
+    raw = bytes(store.serialize_cdr(imu, "sensor_msgs/msg/Imu"))
+    shifted = restamp_header(raw, lambda ns: ns + 1_500_000)
+    back = store.deserialize_cdr(shifted, "sensor_msgs/msg/Imu")
+    assert (back.header.stamp.sec, back.header.stamp.nanosec) == (11, 1_499_000)
+    assert back.header.frame_id == "imu" and back.angular_velocity.z == 3.0
+    assert list(back.orientation_covariance) == list(range(9))
+    big_endian = bytes(store.serialize_cdr(imu, "sensor_msgs/msg/Imu", little_endian=False))
+    back = store.deserialize_cdr(restamp_header(big_endian, lambda ns: ns - 999_999_000),
+                                 "sensor_msgs/msg/Imu")
+    assert (back.header.stamp.sec, back.header.stamp.nanosec) == (10, 0)
+    with pytest.raises(ValueError, match="not a CDR message"):
+        restamp_header(b"\x01\x02", lambda ns: ns)

@@ -1,4 +1,4 @@
-"""`bench perception | reasoner | offload`: speed and accuracy figures, one subparser per
+"""`bench perception | reasoner | offload | system`: speed and accuracy figures, one subparser per
 target with only its own options."""
 
 from __future__ import annotations
@@ -132,6 +132,19 @@ def cmd_bench_offload(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_system(args: argparse.Namespace) -> int:
+    from edge_llm_ros.tools.bench.system import benchmark_system
+
+    try:
+        figures = benchmark_system(args.out, seconds=args.seconds, scenario=args.scenario,
+                                   plans=args.plan or ("cpu_2core", "none"),
+                                   remote=args.remote, log=progress(args.json))
+    except (RuntimeError, ValueError) as exc:
+        return fail(str(exc))
+    print_figures(figures, args.json)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     bench = sub.add_parser(
         "bench", formatter_class=FORMATTER, help="speed and accuracy benchmarks",
@@ -139,7 +152,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(`edge-llm-ros bench TARGET --help`).",
         epilog="examples:\n  edge-llm-ros bench perception --json\n"
         "  edge-llm-ros bench reasoner --deadline-ms 100\n"
-        "  sudo edge-llm-ros bench offload --json")
+        "  sudo edge-llm-ros bench offload --json\n"
+        "  edge-llm-ros bench system --json")
     targets = bench.add_subparsers(dest="target", required=True, metavar="TARGET")
 
     p = add_verb(targets, "perception", help="lidar and fusion speed, camera overhead, accuracy",
@@ -198,3 +212,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds on each profile")
     add_json_flag(p)
     p.set_defaults(func=cmd_bench_offload)
+
+    p = add_verb(targets, "system", help="the whole pipeline, live and replayed, plan on/off",
+                description="The on-board pipeline as a user runs it on this machine: the live "
+                "simulator with every node (sim --pipeline), then its recording replayed "
+                "through the on-board nodes alone (replay --pipeline), each with a compute "
+                "plan and without one; per run: decisions by the deadline, share decided by "
+                "the model, e2e sensor -> decision p50/p99, each stage's latency.",
+                examples=["edge-llm-ros bench system --json",
+                          "edge-llm-ros bench system --seconds 120 --plan cpu_2core "
+                          "--out out/bench-system"])
+    p.add_argument("--seconds", type=float, default=60.0, help="seconds of each live run")
+    p.add_argument("--scenario", default="mixed_traffic", help="simulator scenario (looped)")
+    p.add_argument("--plan", action="append", metavar="PLAN",
+                   help="compute plan(s) to compare, in order (default: cpu_2core, none)")
+    p.add_argument("--remote", action="store_true",
+                   help="also run the remote planner during the live runs")
+    p.add_argument("--out", type=Path, default=Path("out") / "bench-system",
+                   help="folder for the recordings (must not hold earlier runs)")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_bench_system)

@@ -71,6 +71,14 @@ def cmd_sim(args: argparse.Namespace) -> int:
     files += plan
     if not args.pipeline:
         return run_in_process(kinds, args, files, overrides, until_finished=["simulator"])
+    return run_with_pipeline(args, kinds, files, overrides, "simulator", plan)
+
+
+def run_with_pipeline(args: argparse.Namespace, kinds: list[str], files: list[Path],
+                      overrides: Overrides, source: str, plan: list[Path]) -> int:
+    """A sensor source (the simulator, or a bag replayed as live data) in this process and
+    the on-board nodes in their own processes, as ros2 launch runs them; with --record, the
+    run report (decisions by the deadline and by the model, e2e latency, a picture)."""
     from edge_llm_ros.params.specs import NODE_SPECS
 
     remote = None
@@ -96,7 +104,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
             pipelines.append(start_pipeline_process(
                 args, group, [config_file("vehicle.yaml"), *plan], params))
         codes.append(run_in_process(kinds, args, files, overrides,
-                                    until_finished=["simulator"]))
+                                    until_finished=[source]))
     finally:
         codes += [stop_pipeline_process(p) for p in reversed(pipelines)]
         if remote is not None:
@@ -120,9 +128,32 @@ def replay_overrides(args: argparse.Namespace) -> Overrides:
     return overrides
 
 
+#: What a vehicle's drivers publish: the topics a bag replays into the on-board nodes.
+SENSOR_TOPICS = ("/camera/image_raw", "/camera/camera_info", "/lidar/points", "/odom")
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
-    return run_in_process(["bag_replay"], args, [config_file("bag.yaml")],
-                          replay_overrides(args), until_finished=["bag_replay"])
+    overrides = replay_overrides(args)
+    files = [config_file("bag.yaml")]
+    if not args.pipeline:
+        return run_in_process(["bag_replay"], args, files, overrides,
+                              until_finished=["bag_replay"])
+    from edge_llm_ros.bag import open_bag
+
+    # The recorded sensor data, stamped as live data on the wall clock, into the
+    # on-board nodes alone (no renderer); their outputs recorded for the report.
+    present = set(open_bag(args.bag).topic_names)
+    rep = overrides["bag_replay"]
+    rep.setdefault("topics", [t for t in SENSOR_TOPICS if t in present])
+    rep.update(restamp=True, publish_clock=False, wait_for_subscribers_s=30.0)
+    kinds = ["bag_replay"]
+    if args.record:
+        kinds.append("bag_recorder")
+        overrides.setdefault("bag_recorder", {}).update(
+            output_path=str(args.record),
+            exclude_topics=["/rosout", "/parameter_events", "/clock", *SENSOR_TOPICS])
+    plan = compute_plan_files(args.compute_plan)
+    return run_with_pipeline(args, kinds, files + plan, overrides, "bag_replay", plan)
 
 
 def record_overrides(args: argparse.Namespace) -> Overrides:
@@ -142,6 +173,26 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     print_bag_summary(Path(args.bag), as_json=args.json)
     return 0
+
+
+def add_pipeline_args(p: argparse.ArgumentParser, what: str) -> None:
+    """--pipeline and its options, alike for sim and replay."""
+    p.add_argument("--pipeline", action="store_true",
+                   help=f"{what}: camera_detector, lidar_detector, scene_fusion and reasoner "
+                   "(config/vehicle.yaml) in three more processes (camera; lidar and fusion; "
+                   "reasoner), as ros2 launch runs them; it prints every Decision as it is "
+                   "made and a summary at the end")
+    p.add_argument("--pipeline-param", action="append", default=[],
+                   metavar="NODE.PARAM=VALUE",
+                   help="override a pipeline node parameter, e.g. "
+                   "reasoner.instruction='school zone, keep it slow'; repeatable")
+    p.add_argument("--compute-plan", default="cpu_2core", metavar="PLAN",
+                   help="with --pipeline: the compute plan every process applies at start "
+                   "(config/compute/PLAN.yaml: cpu_2core, gpu; a parameter file path; or none)")
+    p.add_argument("--remote", action="store_true",
+                   help="with --pipeline: also start the remote planner (config/remote.yaml) "
+                   "in its own process and offload_manager on board; prints each request's "
+                   "outcome (plans arriving) with the link status")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -184,22 +235,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="sim seconds per wall second; 0 = as fast as possible")
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="also record all topics to DIR (MCAP)")
-    p.add_argument("--pipeline", action="store_true",
-                   help="also run the on-board pipeline (camera_detector, lidar_detector, "
-                   "scene_fusion, reasoner with config/vehicle.yaml) in three more processes "
-                   "(camera; lidar and fusion; reasoner), as ros2 launch runs them; it prints "
-                   "every Decision as it is made and a summary at the end")
-    p.add_argument("--pipeline-param", action="append", default=[],
-                   metavar="NODE.PARAM=VALUE",
-                   help="override a pipeline node parameter, e.g. "
-                   "reasoner.instruction='school zone, keep it slow'; repeatable")
-    p.add_argument("--compute-plan", default="cpu_2core", metavar="PLAN",
-                   help="with --pipeline: the compute plan every process applies at start "
-                   "(config/compute/PLAN.yaml: cpu_2core, gpu; a parameter file path; or none)")
-    p.add_argument("--remote", action="store_true",
-                   help="with --pipeline: also start the remote planner (config/remote.yaml) "
-                   "in a third process and offload_manager on board; prints each request's "
-                   "outcome (plans arriving) with the link status")
+    add_pipeline_args(p, "also run the on-board pipeline on the simulator's sensors")
     add_node_args(p)
     p.set_defaults(func=cmd_sim)
 
@@ -218,6 +254,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-clock", action="store_true", help="do not publish /clock")
     p.add_argument("--skip-unknown-types", action="store_true",
                    help="replay the rest when some message types cannot be imported")
+    add_pipeline_args(p, "replay the bag's sensor topics (camera, lidar, odometry) as live "
+                      "data (restamped on the wall clock) into the on-board pipeline alone")
+    p.add_argument("--record", type=Path, metavar="DIR",
+                   help="with --pipeline: record the pipeline's outputs to DIR and print the "
+                   "run report")
     add_node_args(p)
     p.set_defaults(func=cmd_replay)
 

@@ -12,7 +12,7 @@ from edge_llm_ros.paths import model_file
 from edge_llm_ros.tools.cli import build_parser
 from edge_llm_ros.tools.cli.bench import DEFAULT_KITTI, perception_settings
 
-TARGETS = ("perception", "reasoner", "offload")
+TARGETS = ("perception", "reasoner", "offload", "system")
 
 
 def test_targets_share_only_json_and_node_params(options_of) -> None:

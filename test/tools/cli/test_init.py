@@ -10,7 +10,7 @@ from edge_llm_ros.tools.cli import GROUPS, build_parser
 VERBS = {"run", "sim", "replay", "record", "info", "perceive", "train-detector", "decide",
          "eval", "train-reasoner", "build-reasoner", "bench", "build-engine", "dds-profile",
          "report"}
-TARGETS = {"bench": {"perception", "reasoner", "offload"},
+TARGETS = {"bench": {"perception", "reasoner", "offload", "system"},
            "build-engine": {"camera", "reasoner"},
            "dds-profile": {"initial-peers", "discovery-server-server",
                            "discovery-server-client", "secure", "check-security"}}
