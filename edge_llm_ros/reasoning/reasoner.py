@@ -56,11 +56,14 @@ from edge_llm_ros.reasoning.schema import (
     settled_action,
 )
 from edge_llm_ros.types import (
+    LANE_EGO,
     SOURCE_FALLBACK_RULE,
     SOURCE_ONBOARD_MODEL,
     SOURCE_REMOTE_INFORMED,
     Decision,
+    EgoState,
     SceneSummary,
+    TrackedObject,
 )
 
 # A generation cut at the previous deadline stops within one token; wait that long for it.
@@ -221,13 +224,28 @@ class Reasoner:
         return True
 
     def warm_up(self, instruction: str = "") -> None:
-        """Fill the static prefix's key/value cache before the first scene."""
-        if self.backend is not None:
-            self._busy.set()
-            try:
-                self.backend.warm_up(static_prefix(instruction))
-            finally:
-                self._busy.clear()
+        """Fill the static prefix's key/value cache, then answer one made-up scene in full,
+        before the first real scene: the first real decision then finds every weight page
+        in memory and the grammar sampler built, and is no slower than later ones."""
+        if self.backend is None:
+            return
+        self._busy.set()
+        try:
+            prefix = static_prefix(instruction)
+            self.backend.warm_up(prefix)
+            scene = SceneSummary(stamp_ns=0, ego=EgoState(speed_mps=12.0, speed_limit_mps=13.9,
+                                                          lane_index=1),
+                                 objects=[TrackedObject(
+                                     track_id=1, class_name="car", confidence=0.9,
+                                     position_m=(24.0, 0.0, 0.8), size_m=(4.5, 1.8, 1.5),
+                                     velocity_mps=(8.0, 0.0, 0.0), distance_m=20.0,
+                                     relative_speed_mps=4.0, time_to_collision_s=5.0,
+                                     lane_relation=LANE_EGO)])
+            self.backend.generate(GenerationRequest(
+                prefix, dynamic_text(encode_scene(scene, select_objects(scene)), None),
+                self.config.max_new_tokens, self._grammar), lambda _piece: True)
+        finally:
+            self._busy.clear()
 
     def close(self) -> None:
         if self._worker is not None:

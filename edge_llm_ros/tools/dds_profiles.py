@@ -55,7 +55,7 @@ _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 _PREFIX = re.compile(r"^[0-9a-fA-F]{2}(\.[0-9a-fA-F]{2}){11}$")
-_REPO_CONFIG = Path(__file__).resolve().parents[1] / "config"
+_REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 ET.register_namespace("", NS)
 

@@ -13,7 +13,7 @@ from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
 from edge_llm_ros.tools.evaluation.reasoner import PARAPHRASES, evaluate_reasoner, is_unsafe_miss
 from edge_llm_ros.tools.synthetic.scenes import obj, scene
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_unsafe_miss_means_keep_lane_or_faster_when_slowing_was_needed() -> None:
