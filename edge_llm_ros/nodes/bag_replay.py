@@ -4,7 +4,6 @@ without the ROS 2 CLI: original timing, a rate factor, loop, start offset and
 
 from __future__ import annotations
 
-import threading
 import time
 
 from rosgraph_msgs.msg import Clock
@@ -19,7 +18,7 @@ from edge_llm_ros.bag import (
     plan_replay,
 )
 from edge_llm_ros.bag.replay import restamp_header, starts_with_header
-from edge_llm_ros.nodes.base import REPLAY_QOS, EdgeNode
+from edge_llm_ros.nodes.base import REPLAY_QOS, SourceNode
 from edge_llm_ros.nodes.convert import ns_to_time
 from edge_llm_ros.nodes.msgtypes import import_message_type, is_importable
 from edge_llm_ros.params import ConfigError
@@ -28,7 +27,7 @@ from edge_llm_ros.params import ConfigError
 _CLOCK_PERIOD_S = 0.05
 
 
-class BagReplayNode(EdgeNode):
+class BagReplayNode(SourceNode):
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
         super().__init__("bag_replay", node_name, **kwargs)
         p = self.params
@@ -72,10 +71,7 @@ class BagReplayNode(EdgeNode):
             self.restamped_topics = {t for t in self.topics
                                      if starts_with_header(fielddefs, bag_topics[t].msgtype)}
         self.published = 0
-        self.finished = threading.Event()
-        self.exit_code = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bag_replay", daemon=True)
+        self._init_source("bag_replay")
         self.get_logger().info(
             f"replaying {len(self.topics)} topic(s) of '{self.bag_path}' "
             f"({self.info.duration_s:.1f} s, {self.info.message_count} messages) at rate "
@@ -154,13 +150,3 @@ class BagReplayNode(EdgeNode):
             left = max(0.0, deadline - time.monotonic())
             publisher.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
 
-    def start(self) -> None:
-        """Begin publishing; called once every node of the process is up, so
-        that nothing published while others load is lost."""
-        if not self._thread.is_alive() and not self.finished.is_set():
-            self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)

@@ -4,6 +4,7 @@ incompatible-QoS and silence warnings, and log-once error counting."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -177,6 +178,18 @@ class EdgeNodeCommon:
                 "not logged)"
             )
 
+    def stamp_rejected(self, stamp: Any) -> bool:
+        """True (logged once, counted) when an input's stamp is stale, out of order or
+        in the future by the node's StampGuard (`self.stamps`)."""
+        stamp_ns = stamp_to_ns(stamp)
+        now_ns = self.get_clock().now().nanoseconds  # type: ignore[attr-defined]
+        problem = self.stamps.check(stamp_ns, now_ns)  # type: ignore[attr-defined]
+        if problem is None:
+            return False
+        self.report_error(problem.value,
+                          self.stamps.describe(problem, stamp_ns, now_ns))  # type: ignore[attr-defined]
+        return True
+
     # -- inputs --------------------------------------------------------------
     def accepts_input(self) -> bool:
         """Whether inputs are processed now (a managed node: only while active)."""
@@ -263,6 +276,30 @@ def _refuse_invalid_transitions(callback: Callable[[Any, Any], Any]) -> Callable
             return response
 
     return change_state
+
+
+class SourceNode(EdgeNode):
+    """A sensor source whose publishing runs on its own thread (`_run`): it starts once
+    every node of the process is up, so nothing it publishes while others load is lost,
+    and `finished` is set when it is done."""
+
+    def _init_source(self, name: str) -> None:
+        self.finished = threading.Event()
+        self.exit_code = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if not self._thread.is_alive() and not self.finished.is_set():
+            self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
 
 
 class ManagedEdgeNode(EdgeNodeCommon, LifecycleNode):

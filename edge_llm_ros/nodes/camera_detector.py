@@ -13,7 +13,7 @@ from sensor_msgs.msg import Image
 
 from edge_llm_ros import msg
 from edge_llm_ros.nodes.base import ManagedEdgeNode
-from edge_llm_ros.nodes.convert import detections_to_msg, rgb_image_to_msg, stamp_to_ns
+from edge_llm_ros.nodes.convert import detections_to_msg, rgb_image_to_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.paths import model_file
 from edge_llm_ros.perception.camera.detector import (
@@ -105,11 +105,7 @@ class CameraDetectorNode(ManagedEdgeNode):
         if detector is None:
             return
         started = time.perf_counter()
-        stamp_ns = stamp_to_ns(message.header.stamp)
-        now_ns = self.get_clock().now().nanoseconds
-        problem = self.stamps.check(stamp_ns, now_ns)
-        if problem is not None:
-            self.report_error(problem.value, self.stamps.describe(problem, stamp_ns, now_ns))
+        if self.stamp_rejected(message.header.stamp):
             return
         try:
             image = image_from_msg_bytes(message.data, message.width, message.height, message.step,

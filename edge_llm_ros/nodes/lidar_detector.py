@@ -11,7 +11,7 @@ from sensor_msgs.msg import PointCloud2
 
 from edge_llm_ros import msg
 from edge_llm_ros.nodes.base import EdgeNode
-from edge_llm_ros.nodes.convert import object3d_array_msg, object3d_msg, stamp_to_ns
+from edge_llm_ros.nodes.convert import object3d_array_msg, object3d_msg
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig, transform_objects
 from edge_llm_ros.perception.pointcloud import FieldSpec, PointCloudError, decode_xyzi
@@ -42,11 +42,7 @@ class LidarDetectorNode(EdgeNode):
 
     def on_cloud(self, message: PointCloud2) -> None:
         started = time.perf_counter()
-        stamp_ns = stamp_to_ns(message.header.stamp)
-        now_ns = self.get_clock().now().nanoseconds
-        problem = self.stamps.check(stamp_ns, now_ns)
-        if problem is not None:
-            self.report_error(problem.value, self.stamps.describe(problem, stamp_ns, now_ns))
+        if self.stamp_rejected(message.header.stamp):
             return
         try:
             cloud = decode_xyzi([FieldSpec.of(f) for f in message.fields], message.point_step,

@@ -8,7 +8,6 @@ use_sim_time see consistent stamps when realtime_factor is 1.
 
 from __future__ import annotations
 
-import threading
 import time
 
 from nav_msgs.msg import Odometry
@@ -16,7 +15,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_llm_ros import msg
-from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.base import SourceNode
 from edge_llm_ros.nodes.convert import (
     camera_info_msg,
     make_header,
@@ -38,7 +37,7 @@ from edge_llm_ros.sim import (
 )
 
 
-class SimulatorNode(EdgeNode):
+class SimulatorNode(SourceNode):
     def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
         super().__init__("simulator", node_name, **kwargs)
         p = self.params
@@ -66,10 +65,7 @@ class SimulatorNode(EdgeNode):
         )
         self.time_origin_ns = time.time_ns()
         self.ticks = 0
-        self.finished = threading.Event()
-        self.exit_code = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
+        self._init_source("simulator")
         self.get_logger().info(
             f"scenario '{self.scenario.name}' ({self.scenario.duration_s:.0f} s, seed {p['seed']}) "
             f"at {p['rate_hz']} Hz, realtime factor {p['realtime_factor']}"
@@ -153,14 +149,6 @@ class SimulatorNode(EdgeNode):
         # on the node's clock (sim time under use_sim_time).
         self.report_timing(processing_ms, ns_to_time(stamp_ns))
 
-    def start(self) -> None:
-        """Begin publishing; called once every node of the process is up, so
-        that nothing published while others load is lost."""
-        if not self._thread.is_alive() and not self.finished.is_set():
-            self._thread.start()
-
     def close(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
+        super().close()
         self.sim.close()
