@@ -13,4 +13,4 @@ mkdir -p out
 echo "[demo] simulator (scenario ${SCENARIO:-mixed_traffic}) + on-board pipeline + remote planner -> $out"
 scripts/env.sh edge-llm-ros sim --scenario "${SCENARIO:-mixed_traffic}" --pipeline --remote \
   --record "$out" "$@"
-echo "[demo] open $out in Foxglove, or replay it: scripts/env.sh edge-llm-ros replay $out"
+echo "[demo] picture: $out.png; replay it through the on-board nodes: scripts/env.sh edge-llm-ros replay $out --pipeline --record $out-replay"

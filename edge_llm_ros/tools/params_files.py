@@ -5,13 +5,12 @@ these files are written from them so that neither can disagree with what the nod
 declare. test/tools/test_params_files.py fails when a committed file is not what this
 module writes. After changing a spec:
 
-    scripts/env.sh python -m edge_llm_ros.tools.params_files          # rewrite both
-    scripts/env.sh python -m edge_llm_ros.tools.params_files --check  # exit 1 if stale
+    scripts/env.sh edge-llm-ros params-files          # rewrite both
+    scripts/env.sh edge-llm-ros params-files --check  # exit 1 if stale
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import textwrap
@@ -97,7 +96,7 @@ def vehicle_yaml() -> str:
     """config/vehicle.yaml: every on-board node's parameters at their declared defaults."""
     lines = [
         f"# {_GENERATED}: do not edit;",
-        "# change the spec and rerun `python -m edge_llm_ros.tools.params_files`.",
+        "# change the spec and rerun `edge-llm-ros params-files`.",
         "# On-board nodes, every parameter at its declared default, with its description",
         "# and [type, range]. Deployment-specific values belong in a file passed after this",
         "# one (launch argument `config`, `--params-file`), holding only the overrides.",
@@ -146,16 +145,14 @@ def stale_files() -> list[Path]:
             if not path.is_file() or path.read_text() != make()]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 naming each stale file")
-    args = parser.parse_args(argv)
+def update(check: bool = False) -> int:
+    """Write the stale generated files (`edge-llm-ros params-files`); with check, write
+    nothing and return 1 naming each stale file."""
     stale = stale_files()
-    if args.check:
+    if check:
         for path in stale:
             print(f"{path.relative_to(REPO)} differs from the specs; run "
-                  "python -m edge_llm_ros.tools.params_files", file=sys.stderr)
+                  "edge-llm-ros params-files", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +160,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path.relative_to(REPO)}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

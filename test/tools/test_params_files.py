@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parents[2]
 def test_generated_files_are_current() -> None:
     stale = params_files.stale_files()
     assert not stale, (f"{', '.join(str(p.relative_to(REPO)) for p in stale)} differ(s) from "
-                       "edge_llm_ros/params/specs.py: run `scripts/env.sh python -m "
-                       "edge_llm_ros.tools.params_files` and commit the result")
+                       "edge_llm_ros/params/specs.py: run `scripts/env.sh "
+                       "edge-llm-ros params-files` and commit the result")
 
 
 def test_check_mode_names_a_stale_file(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -23,9 +23,9 @@ def test_check_mode_names_a_stale_file(tmp_path: Path, monkeypatch, capsys) -> N
     monkeypatch.setattr(params_files, "GENERATED_FILES",
                         {stale: params_files.vehicle_yaml})
     monkeypatch.setattr(params_files, "REPO", tmp_path)
-    assert params_files.main(["--check"]) == 1
+    assert params_files.update(check=True) == 1
     assert "vehicle.yaml differs from the specs" in capsys.readouterr().err
-    assert params_files.main([]) == 0 and stale.read_text() == params_files.vehicle_yaml()
+    assert params_files.update() == 0 and stale.read_text() == params_files.vehicle_yaml()
 
 
 def test_vehicle_yaml_gives_every_node_exactly_its_defaults(tmp_path: Path) -> None:

@@ -12,10 +12,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from edge_llm_ros.tools.cli import bench, dds, engines, perception, reasoner, report, run
+from edge_llm_ros.tools.cli import (
+    bench,
+    dds,
+    engines,
+    params,
+    perception,
+    reasoner,
+    report,
+    run,
+)
 from edge_llm_ros.tools.cli.common import FORMATTER
 
-GROUPS = (run, perception, reasoner, bench, engines, dds, report)
+GROUPS = (run, perception, reasoner, bench, engines, dds, report, params)
 
 
 def build_parser() -> argparse.ArgumentParser:
