@@ -4,7 +4,9 @@ launch files use: the engine of `edge-llm-ros run`, `sim`, `replay` and
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -120,7 +122,14 @@ def run_nodes(
             if on_started is not None:
                 on_started(result.nodes)
             finishing = [result.nodes[k] for k in until_finished if k in result.nodes]
-            while context.ok():
+            # Ctrl-C and SIGTERM end the loop here, whatever C-level handler a model
+            # runtime has put in front of rclpy's (with the camera model loaded, SIGINT
+            # left this loop spinning until the parent killed the process 60 s later).
+            interrupted: list[int] = []
+            previous = ({sig: signal.signal(sig, lambda signum, _frame: interrupted.append(signum))
+                         for sig in (signal.SIGINT, signal.SIGTERM)}
+                        if threading.current_thread() is threading.main_thread() else {})
+            while context.ok() and not interrupted:
                 executor.spin_once(timeout_sec=0.05)
                 if duration_s is not None and time.monotonic() - started >= duration_s:
                     result.stopped_by = "duration"
@@ -129,7 +138,9 @@ def run_nodes(
                     result.stopped_by = "finished"
                     break
             else:
-                result.stopped_by = "shutdown"
+                result.stopped_by = "interrupted" if interrupted else "shutdown"
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         except (KeyboardInterrupt, ExternalShutdownException):
             result.stopped_by = "interrupted"
         finally:

@@ -86,7 +86,10 @@ class SimulatorNode(SourceNode):
                         self.get_logger().info(f"scenario finished after {self.ticks} ticks")
                         break
                     self.sim.reset()
-                    self.time_origin_ns += int(sim_elapsed_s * 1e9)
+                    # The next loop starts now: stamps stay on the wall clock even when
+                    # the last loop ran behind it (never earlier than the last stamp).
+                    self.time_origin_ns = max(time.time_ns(),
+                                              self.time_origin_ns + int(sim_elapsed_s * 1e9))
                     sim_elapsed_s = 0.0
                     wall_start = time.monotonic()
                 # Simulate and render the next tick ahead of its moment, then deliver

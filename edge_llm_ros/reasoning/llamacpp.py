@@ -89,15 +89,18 @@ class LlamaCppBackend(ReasonerBackend):
         self._llm.eval(toks)
 
     def _prefill(self, tokens: list[int], still_wanted: WantedCallback | None) -> bool:
-        """Bring the key/value cache to `tokens`: keep the cached common prefix, evaluate
-        the rest chunk by chunk; False when the caller gave up between chunks (the cache
-        then holds a prefix of `tokens`, which the next prompt may reuse)."""
+        """Bring the key/value cache (and the logits) to the whole prompt `tokens`: keep
+        the cached common prefix, evaluate the rest chunk by chunk; False when the caller
+        gave up between chunks (the cache then holds a prefix of `tokens`, which the next
+        prompt may reuse). The last token is always evaluated here, so generate() finds
+        the prompt cached with live logits and samples at once, with no extra step."""
         llm = self._llm
         common = 0
         for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):  # noqa: SLF001
             if a != b:
                 break
             common += 1
+        common = min(common, len(tokens) - 1)  # the last token's logits must be fresh
         if common == 0:
             llm.reset()
         else:
@@ -125,9 +128,8 @@ class LlamaCppBackend(ReasonerBackend):
                 break
             reused += 1
         stats = GenerationStats(prompt_tokens=len(prompt), reused_tokens=reused)
-        # All but the last prompt token, interruptibly; generate() then finds them cached
-        # and evaluates only the last one before sampling.
-        if not self._prefill(prompt[:-1], still_wanted):
+        # The whole prompt, interruptibly; generate() then finds it cached and samples.
+        if not self._prefill(prompt, still_wanted):
             stats.stopped_by_caller = True
             stats.total_ms = (time.perf_counter() - t0) * 1000.0
             return stats
