@@ -12,7 +12,7 @@ from edge_llm_ros.reasoning.encoding import (
     select_objects,
     static_prefix,
 )
-from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
+from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend, prefill_chunks
 from edge_llm_ros.reasoning.schema import continuation_grammar
 from edge_llm_ros.tools.synthetic.scenes import obj, scene
 
@@ -73,3 +73,16 @@ def test_a_prefill_given_up_midway_stops_between_chunks(tuned_gguf: Path) -> Non
         assert len(polls) == 3
     finally:
         backend.close()
+
+
+def test_prefill_chunks_are_few_and_equal() -> None:
+    # 35 tokens with 32 at most: two passes of 18 and 17, never 32 + 3 (a 3-token pass
+    # costs a whole pass over the weights).
+    assert prefill_chunks(10, 45, 32) == [(10, 28), (28, 45)]
+    assert prefill_chunks(0, 64, 64) == [(0, 64)]
+    assert prefill_chunks(5, 5, 8) == []
+    bounds = prefill_chunks(3, 103, 7)
+    assert bounds[0][0] == 3 and bounds[-1][1] == 103
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+    sizes = [end - start for start, end in bounds]
+    assert len(bounds) == 15 and max(sizes) <= 7 and max(sizes) - min(sizes) <= 1
