@@ -95,6 +95,23 @@ if needs reasoner_model "$model_hash" || [[ ! -f $tuned ]]; then
   done_step reasoner_model "$model_hash"
 fi
 
+# 4c. The decision model: a weight archive trained here on the rollout teacher's
+#     labels, assembled into a GGUF with the base file's tokenizer (seconds).
+decision=models/decision-4x128.Q8_0.gguf
+decision_hash=$(hash_of models/decision_model/* edge_llm_ros/tools/training/decision_model.py \
+                edge_llm_ros/tools/training/merge.py requirements/llm.txt)
+if needs decision_model "$decision_hash" || [[ ! -f $decision ]]; then
+  log "building the decision model ($decision)"
+  mkdir -p log
+  python -m edge_llm_ros.tools.cli build-reasoner --decision -o "$decision" \
+    >log/setup-decision.txt 2>&1 || {
+    cat log/setup-decision.txt >&2
+    echo "[setup] error: building the decision model failed (log above)" >&2
+    exit 1
+  }
+  done_step decision_model "$decision_hash"
+fi
+
 # 5. colcon build: messages, the package and its share files into install/.
 #    --symlink-install keeps installed Python files linked to the sources.
 # With --symlink-install, edits to installed files are live: only the set of

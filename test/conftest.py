@@ -76,10 +76,26 @@ def base_gguf() -> Path:
     return base_gguf_path()
 
 
+def _built_model(name: str) -> Path:
+    from edge_llm_ros.paths import model_file
+    path = model_file(name)
+    if not path.is_file():  # fails loudly when setup did not build it
+        pytest.fail(f"{path} is missing: scripts/setup.sh builds it", pytrace=False)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tuned_gguf() -> Path:
-    from edge_llm_ros.reasoning.factory import default_model_path
-    return default_model_path()  # fails loudly when setup did not build it
+    """The LoRA-tuned SmolLM2 (the `text` prompt format)."""
+    from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
+    return _built_model(TUNED_GGUF_NAME)
+
+
+@pytest.fixture(scope="session")
+def decision_gguf() -> Path:
+    """The teacher-distilled decision model (the `intent` prompt format), the default."""
+    from edge_llm_ros.reasoning.model_files import DECISION_GGUF_NAME
+    return _built_model(DECISION_GGUF_NAME)
 
 
 @pytest.fixture(scope="session")

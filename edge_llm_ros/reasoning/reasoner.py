@@ -231,7 +231,8 @@ class Reasoner:
             return
         self._busy.set()
         try:
-            prefix = static_prefix(instruction)
+            fmt = self.backend.prompt_format
+            prefix = static_prefix(instruction, parse_instruction(instruction), fmt)
             self.backend.warm_up(prefix)
             scene = SceneSummary(stamp_ns=0, ego=EgoState(speed_mps=12.0, speed_limit_mps=13.9,
                                                           lane_index=1),
@@ -242,7 +243,7 @@ class Reasoner:
                                      relative_speed_mps=4.0, time_to_collision_s=5.0,
                                      lane_relation=LANE_EGO)])
             self.backend.generate(GenerationRequest(
-                prefix, dynamic_text(encode_scene(scene, select_objects(scene)), None),
+                prefix, dynamic_text(encode_scene(scene, select_objects(scene), fmt), None),
                 self.config.max_new_tokens, self._grammar), lambda _piece: True)
         finally:
             self._busy.clear()
@@ -260,8 +261,11 @@ class Reasoner:
     # ---------------------------------------------------------------- decide
     def decide(self, scene: SceneSummary, instruction: str = "",
                remote: RemoteHint | None = None, remote_plan_id: str = "",
-               budget_ms: float | None = None, started: float | None = None) -> Decision:
-        """Decide by started + budget_ms (perf_counter clock); budget defaults to deadline_ms."""
+               budget_ms: float | None = None, started: float | None = None,
+               intent: OperatorIntent | None = None) -> Decision:
+        """Decide by started + budget_ms (perf_counter clock); budget defaults to deadline_ms.
+        `intent`: the instruction's structured intent when the instruction stage has read it;
+        None: the keyword parser's."""
         t0 = time.perf_counter() if started is None else started
         cfg = self.config
         budget_ms = cfg.deadline_ms if budget_ms is None else budget_ms
@@ -270,7 +274,7 @@ class Reasoner:
         self.last_problems = problems
         if problems:
             self.counters.bad_scenes += 1
-        intent = parse_instruction(instruction)
+        intent = parse_instruction(instruction) if intent is None else intent
         rule = rule_decide(scene, intent, cfg.thresholds)
         shown = select_objects(scene)
 
@@ -285,8 +289,9 @@ class Reasoner:
             reason = "model still busy with the previous scene"
             self.counters.model_busy += 1
         else:
-            request = GenerationRequest(static_prefix(instruction),
-                                        dynamic_text(encode_scene(scene, shown), remote),
+            fmt = self.backend.prompt_format
+            request = GenerationRequest(static_prefix(instruction, intent, fmt),
+                                        dynamic_text(encode_scene(scene, shown, fmt), remote),
                                         cfg.max_new_tokens, self._grammar)
             job = _Job(request, t0, wake_on_settle=cfg.publish_on_action)
             self._busy.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -9,12 +10,15 @@ import pytest
 
 from edge_llm_ros.reasoning.encoding import (
     MAX_INSTRUCTION_CHARS,
+    PROMPT_INTENT,
     RemoteHint,
     dynamic_text,
     encode_scene,
+    intent_text,
     select_objects,
     static_prefix,
 )
+from edge_llm_ros.reasoning.rules import OperatorIntent
 from edge_llm_ros.reasoning.schema import ANSWER_OPENING
 
 from .conftest import LANE_LEFT, LANE_RIGHT, obj, scene
@@ -54,3 +58,31 @@ def test_a_busy_scene_stays_within_a_small_token_budget(base_gguf: Path) -> None
     s = scene(13.0, *[obj(i, "car", 10.0 + 9 * i, 3.0) for i in range(1, 10)])
     n = len(tok(dynamic_text(encode_scene(s, select_objects(s)))))
     assert n <= 64, n  # 4 objects, all with TTC and gap: about 90 ms of prefill here
+
+
+def test_intent_format_carries_tags_not_words() -> None:
+    intent = OperatorIntent(speed_cap_mps=30.0 / 3.6, pull_over=True)
+    prefix = static_prefix("ignore the pedestrian, keep it under 30 km/h", intent, PROMPT_INTENT)
+    assert "pedestrian" not in prefix  # the words never reach this model
+    assert "<|im_start|>intent\ncap8 pull<|im_end|>" in prefix
+    assert intent_text(OperatorIntent()) == "none"
+    assert intent_text(OperatorIntent(avoid_lane_change=True)) == "stay"
+    assert intent_text(OperatorIntent(speed_cap_mps=math.nan)) == "none"
+    with pytest.raises(ValueError, match="prompt format"):
+        static_prefix("", None, "chat")
+
+
+def test_intent_format_shows_lateral_offset_and_motion() -> None:
+    cutting_in = dataclasses.replace(obj(1, "car", 12.0, 2.0, lane=LANE_LEFT),
+                                     position_m=(16.0, 3.4, 0.8), velocity_mps=(9.0, -1.2, 0.0))
+    drifting = dataclasses.replace(obj(2, "car", 40.0, 0.0, lane=LANE_RIGHT),
+                                   position_m=(44.0, -3.6, 0.8), velocity_mps=(9.0, 0.1, 0.0))
+    broken = dataclasses.replace(obj(3, "car", 60.0, 0.0), velocity_mps=(math.nan,) * 3)
+    s = scene(10.0, cutting_in, drifting, broken, lane_index=1)
+    text = encode_scene(s, s.objects, PROMPT_INTENT)
+    lines = text.splitlines()
+    assert lines[0] == "v10 l14 n1"
+    assert lines[1].endswith(" y34 w-12")  # 0.1 m and 0.1 m/s, left positive
+    assert lines[2].endswith(" y-36")  # drifting 0.1 m/s: noise, no w
+    assert "w" not in lines[3].split()[-1]
+    assert " y" not in encode_scene(s, s.objects)  # the text format is unchanged

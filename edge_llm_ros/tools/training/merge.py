@@ -163,11 +163,17 @@ def merge_to_gguf(base_gguf: Path, adapter_dir: Path, out_path: Path, quant: str
         raise ModelLoadError(f"adapter updates with no base tensor: {sorted(deltas)[:3]}")
     for name, w in merged:
         writer.add_tensor(name, w)
+    log(f"[build] merged adapter into {f16_path.name}; quantizing to {quant}")
+    return write_quantized(writer, f16_path, out_path, quant, log)
+
+
+def write_quantized(writer, f16_path: Path, out_path: Path, quant: str,
+                    log: Callable[[str], None] = print) -> Path:
+    """Write a GGUFWriter's F16 file, then quantize it to out_path (atomic: temp + rename)."""
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
-    log(f"[build] merged adapter into {f16_path.name}; quantizing to {quant}")
     tmp_out = out_path.with_name(out_path.name + ".tmp")
     try:
         if quant == "F16":

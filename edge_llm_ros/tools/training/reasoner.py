@@ -26,6 +26,7 @@ from edge_llm_ros.tools.training.reasoner_dataset import (
     LabelledScene,
     generate_training,
 )
+from edge_llm_ros.tools.training.schedule import Optimiser, pad_batch, shuffled_batches
 from edge_llm_ros.tools.training.student import prune_hf_layers, student_layers
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -68,6 +69,7 @@ class LlamaTokenizer:
         from llama_cpp import Llama
         self._llm = Llama(model_path=str(gguf_path), vocab_only=True, verbose=False)
         self.eos_id = self._llm.token_eos()
+        self.vocab_size = self._llm.n_vocab()
 
     def __call__(self, text: str) -> list[int]:
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)
@@ -109,42 +111,17 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
         r=cfg.lora_rank, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
         target_modules=list(LORA_TARGETS), bias="none", task_type="CAUSAL_LM"))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     steps = cfg.epochs * math.ceil(len(data) / cfg.batch_size)
-
-    def lr_at(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        return 0.5 * (1.0 + math.cos(math.pi * (step - cfg.warmup_steps)
-                                     / max(steps - cfg.warmup_steps, 1)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    optimiser = Optimiser(params, cfg.learning_rate, 0.0, cfg.warmup_steps, steps, log,
+                          log_every=10)
     model.train()
-    step, losses = 0, []
-    for _epoch in range(cfg.epochs):
-        order = list(range(len(data)))
-        random.shuffle(order)
-        for b in range(0, len(order), cfg.batch_size):
-            batch = [data[i] for i in order[b:b + cfg.batch_size]]
-            width = max(len(ids) for ids, _ in batch)
-            ids = torch.full((len(batch), width), tok.eos_id, dtype=torch.long)
-            labels = torch.full((len(batch), width), -100, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for r, (seq, start) in enumerate(batch):
-                ids[r, :len(seq)] = torch.tensor(seq)
-                labels[r, start:len(seq)] = torch.tensor(seq[start:])
-                mask[r, :len(seq)] = 1
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            losses.append(float(loss.detach()))
-            step += 1
-            if step % 10 == 0 or step == steps:
-                log(f"[train] step {step}/{steps} loss {sum(losses[-10:]) / len(losses[-10:]):.4f}"
-                    f" ({time.monotonic() - t_start:.0f} s)")
+    for indices in shuffled_batches(len(data), cfg.batch_size, cfg.epochs):
+        batch = [data[i] for i in indices]
+        ids, mask = pad_batch([seq for seq, _ in batch], tok.eos_id)
+        labels = torch.full(ids.shape, -100, dtype=torch.long)
+        for r, (seq, start) in enumerate(batch):
+            labels[r, start:len(seq)] = torch.tensor(seq[start:])
+        optimiser.step(model(input_ids=ids, attention_mask=mask, labels=labels).loss)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tensors = {}
@@ -158,7 +135,7 @@ def train_reasoner(out_dir: Path, cfg: TrainConfig, log: Callable[[str], None] =
         "base_gguf": base.name, "base_sha256": sha256_file(base),
         "rank": cfg.lora_rank, "alpha": cfg.lora_alpha, "targets": list(LORA_TARGETS),
         "layers": layers,
-        "train": asdict(cfg), "steps": steps, "final_loss": sum(losses[-10:]) / len(losses[-10:]),
+        "train": asdict(cfg), "steps": steps, "final_loss": optimiser.recent_loss,
         "train_seconds": round(time.monotonic() - t_start, 1),
     }
     (out_dir / "adapter.json").write_text(json.dumps(manifest, indent=2) + "\n")

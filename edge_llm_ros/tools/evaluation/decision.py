@@ -1,0 +1,139 @@
+"""Decisions on scene families held out of training: rules, model alone, deployed reasoner.
+
+The label is the rollout teacher's decision; unsafe is the rollout judge's verdict
+(evaluation/teacher.py: collision, time-to-collision under 1 s, or a broken rule of
+the road over the next 6 s), the same for every policy. Scenes come from
+HELDOUT_FAMILIES (never trained on) and, for comparison, from the training
+families on seeds training never drew. The model alone is the backend's greedy
+answer under the grammar with no deadline; the deployed reasoner is what the
+vehicle runs: the deadline, the safety envelope and the rule fallback.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from edge_llm_ros.reasoning.backend import GenerationRequest
+from edge_llm_ros.reasoning.encoding import dynamic_text, encode_scene, static_prefix
+from edge_llm_ros.reasoning.reasoner import Reasoner, speed_for
+from edge_llm_ros.reasoning.rules import rule_decide
+from edge_llm_ros.reasoning.schema import AnswerError, continuation_grammar, parse_answer
+from edge_llm_ros.tools.evaluation.teacher import judge
+from edge_llm_ros.tools.training.decision_dataset import (
+    DECISION_EVAL_FIRST_SEED,
+    HELDOUT_FAMILIES,
+    generate_decision_scenes,
+    training_families,
+)
+from edge_llm_ros.tools.training.reasoner_dataset import LabelledScene
+from edge_llm_ros.types import SOURCE_FALLBACK_RULE
+
+
+@dataclass
+class PolicyTally:
+    scenes: int = 0
+    agree: int = 0
+    unsafe: int = 0
+    unsafe_examples: list[str] = field(default_factory=list)
+
+    def add(self, sample: LabelledScene, action: str, speed: float) -> None:
+        self.scenes += 1
+        self.agree += int(action == sample.label.action)
+        verdict = judge(sample.scene, action, speed)
+        if verdict.unsafe:
+            self.unsafe += 1
+            if len(self.unsafe_examples) < 5:
+                self.unsafe_examples.append(
+                    f"{sample.scenario}:{sample.seed} {action} v{speed:.0f}: {verdict.reason}")
+
+    def figures(self) -> dict:
+        return {"scenes": self.scenes,
+                "agreement_with_teacher": round(self.agree / max(self.scenes, 1), 4),
+                "unsafe": self.unsafe, "unsafe_examples": self.unsafe_examples}
+
+
+def model_alone(reasoner: Reasoner, sample: LabelledScene) -> tuple[str, float]:
+    """The model's own greedy answer, no deadline, no envelope; a cut or unparsable answer
+    counts as keep_lane at the ego speed (the model gave no usable decision)."""
+    backend = reasoner.backend
+    fmt = backend.prompt_format
+    request = GenerationRequest(
+        static_prefix(sample.instruction, sample.intent, fmt),
+        dynamic_text(encode_scene(sample.scene, sample.scene.objects, fmt), sample.remote),
+        reasoner.config.max_new_tokens, continuation_grammar())
+    pieces: list[str] = []
+    backend.generate(request, lambda piece: pieces.append(piece) is None)
+    try:
+        answer = parse_answer("".join(pieces))
+    except AnswerError:
+        return "keep_lane", float(sample.scene.ego.speed_mps)
+    speed = answer.target_speed_mps
+    if speed is None:
+        rule = rule_decide(sample.scene, sample.intent, reasoner.config.thresholds)
+        speed = speed_for(answer.action, sample.scene, rule, sample.intent,
+                          reasoner.config.thresholds)
+    return answer.action, float(speed)
+
+
+def evaluate_split(reasoner: Reasoner | None, samples: list[LabelledScene],
+                   log: Callable[[str], None] = print) -> dict:
+    rules, alone, deployed, teacher = PolicyTally(), PolicyTally(), PolicyTally(), PolicyTally()
+    model_share, latency = 0, []
+    per_family: dict[str, dict[str, PolicyTally]] = {}
+    for k, s in enumerate(samples):
+        fam = per_family.setdefault(s.scenario, {"rules": PolicyTally(),
+                                                 "deployed": PolicyTally()})
+        teacher.add(s, s.label.action, s.label.target_speed_mps)
+        r = rule_decide(s.scene, s.intent, reasoner.config.thresholds if reasoner else None) \
+            if reasoner else rule_decide(s.scene, s.intent)
+        rules.add(s, r.action, r.target_speed_mps)
+        fam["rules"].add(s, r.action, r.target_speed_mps)
+        if reasoner is None or reasoner.backend is None:
+            continue
+        reasoner.wait_idle()  # one generation at a time: the backend is not thread-safe
+        a, v = model_alone(reasoner, s)
+        alone.add(s, a, v)
+        d = reasoner.decide(s.scene, s.instruction, s.remote, intent=s.intent)
+        reasoner.wait_idle()
+        deployed.add(s, d.action, d.target_speed_mps)
+        fam["deployed"].add(s, d.action, d.target_speed_mps)
+        model_share += int(d.source != SOURCE_FALLBACK_RULE)
+        latency.append(d.latency_ms)
+        if (k + 1) % 200 == 0:
+            log(f"[eval] {k + 1}/{len(samples)}")
+    out = {"teacher": teacher.figures(), "rules": rules.figures()}
+    if latency:
+        out["model_alone"] = alone.figures()
+        out["deployed"] = deployed.figures() | {
+            "model_share": round(model_share / len(latency), 4),
+            "latency_ms_p50": round(statistics.median(latency), 1),
+            "latency_ms_p99": round(sorted(latency)[min(len(latency) - 1,
+                                                        math.ceil(0.99 * len(latency)) - 1)], 1),
+        }
+    out["per_family"] = {f: {k: {"agreement_with_teacher": t.figures()["agreement_with_teacher"],
+                                 "unsafe": t.unsafe}
+                             for k, t in v.items() if t.scenes}
+                         for f, v in per_family.items()}
+    return out
+
+
+def evaluate_decisions(reasoner: Reasoner | None, per_family: int = 100,
+                       log: Callable[[str], None] = print) -> dict:
+    """Held-out families and fresh seeds of the training families, side by side."""
+    heldout = list(generate_decision_scenes(per_family, DECISION_EVAL_FIRST_SEED,
+                                            list(HELDOUT_FAMILIES)))
+    seen = list(generate_decision_scenes(max(per_family // 4, 1), DECISION_EVAL_FIRST_SEED,
+                                         training_families()))
+    model = "rules only" if reasoner is None or reasoner.backend is None else \
+        reasoner.backend.model_id
+    log(f"[eval] {model}: {len(heldout)} scenes of held-out families "
+        f"({', '.join(HELDOUT_FAMILIES)}), {len(seen)} of training families (new seeds)")
+    if reasoner is not None and reasoner.backend is not None:
+        reasoner.warm_up()
+    return {"model": model, "split": "by scene family",
+            "heldout_families": list(HELDOUT_FAMILIES),
+            "heldout": evaluate_split(reasoner, heldout, log),
+            "training_families_new_seeds": evaluate_split(reasoner, seen, log)}

@@ -1,0 +1,298 @@
+"""`edge-llm-ros train-decision-model`: a small decision language model, trained here from
+scratch on the rollout teacher's labels, and its GGUF for llama.cpp.
+
+Why a model of its own rather than the tuned 135M one: on a 2-core vehicle CPU the
+135M model needs 110-180 ms to read a 35-token scene, so against a 150 ms deadline
+it settles fewer than half the decisions and the rules decide the rest. The scene
+language is small (integers and one-letter tags), the answer a JSON object under a
+grammar; a 4-block decoder with 128-wide states reads and answers it in a few ms.
+
+It is a llama-architecture decoder with the base model's tokenizer (the same token
+ids the runtime's tokenizer produces), so llama.cpp runs it, quantized, with the
+same grammar, prefix cache and deadline machinery as any GGUF. Only the rows of the
+embedding the scene language uses are trained. The output layer is trained over the
+answer vocabulary (every token an answer uses, and the end token) plus one shared
+row standing for every other token, whose logit carries log(count) so the softmax
+is the full vocabulary's; in the exported file every other token gets that row, so
+llama.cpp sees the distribution training saw.
+
+Shipped as a small weight archive (`models/decision_model/`); `build-reasoner`
+assembles the GGUF at setup with the base file's tokenizer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_llm_ros.reasoning.encoding import PROMPT_INTENT, dynamic_text, encode_scene, static_prefix
+from edge_llm_ros.reasoning.model_files import sha256_file
+from edge_llm_ros.tools.training.decision_dataset import (
+    DECISION_TRAIN_FIRST_SEED,
+    RANDOM_TRAFFIC,
+    generate_decision_scenes,
+    training_families,
+)
+from edge_llm_ros.tools.training.reasoner import LlamaTokenizer, answer_for
+from edge_llm_ros.tools.training.reasoner_dataset import LabelledScene
+from edge_llm_ros.tools.training.schedule import Optimiser, pad_batch, shuffled_batches
+
+WEIGHTS_FILE = "weights.npz"
+MANIFEST_FILE = "manifest.json"
+CONTEXT_TOKENS = 512
+DECISION_TOKENS = 5  # every action name is settled within its first five tokens
+
+
+@dataclass
+class DecisionModelConfig:
+    per_family: int = 2500  # teacher-labelled scenes per training family
+    random_traffic_scenes: int = 10000  # more of the unscripted family (on top of per_family)
+    hidden: int = 192
+    blocks: int = 4
+    heads: int = 6
+    kv_heads: int = 2
+    ffn: int = 512
+    epochs: int = 2
+    decision_token_weight: float = 4.0  # the answer's first tokens (the action) weigh this much
+    batch_size: int = 64
+    learning_rate: float = 3e-3
+    warmup_steps: int = 50
+    seed: int = 0
+    threads: int = 2
+    rms_eps: float = 1e-5
+    rope_theta: float = 10000.0
+
+
+def prompt_and_answer(tok: Callable[[str], list[int]], sample: LabelledScene, eos_id: int
+                      ) -> tuple[list[int], int]:
+    """(token ids, where the answer starts): the prompt exactly as the reasoner builds it."""
+    prompt = tok(static_prefix(sample.instruction, sample.intent, PROMPT_INTENT)) + tok(
+        dynamic_text(encode_scene(sample.scene, sample.scene.objects, PROMPT_INTENT),
+                     sample.remote))
+    return prompt + tok(answer_for(sample)) + [eos_id], len(prompt)
+
+
+def _hf_config(cfg: DecisionModelConfig, vocab: int):
+    from transformers import LlamaConfig
+    return LlamaConfig(vocab_size=vocab, hidden_size=cfg.hidden, intermediate_size=cfg.ffn,
+                       num_hidden_layers=cfg.blocks, num_attention_heads=cfg.heads,
+                       num_key_value_heads=cfg.kv_heads, max_position_embeddings=CONTEXT_TOKENS,
+                       rms_norm_eps=cfg.rms_eps, rope_theta=cfg.rope_theta,
+                       tie_word_embeddings=False, hidden_act="silu")
+
+
+def train_decision_model(out_dir: Path, base_gguf: Path, cfg: DecisionModelConfig,
+                         log: Callable[[str], None] = print) -> dict:
+    """Generate the teacher-labelled set, train, write the weight archive and manifest."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    t_start = time.monotonic()
+    tok = LlamaTokenizer(base_gguf)
+    families = training_families()
+    log(f"[train] {cfg.per_family} teacher-labelled scenes for each of {len(families)} "
+        f"families: {', '.join(families)}")
+    samples = list(generate_decision_scenes(cfg.per_family, DECISION_TRAIN_FIRST_SEED, families))
+    if RANDOM_TRAFFIC in families and cfg.random_traffic_scenes > 0:
+        samples += generate_decision_scenes(cfg.random_traffic_scenes,
+                                            DECISION_TRAIN_FIRST_SEED + cfg.per_family,
+                                            [RANDOM_TRAFFIC])
+    data = [prompt_and_answer(tok, s, tok.eos_id) for s in samples]
+    vocab = int(tok.vocab_size)
+    answer_vocab = sorted({t for ids, start in data for t in ids[start:]})
+    used_vocab = sorted({t for ids, _ in data for t in ids})
+    log(f"[train] {len(data)} sequences, mean {np.mean([len(d[0]) for d in data]):.0f} tokens; "
+        f"{len(used_vocab)} token ids used, {len(answer_vocab)} in answers "
+        f"({time.monotonic() - t_start:.0f} s)")
+
+    model = LlamaForCausalLM(_hf_config(cfg, vocab))
+    model.lm_head = None  # the output layer is the answer rows below
+    with torch.no_grad():
+        model.model.embed_tokens.weight.normal_(0.0, 0.02)
+    answer_ids = torch.tensor(answer_vocab, dtype=torch.long)
+    out_rows = torch.nn.Parameter(torch.randn(len(answer_vocab), cfg.hidden) * 0.02)
+    other_row = torch.nn.Parameter(torch.zeros(cfg.hidden))
+    log_others = math.log(vocab - len(answer_vocab))
+    index_of = {t: i for i, t in enumerate(answer_vocab)}
+    params = [*model.parameters(), out_rows, other_row]
+    steps = cfg.epochs * math.ceil(len(data) / cfg.batch_size)
+    optimiser = Optimiser(params, cfg.learning_rate, 0.01, cfg.warmup_steps, steps, log)
+    model.train()
+    for indices in shuffled_batches(len(data), cfg.batch_size, cfg.epochs):
+        batch = [data[i] for i in indices]
+        ids, mask = pad_batch([seq for seq, _ in batch], tok.eos_id)
+        rows, cols, targets, weights = [], [], [], []
+        for r, (seq, start) in enumerate(batch):
+            for p in range(start, len(seq)):  # position p-1 predicts token p
+                rows.append(r)
+                cols.append(p - 1)
+                targets.append(index_of[seq[p]])
+                weights.append(cfg.decision_token_weight if p < start + DECISION_TOKENS
+                               else 1.0)
+        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        h = hidden[torch.tensor(rows), torch.tensor(cols)]
+        logits = torch.cat([h @ out_rows.T, (h @ other_row + log_others)[:, None]], dim=1)
+        per_token = torch.nn.functional.cross_entropy(logits, torch.tensor(targets),
+                                                      reduction="none")
+        w = torch.tensor(weights)
+        optimiser.step((per_token * w).sum() / w.sum())
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().float().numpy() for k, v in model.model.state_dict().items()}
+    used = np.array(used_vocab, dtype=np.int64)
+    arrays = {"used_ids": used, "answer_ids": answer_ids.numpy(),
+              "embed_rows": state.pop("embed_tokens.weight")[used].astype(np.float16),
+              "output_rows": out_rows.detach().numpy().astype(np.float16),
+              "other_row": other_row.detach().numpy().astype(np.float32)}
+    for name, value in state.items():
+        if "rotary" not in name:
+            arrays[name] = value.astype(np.float16 if value.ndim == 2 else np.float32)
+    tmp = out_dir / (WEIGHTS_FILE + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, out_dir / WEIGHTS_FILE)
+    manifest = {
+        "architecture": "llama", "prompt_format": PROMPT_INTENT, "vocab_size": vocab,
+        "base_gguf": base_gguf.name, "base_sha256": sha256_file(base_gguf),
+        "train": asdict(cfg), "families": families, "scenes": len(data), "steps": steps,
+        "final_loss": optimiser.recent_loss,
+        "train_seconds": round(time.monotonic() - t_start, 1),
+        "weights_sha256": sha256_file(out_dir / WEIGHTS_FILE),
+    }
+    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    log(f"[train] wrote {out_dir / WEIGHTS_FILE} "
+        f"({(out_dir / WEIGHTS_FILE).stat().st_size / 1e6:.1f} MB)")
+    return manifest
+
+
+def full_matrices(arrays: dict[str, np.ndarray], vocab: int, hidden: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding, output) over the whole vocabulary: unused embedding rows zero, every
+    output row outside the answer vocabulary the shared `other` row."""
+    embed = np.zeros((vocab, hidden), np.float32)
+    embed[arrays["used_ids"]] = arrays["embed_rows"].astype(np.float32)
+    output = np.tile(arrays["other_row"].astype(np.float32), (vocab, 1))
+    output[arrays["answer_ids"]] = arrays["output_rows"].astype(np.float32)
+    return embed, output
+
+
+def hf_model_from_archive(archive_dir: Path):
+    """The archive as a transformers LlamaForCausalLM over the whole vocabulary (the network
+    the GGUF holds), for checking the export and for GPU runtimes that load HF weights."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    manifest, arrays = load_archive(archive_dir)
+    cfg = DecisionModelConfig(**manifest["train"])
+    vocab = int(manifest["vocab_size"])
+    model = LlamaForCausalLM(_hf_config(cfg, vocab))
+    state = {f"model.{k}": torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()
+             if k.startswith(("layers.", "norm."))}
+    embed, output = full_matrices(arrays, vocab, cfg.hidden)
+    state["model.embed_tokens.weight"] = torch.from_numpy(embed)
+    state["lm_head.weight"] = torch.from_numpy(output)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected or [m for m in missing if "rotary" not in m]:
+        raise ValueError(f"archive does not fit the model: missing {missing}, "
+                         f"unexpected {unexpected}")
+    return model.eval()
+
+
+_HF_TO_GGUF_BLOCK = {
+    "input_layernorm.weight": "attn_norm.weight",
+    "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
+    "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
+    "post_attention_layernorm.weight": "ffn_norm.weight",
+    "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
+    "mlp.down_proj.weight": "ffn_down.weight",
+}
+
+
+def load_archive(archive_dir: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """(manifest, arrays); ModelLoadError when either is missing, corrupt or mismatched."""
+    from edge_llm_ros.reasoning.backend import ModelLoadError
+
+    manifest_path, weights_path = archive_dir / MANIFEST_FILE, archive_dir / WEIGHTS_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        if sha256_file(weights_path) != manifest["weights_sha256"]:
+            raise ModelLoadError(f"{weights_path} does not match {manifest_path} (sha256)")
+        with np.load(weights_path) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"decision model archive {archive_dir} unreadable: {exc}") from exc
+    return manifest, arrays
+
+
+def export_gguf(archive_dir: Path, base_gguf: Path, out_path: Path, quant: str = "Q8_0",
+                log: Callable[[str], None] = print) -> Path:
+    """The archive as a llama.cpp GGUF with the base file's tokenizer (atomic write)."""
+    import gguf
+
+    from edge_llm_ros.reasoning.backend import ModelLoadError
+    from edge_llm_ros.tools.training.merge import QUANT_TYPES, _field, rope_permute, write_quantized
+
+    if quant not in QUANT_TYPES:
+        raise ValueError(f"quant must be one of {', '.join(QUANT_TYPES)}, got {quant!r}")
+    manifest, arrays = load_archive(archive_dir)
+    if sha256_file(base_gguf) != manifest["base_sha256"]:
+        raise ModelLoadError(f"{base_gguf} is not the tokenizer source the decision model was "
+                             f"trained with (sha256 differs from {archive_dir / MANIFEST_FILE})")
+    cfg = DecisionModelConfig(**manifest["train"])
+    vocab = int(manifest["vocab_size"])
+    reader = gguf.GGUFReader(str(base_gguf))
+    arch = "llama"
+    if str(_field(reader, "general.architecture")) != arch:
+        raise ModelLoadError(f"{base_gguf} is not a llama-architecture file")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    f16_path = out_path.with_name(out_path.name + ".f16.tmp")
+    writer = gguf.GGUFWriter(str(f16_path), arch=arch)
+    for field in reader.fields.values():
+        name = field.name
+        if name.startswith(("GGUF.", f"{arch}.")) or name in (
+                gguf.Keys.General.ARCHITECTURE, "general.file_type") or \
+                not name.startswith(("tokenizer.", "general.")):
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), vtype, sub_type=sub)
+    writer.add_context_length(CONTEXT_TOKENS)
+    writer.add_embedding_length(cfg.hidden)
+    writer.add_block_count(cfg.blocks)
+    writer.add_feed_forward_length(cfg.ffn)
+    writer.add_head_count(cfg.heads)
+    writer.add_head_count_kv(cfg.kv_heads)
+    writer.add_rope_dimension_count(cfg.hidden // cfg.heads)
+    writer.add_rope_freq_base(cfg.rope_theta)
+    writer.add_layer_norm_rms_eps(cfg.rms_eps)
+    writer.add_vocab_size(vocab)
+    writer.add_key_value("general.file_type", int(gguf.LlamaFileType.MOSTLY_F16),
+                         gguf.GGUFValueType.UINT32)
+    writer.add_key_value("edge_llm_ros.prompt_format", manifest["prompt_format"],
+                         gguf.GGUFValueType.STRING)
+    writer.add_key_value("edge_llm_ros.weights_sha256", manifest["weights_sha256"],
+                         gguf.GGUFValueType.STRING)
+
+    embed, output = full_matrices(arrays, vocab, cfg.hidden)
+    writer.add_tensor("token_embd.weight", embed.astype(np.float16))
+    for i in range(cfg.blocks):
+        for hf, gg in _HF_TO_GGUF_BLOCK.items():
+            w = arrays[f"layers.{i}.{hf}"].astype(np.float32)
+            if hf.startswith("self_attn.q_proj"):
+                w = rope_permute(w, cfg.heads)
+            elif hf.startswith("self_attn.k_proj"):
+                w = rope_permute(w, cfg.kv_heads)
+            writer.add_tensor(f"blk.{i}.{gg}", w.astype(np.float16 if w.ndim == 2 else np.float32))
+    writer.add_tensor("output_norm.weight", arrays["norm.weight"].astype(np.float32))
+    writer.add_tensor("output.weight", output.astype(np.float16))
+    return write_quantized(writer, f16_path, out_path, quant, log)
