@@ -97,7 +97,7 @@ fi
 
 # 4c. The decision model: a weight archive trained here on the rollout teacher's
 #     labels, assembled into a GGUF with the base file's tokenizer (seconds).
-decision=models/decision-4x128.Q8_0.gguf
+decision=models/decision-model.Q8_0.gguf
 decision_hash=$(hash_of models/decision_model/* edge_llm_ros/tools/training/decision_model.py \
                 edge_llm_ros/tools/training/merge.py requirements/llm.txt)
 if needs decision_model "$decision_hash" || [[ ! -f $decision ]]; then

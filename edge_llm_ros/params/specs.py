@@ -18,6 +18,7 @@ from edge_llm_ros.params.core import (
     node_params_from_file,
     validate_params,
 )
+from edge_llm_ros.reasoning.model_files import DECISION_GGUF_NAME, TUNED_GGUF_NAME
 from edge_llm_ros.sim import rig
 
 
@@ -332,17 +333,19 @@ SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (_budge
               min_value=1, max_value=500),
 )
 
-def _model(context_tokens: int = 512) -> tuple[ParamSpec, ...]:
-    """The model.* parameters; the remote planner gives its bigger model more context."""
+def _model(gguf: str, context_tokens: int = 512) -> tuple[ParamSpec, ...]:
+    """The model.* parameters: the reasoner's default is the small decision model, the
+    remote planner's (another host, more time) the tuned 135M model."""
     return (
         ParamSpec("model.backend", "llama_cpp", "Runtime: llama_cpp (quantized GGUF on the CPU), "
                   "tensorrt_edgellm (TensorRT Edge-LLM engine on an NVIDIA GPU), or rules (no "
                   "model: every decision is the rule policy's).",
                   choices=("llama_cpp", "tensorrt_edgellm", "rules")),
-        ParamSpec("model.path", "", "llama_cpp: GGUF file (a bare name is looked up in the "
-                  "package's models folder); tensorrt_edgellm: Hugging Face checkpoint "
-                  "folder. Empty: the tuned model built at setup "
-                  "(models/reasoner-smollm2-135m.Q8_0.gguf)."),
+        ParamSpec("model.path", gguf, "llama_cpp: GGUF file (a bare name is looked up in the "
+                  "package's models folder; both models are built at setup: "
+                  f"{DECISION_GGUF_NAME}, the teacher-distilled decision model, and "
+                  f"{TUNED_GGUF_NAME}, the tuned SmolLM2-135M); tensorrt_edgellm: Hugging Face "
+                  "checkpoint folder. Empty: the decision model."),
         ParamSpec("model.threads", 2, "CPU threads for llama_cpp.", min_value=1, max_value=256),
         ParamSpec("model.context_tokens", context_tokens, "Context length, tokens.",
                   min_value=128, max_value=32768),
@@ -386,7 +389,8 @@ FALLBACK: tuple[ParamSpec, ...] = (
 )
 
 REASONER: tuple[ParamSpec, ...] = (
-    _common(slow_processing_ms=150.0, late_latency_ms=300.0) + LIFECYCLE + _model() + FALLBACK
+    _common(slow_processing_ms=150.0, late_latency_ms=300.0) + LIFECYCLE + \
+    _model(DECISION_GGUF_NAME) + FALLBACK
 ) + (
     ParamSpec("deadline_ms", 150.0, "A Decision is published at most this long after the "
               "scene's sensor stamp; the rule policy decides if the model has not settled an "
@@ -426,7 +430,8 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
 )
 
 REMOTE_PLANNER: tuple[ParamSpec, ...] = _common(
-    slow_processing_ms=1500.0, late_latency_ms=3000.0) + LIFECYCLE + _model() + FALLBACK + (
+    slow_processing_ms=1500.0, late_latency_ms=3000.0) + LIFECYCLE + _model(TUNED_GGUF_NAME) + \
+    FALLBACK + (
     ParamSpec("horizon_steps", 3, "Meta-actions per plan: the scene now, then rolled forward "
               "one step at a time.", min_value=1, max_value=16),
     ParamSpec("step_s", 1.0, "Duration of each planned step, seconds.", min_value=0.1,

@@ -164,14 +164,17 @@ def lateral_envelope(scene: SceneSummary, horizon_s: float = 4.0, headway_s: flo
                 why.append((action, f"{'left' if side > 0 else 'right'} lane: {reason}",
                             o.track_id))
                 break
-    # Pulling over sweeps everything right of us until the ego stands on the shoulder.
+    # Pulling over sweeps everything right of us until the ego stands on the shoulder,
+    # and whatever comes up behind on that side meets a standing car: room for its
+    # own speed, not only for what it gains on us now.
     stop_dist = ego_v * ego_v / (2.0 * 2.0) + 10.0
     for o in scene.objects:
         if side_of(o) >= 0:
             continue
         d = _finite(o.distance_m, math.inf)
         closing = _finite(o.relative_speed_mps, 0.0)
-        if -(shoulder_behind_m + 3.0 * max(-closing, 0.0)) <= d <= stop_dist:
+        its_speed = max(ego_v - closing, 0.0)
+        if -(shoulder_behind_m + 3.0 * its_speed) <= d <= stop_dist:
             why.append((PULL_OVER, f"{o.class_name} {o.track_id} on the right at {d:.0f} m",
                         o.track_id))
             break

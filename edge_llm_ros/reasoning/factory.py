@@ -10,7 +10,7 @@ from typing import Any
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
-from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
+from edge_llm_ros.reasoning.model_files import DECISION_GGUF_NAME
 
 BACKENDS = ("llama_cpp", "tensorrt_edgellm", "rules")
 
@@ -38,11 +38,11 @@ class BackendSettings:
 
 def default_model_path() -> Path:
     from edge_llm_ros.paths import model_file
-    path = model_file(TUNED_GGUF_NAME)
+    path = model_file(DECISION_GGUF_NAME)
     if not path.is_file():
         raise ModelLoadError(
-            f"the tuned reasoner model {path} is missing; scripts/setup.sh builds it "
-            f"(or run: edge-llm-ros build-reasoner)")
+            f"the decision model {path} is missing; scripts/setup.sh builds it "
+            f"(or run: edge-llm-ros build-reasoner --decision)")
     return path
 
 
@@ -67,7 +67,7 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
         return LlamaCppBackend(path, threads=s.threads, context_tokens=s.context_tokens)
     if s.backend == "tensorrt_edgellm":
         from edge_llm_ros.reasoning.edgellm import EdgeLlmBackend, build_edgellm_engine
-        if not s.path:
+        if not s.path or s.path.endswith(".gguf"):
             raise ModelLoadError("model.path must name a Hugging Face checkpoint folder for "
                                  "tensorrt_edgellm (edge-llm-ros build-reasoner --hf-out DIR "
                                  "exports the tuned one)")

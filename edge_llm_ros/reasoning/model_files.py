@@ -15,7 +15,7 @@ TUNED_GGUF_NAME = "reasoner-smollm2-135m.Q8_0.gguf"  # built at setup from base 
 # The teacher-distilled decision model: a weight archive under models/, assembled into a
 # GGUF at setup with the base file's tokenizer.
 DECISION_ARCHIVE_DIR_NAME = "decision_model"
-DECISION_GGUF_NAME = "decision-4x128.Q8_0.gguf"
+DECISION_GGUF_NAME = "decision-model.Q8_0.gguf"
 
 
 def base_gguf_path() -> Path:

@@ -23,7 +23,7 @@ from edge_llm_ros.reasoning.actions import (
     STOP,
     YIELD,
 )
-from edge_llm_ros.reasoning.envelope import Envelope, lateral_envelope
+from edge_llm_ros.reasoning.envelope import ONCOMING_SPEED_MPS, Envelope, lateral_envelope
 from edge_llm_ros.types import (
     LANE_EGO,
     LANE_LEFT,
@@ -197,6 +197,18 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
     def ttc(o: TrackedObject) -> float:
         t = o.time_to_collision_s
         return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
+
+    # A road user coming at us in our own lane: we are in its lane (passing through the
+    # oncoming lane) or it is in ours. Stopping there only waits for it; get back to the
+    # right while that side is clear.
+    oncoming = [o for o in objs if o.lane_relation == LANE_EGO and o.distance_m >= 0.0
+                and _speed_of(o, ego_v) < -ONCOMING_SPEED_MPS]
+    if oncoming and CHANGE_LANE_RIGHT not in env.forbidden and scene.ego.lane_index != 0 \
+            and _lane_clear(objs, LANE_RIGHT, ego_v, th):
+        o = min(oncoming, key=lambda x: x.distance_m)
+        return RuleDecision(CHANGE_LANE_RIGHT, round(min(ego_v, cruise)), (o.track_id,),
+                            describe_object(o, "oncoming in our lane at") + ", right lane clear",
+                            critical=True)
 
     critical = [o for o in objs if ttc(o) < th.stop_ttc_s
                 or (o.lane_relation == LANE_EGO and 0.0 <= o.distance_m < th.stop_distance_m

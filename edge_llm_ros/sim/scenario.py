@@ -287,6 +287,7 @@ class Scenario:
     actors: tuple[ActorSpec, ...] = ()
     jitter: Jitter = field(default_factory=Jitter)
     source: str = "<memory>"
+    instruction: str = ""  # what the operator says during the run (closed-loop evaluation)
 
     def ego_state(self, t_s: float) -> PathState:
         return self.ego.path.state(t_s, self.road)
@@ -507,7 +508,7 @@ class _Checker:
 
     def scenario(self, value: Any, default_name: str) -> Scenario:
         m = self.mapping(value, "", ("description", "duration_s", "road", "ego", "actors"),
-                         ("name", "jitter"))
+                         ("name", "jitter", "instruction"))
         road = self.road(m["road"], "road")
         jitter = Jitter()
         if "jitter" in m:
@@ -537,6 +538,8 @@ class _Checker:
             actors=actors,
             jitter=jitter,
             source=self.source,
+            instruction=" ".join(self.string(m["instruction"], "instruction").split())
+            if "instruction" in m else "",
         )
         end_x = scenario.ego_state(scenario.duration_s).x_m
         if end_x > road.length_m:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from edge_llm_ros.reasoning.actions import PULL_OVER
 from edge_llm_ros.reasoning.envelope import lateral_envelope, lateral_offset_m
 from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
 
@@ -61,3 +62,11 @@ def test_the_lane_relation_wins_over_a_lateral_offset_that_disagrees() -> None:
     o = obj(9, "car", 2.0, 0.0, lane=LANE_LEFT)  # hand-written: lane left, offset 0
     assert lateral_offset_m(o) == 3.5
     assert "change_lane_left" in lateral_envelope(scene(10.0, o)).forbidden
+
+
+def test_a_faster_cyclist_coming_up_behind_on_the_right_forbids_pulling_over() -> None:
+    # 20 m behind and slower than us now, but it will reach a car standing on the shoulder.
+    behind = road_scene(12.0, [Actor(4, "cyclist", -20.0, -2.5, 7.0)], lane_index=0)
+    assert PULL_OVER in lateral_envelope(behind).forbidden
+    walking = road_scene(12.0, [Actor(4, "pedestrian", -20.0, -2.5, 1.0)], lane_index=0)
+    assert PULL_OVER not in lateral_envelope(walking).forbidden

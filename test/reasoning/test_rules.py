@@ -124,3 +124,16 @@ def test_a_lead_closing_fast_at_range_is_slowed_for() -> None:
 def test_a_lead_too_close_for_gentle_braking_is_a_stop() -> None:
     d = rule_decide(scene(20.0, obj(3, "car", 45.0, 20.0), limit=22.2))  # stopped, 45 m
     assert d.action == "stop" and d.driver_object_ids == (3,)
+
+
+def test_oncoming_traffic_in_our_lane_sends_us_back_to_the_right() -> None:
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    # Passing in the oncoming lane (lane 1 of 2), a car comes the other way 70 m ahead.
+    s = road_scene(12.0, [Actor(3, "car", 70.0, 0.0, -12.0)], lane_index=1)
+    d = rule_decide(s)
+    assert (d.action, d.driver_object_ids, d.critical) == ("change_lane_right", (3,), True)
+    # ... unless the right lane is taken: then stopping is what is left.
+    blocked = road_scene(12.0, [Actor(3, "car", 20.0, 0.0, -12.0),
+                                Actor(4, "car", -1.0, -3.5, 12.0)], lane_index=1)
+    assert rule_decide(blocked).action == "stop"

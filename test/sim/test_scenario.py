@@ -18,7 +18,7 @@ from edge_llm_ros.sim import (
     load_scenario,
     scenario_from_dict,
 )
-from edge_llm_ros.sim.scenario import KeyframePath, LanePath, Road, SpeedProfile
+from edge_llm_ros.sim.scenario import SCENARIO_DIR, KeyframePath, LanePath, Road, SpeedProfile
 
 REQUIRED = {"clear_road", "car_braking_ahead", "pedestrian_crossing", "cyclist_overtaking",
             "stopped_vehicle_in_lane", "mixed_traffic"}
@@ -255,3 +255,11 @@ def test_jitter_moves_actors_within_bounds_and_depends_on_rng() -> None:
         dx = s.actor_state(jit, 0.0).x_m - s.actor_state(orig, 0.0).x_m
         assert 0.0 < abs(dx) <= s.jitter.position_m
     assert a == s.jittered(np.random.default_rng(1))
+
+
+def test_instruction_is_optional_and_read_when_given() -> None:
+    assert load_scenario("car_braking_ahead").instruction == ""
+    assert "pull over" in load_scenario("pull_over_cyclist").instruction
+    with pytest.raises(ScenarioError, match="instruction"):
+        data = yaml.safe_load((SCENARIO_DIR / "clear_road.yaml").read_text())
+        scenario_from_dict(data | {"instruction": 5})

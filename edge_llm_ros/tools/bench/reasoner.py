@@ -140,8 +140,10 @@ def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float
         b_actions: list[str | None] = []
         subset = samples[:baseline_scenes]
         for s in subset:
-            a = baseline.decide(static_prefix(s.instruction),
-                                dynamic_text(encode_scene(s.scene, s.scene.objects), s.remote))
+            fmt = baseline.prompt_format
+            a = baseline.decide(static_prefix(s.instruction, s.intent, fmt),
+                                dynamic_text(encode_scene(s.scene, s.scene.objects, fmt),
+                                             s.remote))
             b_lat.append(a.latency_ms)
             b_actions.append(a.action)
             b_ttft.append(a.first_token_ms)
@@ -156,7 +158,7 @@ def benchmark_reasoner(reasoner: Reasoner, scenes: int = 200, deadline_ms: float
         b_tps = statistics.median(b_rates) if b_rates else math.nan
         b_ceiling = bandwidth * 1e9 / (params * 4)
         out["baseline"] = {
-            "what": "same tuned model, fp32 transformers generate, no prefix reuse, "
+            "what": "same model, fp32 transformers generate, no prefix reuse, "
                     "unconstrained, no deadline",
             "scenes": n_b,
             "time_to_first_token_ms_p50": _pct(b_ttft, 50),

@@ -1,6 +1,6 @@
 """The naive baseline the onboard path is measured against.
 
-The same tuned model in fp32 through transformers `generate`: the whole prompt
+The same model in fp32 through transformers `generate`: the whole prompt
 prefilled on every call (no prefix cache reuse), no grammar, no deadline; the
 answer is parsed afterwards and counts as wrong when it does not parse.
 """
@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_llm_ros.reasoning.encoding import PROMPT_INTENT, PROMPT_TEXT
 from edge_llm_ros.reasoning.schema import AnswerError, parse_answer
 
 
@@ -24,15 +25,23 @@ class BaselineAnswer:
 
 
 class NaiveTransformersBaseline:
-    def __init__(self, base_gguf: Path, adapter_dir: Path, threads: int = 2) -> None:
+    def __init__(self, base_gguf: Path, weights_dir: Path, threads: int = 2,
+                 prompt_format: str = PROMPT_TEXT) -> None:
+        """weights_dir: the LoRA adapter (`text` format, the tuned SmolLM2) or the decision
+        model's weight archive (`intent` format), whichever the onboard model was built from."""
         import torch
 
-        from edge_llm_ros.tools.training.merge import load_tuned_hf_model
         from edge_llm_ros.tools.training.reasoner import LlamaTokenizer
 
         torch.set_num_threads(threads)
         self._torch = torch
-        self.model = load_tuned_hf_model(base_gguf, adapter_dir)
+        self.prompt_format = prompt_format
+        if prompt_format == PROMPT_INTENT:
+            from edge_llm_ros.tools.training.decision_model import hf_model_from_archive
+            self.model = hf_model_from_archive(weights_dir)
+        else:
+            from edge_llm_ros.tools.training.merge import load_tuned_hf_model
+            self.model = load_tuned_hf_model(base_gguf, weights_dir)
         self.tok = LlamaTokenizer(base_gguf)  # same token ids as the onboard path
         self._detok = self.tok._llm.detokenize  # noqa: SLF001
 

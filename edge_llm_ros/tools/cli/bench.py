@@ -96,13 +96,20 @@ def cmd_bench_reasoner(args: argparse.Namespace) -> int:
     try:
         if args.baseline_scenes > 0:
             from edge_llm_ros.paths import model_file
-            from edge_llm_ros.reasoning.model_files import ADAPTER_DIR_NAME, base_gguf_path
+            from edge_llm_ros.reasoning.encoding import PROMPT_INTENT
+            from edge_llm_ros.reasoning.model_files import (
+                ADAPTER_DIR_NAME,
+                DECISION_ARCHIVE_DIR_NAME,
+                base_gguf_path,
+            )
             from edge_llm_ros.tools.bench.reasoner_baseline import NaiveTransformersBaseline
 
             say("loading the naive baseline (fp32 transformers) ...")
-            adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
-            baseline = NaiveTransformersBaseline(base_gguf_path(), adapter,
-                                                 threads=settings.threads)
+            fmt = reasoner.backend.prompt_format if reasoner.backend else ""
+            weights = args.adapter or model_file(
+                DECISION_ARCHIVE_DIR_NAME if fmt == PROMPT_INTENT else ADAPTER_DIR_NAME)
+            baseline = NaiveTransformersBaseline(base_gguf_path(), weights,
+                                                 threads=settings.threads, prompt_format=fmt)
         figures = benchmark_reasoner(reasoner, scenes=args.scenes,
                                      deadline_ms=config.deadline_ms, baseline=baseline,
                                      baseline_scenes=args.baseline_scenes,
@@ -191,7 +198,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline-scenes", type=int, default=30,
                    help="scenes for the naive baseline (0: skip it)")
     p.add_argument("--adapter", type=Path, default=None,
-                   help="the adapter --model was built from, for the naive baseline (the same "
+                   help="the adapter or decision-model archive --model was built from, for the "
+                   "naive baseline (the same "
                    "tuned model in fp32; default: models/reasoner_lora)")
     add_model_args(p)
     add_json_flag(p)

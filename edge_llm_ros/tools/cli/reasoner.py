@@ -72,7 +72,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     settings, config = reasoner_configs(args)
     reasoner = None if args.rules_only else reasoner_from(settings, config)
     try:
-        if args.target == "decisions":
+        if args.target == "closed-loop":
+            figures = _closed_loop(args, reasoner, config)
+        elif args.target == "decisions":
             figures = evaluate_decisions(reasoner, per_family=args.per_family,
                                          log=progress(args.json))
         else:
@@ -84,6 +86,32 @@ def cmd_eval(args: argparse.Namespace) -> int:
             reasoner.close()
     print_figures(figures, args.json)
     return 0
+
+
+def _closed_loop(args: argparse.Namespace, reasoner, config) -> dict:
+    from edge_llm_ros.sim.scenario import ScenarioError
+    from edge_llm_ros.tools.evaluation import closed_loop as cl
+
+    wanted = [p.strip() for p in args.policies.split(",") if p.strip()]
+    unknown = sorted(set(wanted) - set(cl.POLICIES))
+    if unknown:
+        raise SystemExit(f"error: --policies: unknown {', '.join(unknown)} "
+                         f"(known: {', '.join(cl.POLICIES)})")
+    if reasoner is None or reasoner.backend is None:
+        wanted = [p for p in wanted if p in ("rules", "teacher")]
+    else:
+        reasoner.warm_up()
+    makers = {"rules": lambda: cl.rules_policy(config.thresholds),
+              "teacher": cl.teacher_policy,
+              "model": lambda: cl.model_policy(reasoner),
+              "deployed": lambda: cl.deployed_policy(reasoner)}
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()] or None
+    try:
+        return cl.evaluate_closed_loop({p: makers[p]() for p in wanted}, scenarios,
+                                       seeds=args.seeds, rate_hz=args.rate_hz,
+                                       log=progress(args.json))
+    except ScenarioError as exc:
+        raise SystemExit(f"error: {exc}") from exc
 
 
 def cmd_train_decision_model(args: argparse.Namespace) -> int:
@@ -171,17 +199,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                  "misses on labelled scenes generated from the simulator scenarios with seeds "
                  "never used in training; the rule policy alone, the model (no deadline) and "
                  "the deployed reasoner (deadline, fallback) side by side, without, with and "
-                 "with paraphrased instructions.",
-                 examples=["edge-llm-ros eval decisions --json",
+                 "with paraphrased instructions. "
+                 "closed-loop: each policy drives the ego through every simulator scenario "
+                 "(--seeds jittered runs each; the road users follow their scripts): "
+                 "collisions, minimum time-to-collision, hard-brake events, progress against "
+                 "the rules' and, for the deployed reasoner, the share its model decided.",
+                 examples=["edge-llm-ros eval closed-loop --json",
+                           "edge-llm-ros eval closed-loop --scenarios cut_in_left,truck_merge "
+                           "--policies rules,deployed",
+                           "edge-llm-ros eval decisions --json",
                            "edge-llm-ros eval reasoner",
                            "edge-llm-ros eval reasoner --scenes 1000 --json",
                            "edge-llm-ros eval reasoner --rules-only"])
-    p.add_argument("target", choices=["reasoner", "decisions"])
+    p.add_argument("target", choices=["reasoner", "decisions", "closed-loop"])
     p.add_argument("--scenes", type=int, default=600, help="reasoner: scenes")
     p.add_argument("--per-family", type=int, default=100,
                    help="decisions: scenes per held-out family (a quarter as many per "
                    "training family, on new seeds)")
     p.add_argument("--rules-only", action="store_true", help="score the rule policy only")
+    p.add_argument("--seeds", type=int, default=10, help="closed-loop: runs per scenario")
+    p.add_argument("--scenarios", default="",
+                   help="closed-loop: comma-separated scenarios (default: every packaged one)")
+    p.add_argument("--policies", default="rules,model,deployed,teacher",
+                   help="closed-loop: comma-separated, of rules, model, deployed, teacher")
+    p.add_argument("--rate-hz", type=float, default=5.0,
+                   help="closed-loop: decisions per second of simulated time")
     add_json_flag(p)
     add_model_args(p)
     p.set_defaults(func=cmd_eval)

@@ -17,9 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge_llm_ros.reasoning.backend import GenerationRequest
-from edge_llm_ros.reasoning.encoding import dynamic_text, encode_scene, static_prefix
+from edge_llm_ros.reasoning.encoding import (
+    RemoteHint,
+    dynamic_text,
+    encode_scene,
+    static_prefix,
+)
 from edge_llm_ros.reasoning.reasoner import Reasoner, speed_for
-from edge_llm_ros.reasoning.rules import rule_decide
+from edge_llm_ros.reasoning.rules import OperatorIntent, rule_decide
 from edge_llm_ros.reasoning.schema import AnswerError, continuation_grammar, parse_answer
 from edge_llm_ros.tools.evaluation.teacher import judge
 from edge_llm_ros.tools.training.decision_dataset import (
@@ -29,7 +34,7 @@ from edge_llm_ros.tools.training.decision_dataset import (
     training_families,
 )
 from edge_llm_ros.tools.training.reasoner_dataset import LabelledScene
-from edge_llm_ros.types import SOURCE_FALLBACK_RULE
+from edge_llm_ros.types import SOURCE_FALLBACK_RULE, SceneSummary
 
 
 @dataclass
@@ -55,26 +60,26 @@ class PolicyTally:
                 "unsafe": self.unsafe, "unsafe_examples": self.unsafe_examples}
 
 
-def model_alone(reasoner: Reasoner, sample: LabelledScene) -> tuple[str, float]:
+def model_alone(reasoner: Reasoner, scene: SceneSummary, instruction: str,
+                intent: OperatorIntent, remote: RemoteHint | None = None) -> tuple[str, float]:
     """The model's own greedy answer, no deadline, no envelope; a cut or unparsable answer
     counts as keep_lane at the ego speed (the model gave no usable decision)."""
     backend = reasoner.backend
     fmt = backend.prompt_format
     request = GenerationRequest(
-        static_prefix(sample.instruction, sample.intent, fmt),
-        dynamic_text(encode_scene(sample.scene, sample.scene.objects, fmt), sample.remote),
+        static_prefix(instruction, intent, fmt),
+        dynamic_text(encode_scene(scene, scene.objects, fmt), remote),
         reasoner.config.max_new_tokens, continuation_grammar())
     pieces: list[str] = []
     backend.generate(request, lambda piece: pieces.append(piece) is None)
     try:
         answer = parse_answer("".join(pieces))
     except AnswerError:
-        return "keep_lane", float(sample.scene.ego.speed_mps)
+        return "keep_lane", float(scene.ego.speed_mps)
     speed = answer.target_speed_mps
     if speed is None:
-        rule = rule_decide(sample.scene, sample.intent, reasoner.config.thresholds)
-        speed = speed_for(answer.action, sample.scene, rule, sample.intent,
-                          reasoner.config.thresholds)
+        rule = rule_decide(scene, intent, reasoner.config.thresholds)
+        speed = speed_for(answer.action, scene, rule, intent, reasoner.config.thresholds)
     return answer.action, float(speed)
 
 
@@ -94,7 +99,7 @@ def evaluate_split(reasoner: Reasoner | None, samples: list[LabelledScene],
         if reasoner is None or reasoner.backend is None:
             continue
         reasoner.wait_idle()  # one generation at a time: the backend is not thread-safe
-        a, v = model_alone(reasoner, s)
+        a, v = model_alone(reasoner, s.scene, s.instruction, s.intent, s.remote)
         alone.add(s, a, v)
         d = reasoner.decide(s.scene, s.instruction, s.remote, intent=s.intent)
         reasoner.wait_idle()

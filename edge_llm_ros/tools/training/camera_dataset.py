@@ -8,7 +8,7 @@ an evaluation does not count a detection of one as a false positive (the
 KITTI "DontCare" idea). See `BoxFilter` for the thresholds and why.
 
 Frames come from two kinds of runs:
-- the packaged scenarios (`list_scenarios()`), whose non-zero seeds jitter
+- the packaged scenarios it was trained on (`TRAINING_SCENARIOS`), whose seeds jitter
   each actor's start and speed: the scenes the simulator node plays;
 - procedural scenarios (`random_scenario`): random roads, traffic,
   pedestrians and cyclists with random sizes and paint, so the detector learns
@@ -41,10 +41,10 @@ from edge_llm_ros.sim import (
     GroundTruthObject,
     Scenario,
     Simulator,
-    list_scenarios,
     load_scenario,
     scenario_from_dict,
 )
+from edge_llm_ros.tools.training.reasoner_dataset import TRAINING_SCENARIOS
 
 # Class ids of the shipped detector (the order is the model's class index).
 CLASS_NAMES: tuple[str, ...] = ("car", "truck", "pedestrian", "cyclist")
@@ -369,7 +369,7 @@ def plan_runs(n_runs: int, seed: int, heldout: bool = False,
     """
     rng = np.random.default_rng([seed, 1 if heldout else 0])
     low, high = (HELDOUT_SEED_BASE, 2 * HELDOUT_SEED_BASE) if heldout else (1, HELDOUT_SEED_BASE)
-    packaged = [n for n in list_scenarios() if n != "clear_road"]  # no actors to learn from
+    packaged = [n for n in TRAINING_SCENARIOS if n != "clear_road"]  # no actors to learn from
     runs = []
     for k in range(n_runs):
         # 1-2 s apart: consecutive frames differ, and a set spans many scenes.

@@ -25,12 +25,12 @@ from edge_llm_ros.planning.teacher import TeacherConfig, teach
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
 from edge_llm_ros.reasoning.reasoner import CAUTION
 from edge_llm_ros.reasoning.rules import OperatorIntent, RuleDecision, rule_decide
-from edge_llm_ros.sim.scenario import list_scenarios
 from edge_llm_ros.tools.training.hard_cases import FAMILIES as HARD_CASE_FAMILIES
 from edge_llm_ros.tools.training.hard_cases import LANE_W, Actor, make_hard_case, road_scene
 from edge_llm_ros.tools.training.reasoner_dataset import (
     LEAD_SCENARIO,
     REMOTE_SHARE,
+    TRAINING_SCENARIOS,
     LabelledScene,
     combine_with_remote,
     make_lead_scene,
@@ -49,7 +49,7 @@ RANDOM_TRAFFIC = "random_traffic"  # a training family of unscripted scenes
 
 
 def all_families() -> list[str]:
-    return [*list_scenarios(), LEAD_SCENARIO, RANDOM_TRAFFIC, *HARD_CASE_FAMILIES]
+    return [*TRAINING_SCENARIOS, LEAD_SCENARIO, RANDOM_TRAFFIC, *HARD_CASE_FAMILIES]
 
 
 def training_families() -> list[str]:

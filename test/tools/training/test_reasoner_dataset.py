@@ -6,13 +6,13 @@ from collections import Counter
 
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
 from edge_llm_ros.reasoning.rules import RuleDecision, rule_decide
-from edge_llm_ros.sim.scenario import list_scenarios
 from edge_llm_ros.tools.training.reasoner import answer_for
 from edge_llm_ros.tools.training.reasoner_dataset import (
     EVAL_FIRST_SEED,
     INSTRUCTIONS,
     LEAD_SCENARIO,
     TRAIN_FIRST_SEED,
+    TRAINING_SCENARIOS,
     combine_with_remote,
     generate,
     generate_training,
@@ -30,7 +30,7 @@ def test_same_scenario_and_seed_same_scene() -> None:
 
 def test_the_set_covers_every_scenario_and_every_action() -> None:
     samples = list(generate(700, TRAIN_FIRST_SEED))
-    assert {s.scenario for s in samples} == set(list_scenarios())
+    assert {s.scenario for s in samples} == set(TRAINING_SCENARIOS)
     counts = Counter(s.label.action for s in samples)
     assert set(counts) == set(ACTION_NAMES), counts
     assert counts["keep_lane"] < 0.6 * len(samples)  # not a one-answer data set
