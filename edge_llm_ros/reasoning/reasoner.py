@@ -74,6 +74,16 @@ CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2
            YIELD: 3, STOP: 4}
 
 
+def envelope_overrules(rule: RuleDecision, action: str, speed_mps: float) -> bool:
+    """Whether the rules' decision must replace an answer: a forbidden manoeuvre; anything
+    but the escape when the rules' answer is one; in a critical scene, anything less
+    cautious or faster than the rules."""
+    if action in rule.forbidden or (rule.binding and action != rule.action):
+        return True
+    return rule.critical and (CAUTION[action] < CAUTION[rule.action]
+                              or speed_mps > rule.target_speed_mps + 0.5)
+
+
 @dataclass(frozen=True)
 class ReasonerConfig:
     """Defaults: the reasoner node's parameters (declared once, in its spec)."""
@@ -356,8 +366,7 @@ class Reasoner:
                                driver_object_ids=ids, rationale=rationale, source=source,
                                remote_plan_id=remote_plan_id if remote is not None else "",
                                settled_ms=(job.settled_at - job.started) * 1000.0)
-        if action in rule.forbidden or (rule.critical and (
-                CAUTION[action] < CAUTION[rule.action] or speed > rule.target_speed_mps + 0.5)):
+        if envelope_overrules(rule, action, speed):
             self.counters.envelope_overrides += 1
             decision.action = rule.action
             decision.target_speed_mps = rule.target_speed_mps

@@ -122,6 +122,7 @@ class RuleDecision:
     driver_object_ids: tuple[int, ...]
     rationale: str
     critical: bool = False  # inside the safety envelope: nothing may override it
+    binding: bool = False  # an escape, the one safe answer here: no other action stands
     forbidden: frozenset[str] = frozenset()  # manoeuvres the envelope rules out in this scene
 
 
@@ -208,7 +209,7 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
         o = min(oncoming, key=lambda x: x.distance_m)
         return RuleDecision(CHANGE_LANE_RIGHT, round(min(ego_v, cruise)), (o.track_id,),
                             describe_object(o, "oncoming in our lane at") + ", right lane clear",
-                            critical=True)
+                            critical=True, binding=True)
 
     critical = [o for o in objs if ttc(o) < th.stop_ttc_s
                 or (o.lane_relation == LANE_EGO and 0.0 <= o.distance_m < th.stop_distance_m

@@ -137,3 +137,15 @@ def test_oncoming_traffic_in_our_lane_sends_us_back_to_the_right() -> None:
     blocked = road_scene(12.0, [Actor(3, "car", 20.0, 0.0, -12.0),
                                 Actor(4, "car", -1.0, -3.5, 12.0)], lane_index=1)
     assert rule_decide(blocked).action == "stop"
+
+
+def test_the_escape_from_an_oncoming_lane_binds_the_model() -> None:
+    from edge_llm_ros.reasoning.reasoner import envelope_overrules
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    d = rule_decide(road_scene(12.0, [Actor(3, "car", 70.0, 0.0, -12.0)], lane_index=1))
+    assert d.binding
+    assert envelope_overrules(d, "stop", 0.0)  # cautious, but it waits for the collision
+    assert not envelope_overrules(d, "change_lane_right", 12.0)
+    calm = rule_decide(road_scene(12.0, [], lane_index=1))
+    assert not calm.binding and not envelope_overrules(calm, "stop", 0.0)

@@ -37,6 +37,10 @@ CLOSED_LOOP_FIRST_SEED = 6_000_000  # disjoint from the training and evaluation 
 LATERAL_SPEED_MPS = 1.2  # the most sideways speed a lane change or a pull over uses
 PULL_OVER_CREEP_MPS = 2.0  # a pull over rolls at least this fast until it is on the shoulder
 POLICIES = ("rules", "model", "deployed", "teacher")
+# The model alone drives by its action and speed, the first dozen tokens of its answer;
+# the rationale after them (a quarter of a second per answer under the grammar on this
+# CPU) changes nothing here.
+MODEL_ALONE_TOKENS = 16
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,8 @@ def model_policy(reasoner) -> Policy:
     from edge_llm_ros.tools.evaluation.decision import model_alone
 
     def decide(scene: SceneSummary, instruction: str, intent: OperatorIntent) -> Choice:
-        action, speed = model_alone(reasoner, scene, instruction, intent)
+        action, speed = model_alone(reasoner, scene, instruction, intent,
+                                    max_new_tokens=MODEL_ALONE_TOKENS)
         return Choice(action, speed, by_model=True)
     return decide
 

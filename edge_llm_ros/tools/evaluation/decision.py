@@ -61,15 +61,17 @@ class PolicyTally:
 
 
 def model_alone(reasoner: Reasoner, scene: SceneSummary, instruction: str,
-                intent: OperatorIntent, remote: RemoteHint | None = None) -> tuple[str, float]:
+                intent: OperatorIntent, remote: RemoteHint | None = None,
+                max_new_tokens: int | None = None) -> tuple[str, float]:
     """The model's own greedy answer, no deadline, no envelope; a cut or unparsable answer
-    counts as keep_lane at the ego speed (the model gave no usable decision)."""
+    counts as keep_lane at the ego speed (the model gave no usable decision).
+    max_new_tokens: fewer than the reasoner's when only the action and speed matter."""
     backend = reasoner.backend
     fmt = backend.prompt_format
     request = GenerationRequest(
         static_prefix(instruction, intent, fmt),
         dynamic_text(encode_scene(scene, scene.objects, fmt), remote),
-        reasoner.config.max_new_tokens, continuation_grammar())
+        max_new_tokens or reasoner.config.max_new_tokens, continuation_grammar())
     pieces: list[str] = []
     backend.generate(request, lambda piece: pieces.append(piece) is None)
     try:

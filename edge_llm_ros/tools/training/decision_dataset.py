@@ -23,7 +23,7 @@ import numpy as np
 
 from edge_llm_ros.planning.teacher import TeacherConfig, teach
 from edge_llm_ros.reasoning.encoding import RemoteHint, select_objects
-from edge_llm_ros.reasoning.reasoner import CAUTION
+from edge_llm_ros.reasoning.reasoner import envelope_overrules
 from edge_llm_ros.reasoning.rules import OperatorIntent, RuleDecision, rule_decide
 from edge_llm_ros.tools.training.hard_cases import FAMILIES as HARD_CASE_FAMILIES
 from edge_llm_ros.tools.training.hard_cases import LANE_W, Actor, make_hard_case, road_scene
@@ -81,8 +81,7 @@ def teacher_label(scene: SceneSummary, intent: OperatorIntent,
     rule = rule_decide(scene, intent, config.thresholds)
 
     def allowed(action: str, speed: float) -> bool:
-        return action not in rule.forbidden and not (rule.critical and (
-            CAUTION[action] < CAUTION[rule.action] or speed > rule.target_speed_mps + 0.5))
+        return not envelope_overrules(rule, action, speed)
 
     speed = float(round(decided.target_speed_mps))
     if allowed(decided.action, speed):
