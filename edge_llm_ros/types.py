@@ -95,6 +95,7 @@ class EgoState:
     yaw_rate_radps: float = 0.0
     speed_limit_mps: float = 0.0  # 0 when unknown
     lane_index: int = -1  # from the right-most lane (0); -1 unknown
+    lanes_left_our_way: int = -1  # lanes left of the ego lane going our way; -1 unknown
 
 
 @dataclass

@@ -120,6 +120,7 @@ class SceneFuser:
         self.speed_limit_mps = 0.0
         self.lane_index = -1
         self.num_lanes = 0
+        self.lanes_left_our_way = -1
         self.reset()
 
     # ------------------------------------------------------------ state
@@ -166,10 +167,12 @@ class SceneFuser:
         self.camera_model = CameraModel(K, int(width_px), int(height_px))
 
     def set_road_context(self, speed_limit_mps: float = 0.0, lane_index: int = -1,
-                         num_lanes: int = 0) -> None:
+                         num_lanes: int = 0, lanes_left_our_way: int = -1) -> None:
         """What a map or the driver knows; with lane_index and num_lanes the lane count
-        on each side replaces `lanes_left`/`lanes_right`."""
+        on each side replaces `lanes_left`/`lanes_right`; lanes_left_our_way (-1 unknown)
+        goes into the scene for the safety envelope."""
         self.speed_limit_mps = float(speed_limit_mps)
+        self.lanes_left_our_way = int(lanes_left_our_way)
         self.lane_index = int(lane_index)
         self.num_lanes = int(num_lanes)
 
@@ -508,7 +511,8 @@ class SceneFuser:
             stamp = odo.stamp_ns
         else:
             stamp = now_ns
-        ego = EgoState(speed_limit_mps=self.speed_limit_mps, lane_index=self.lane_index)
+        ego = EgoState(speed_limit_mps=self.speed_limit_mps, lane_index=self.lane_index,
+                       lanes_left_our_way=self.lanes_left_our_way)
         if odo is not None:
             ego.speed_mps, ego.yaw_rate_radps = odo.speed_mps, odo.yaw_rate_radps
             ego.acceleration_mps2 = odo.acceleration_mps2

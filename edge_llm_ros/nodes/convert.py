@@ -189,7 +189,8 @@ def summary_to_msg(summary: SceneSummary) -> msg.SceneSummary:
                          acceleration_mps2=float(ego.acceleration_mps2),
                          yaw_rate_radps=float(ego.yaw_rate_radps),
                          speed_limit_mps=float(ego.speed_limit_mps),
-                         lane_index=int(ego.lane_index)),
+                         lane_index=int(ego.lane_index),
+                         lanes_left_our_way=int(ego.lanes_left_our_way)),
         objects=[msg.TrackedObject(
             track_id=int(o.track_id), class_name=o.class_name, confidence=float(o.confidence),
             position_m=Point(x=float(o.position_m[0]), y=float(o.position_m[1]),
@@ -215,7 +216,7 @@ def summary_from_msg(message: msg.SceneSummary) -> SceneSummary:
         stamp_ns=stamp_to_ns(message.header.stamp),
         ego=EgoState(speed_mps=e.speed_mps, acceleration_mps2=e.acceleration_mps2,
                      yaw_rate_radps=e.yaw_rate_radps, speed_limit_mps=e.speed_limit_mps,
-                     lane_index=e.lane_index),
+                     lane_index=e.lane_index, lanes_left_our_way=e.lanes_left_our_way),
         objects=[TrackedObject(
             track_id=o.track_id, class_name=o.class_name, confidence=o.confidence,
             position_m=_xyz(o.position_m), size_m=_xyz(o.size_m),

@@ -32,7 +32,8 @@ class SceneFusionNode(EdgeNode):
         super().__init__("scene_fusion", node_name, **kwargs)
         p = self.params
         self.fuser = SceneFuser(fusion_config(p, self.get_name()))
-        self.fuser.set_road_context(speed_limit_mps=float(p["speed_limit_mps"]))
+        self.fuser.set_road_context(speed_limit_mps=float(p["speed_limit_mps"]),
+                                    lanes_left_our_way=int(p["lanes_left_our_way"]))
         self._camera_info_key: tuple | None = None
         self.summary_pub = self.create_publisher(msg.SceneSummary, "scene/summary", 10)
         self.create_sensor_subscription(msg.Detection2DArray, "perception/detections_2d",

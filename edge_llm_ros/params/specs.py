@@ -329,6 +329,11 @@ SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (_budge
               max_value=10.0),
     ParamSpec("speed_limit_mps", 0.0, "Speed limit to report in the scene (no map here); 0 "
               "unknown, metres/second.", min_value=0.0, max_value=100.0),
+    ParamSpec("lanes_left_our_way", -1, "Lanes left of the ego lane that go our way, to "
+              "report in the scene (no map here): 0 forbids the safety envelope any lane "
+              "change to the left (the next lane is oncoming, or none), however empty it "
+              "looks; -1 unknown (the envelope judges a left lane by the traffic it sees).",
+              min_value=-1, max_value=8),
     ParamSpec("max_objects", 20, "At most this many objects, most relevant first.",
               min_value=1, max_value=500),
 )

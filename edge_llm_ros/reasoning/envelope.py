@@ -9,7 +9,8 @@ tracked objects' base_link position and velocity plus their lane relation:
   slow down, and stop when it arrives inside the stop thresholds;
 - while such a road user cuts in, no lane change (brake in lane: predictable);
 - a target lane that is occupied (around the ego, or closing from behind) or
-  carries oncoming traffic within reach: no lane change to that side;
+  carries oncoming traffic within reach, or (when the scene says so) a left lane
+  that is an oncoming one: no lane change to that side;
 - a right side (lane or shoulder) with anyone alongside or just ahead: no pull over.
 
 It only ever adds restrictions; the model, the remote plan and the operator's
@@ -155,6 +156,8 @@ def lateral_envelope(scene: SceneSummary, horizon_s: float = 4.0, headway_s: flo
     why: list[tuple[str, str, int]] = []
     if scene.ego.lane_index == 0:
         why.append((CHANGE_LANE_RIGHT, "no lane to the right", -1))
+    if scene.ego.lanes_left_our_way == 0:  # what it sees there now says nothing of what comes
+        why.append((CHANGE_LANE_LEFT, "the lane to the left is oncoming or none", -1))
     for action, side in ((CHANGE_LANE_LEFT, 1), (CHANGE_LANE_RIGHT, -1)):
         for o in scene.objects:
             if side_of(o) != side or o.lane_relation == LANE_OFF_ROAD:

@@ -107,7 +107,9 @@ def scene_from_dict(data: Any, where: str = "scene") -> tuple[SceneSummary, str]
         acceleration_mps2=_number(ego_d.get("acceleration_mps2"), f"{where}.ego", 0.0),
         yaw_rate_radps=_number(ego_d.get("yaw_rate_radps"), f"{where}.ego", 0.0),
         speed_limit_mps=_number(ego_d.get("speed_limit_mps"), f"{where}.ego", 0.0),
-        lane_index=int(_number(ego_d.get("lane_index"), f"{where}.ego.lane_index", -1.0)))
+        lane_index=int(_number(ego_d.get("lane_index"), f"{where}.ego.lane_index", -1.0)),
+        lanes_left_our_way=int(_number(ego_d.get("lanes_left_our_way"),
+                                       f"{where}.ego.lanes_left_our_way", -1.0)))
     objs_d = data.get("objects", [])
     if not isinstance(objs_d, list):
         raise SceneFileError(f"{where}.objects: expected a list")

@@ -43,7 +43,7 @@ def _scene() -> SceneSummary:
     obj = TrackedObject(7, "car", 0.75, (12.5, 3.25, 0.5), (4.5, 1.75, 1.5), (-2.0, 0.5, 0.0),
                         8.0, 2.5, time_to_collision_s=math.inf, lane_relation=LANE_LEFT,
                         seen_by_camera=True, seen_by_lidar=False)
-    return SceneSummary(STAMP_NS, EgoState(13.5, -0.5, 0.125, 25.0, 1), [obj], MODE_LIDAR_ONLY,
+    return SceneSummary(STAMP_NS, EgoState(13.5, -0.5, 0.125, 25.0, 1, 0), [obj], MODE_LIDAR_ONLY,
                         camera_fresh=False, lidar_fresh=True, odometry_fresh=True,
                         stage_latencies=[StageLatency("lidar", 12.5, math.nan)])
 

@@ -70,3 +70,12 @@ def test_a_faster_cyclist_coming_up_behind_on_the_right_forbids_pulling_over() -
     assert PULL_OVER in lateral_envelope(behind).forbidden
     walking = road_scene(12.0, [Actor(4, "pedestrian", -20.0, -2.5, 1.0)], lane_index=0)
     assert PULL_OVER not in lateral_envelope(walking).forbidden
+
+
+def test_a_left_lane_the_scene_calls_oncoming_is_never_a_target_however_empty() -> None:
+    import dataclasses
+
+    empty = road_scene(12.0, [], lane_index=1, lanes_left=1)
+    assert "change_lane_left" not in lateral_envelope(empty).forbidden
+    mapped = dataclasses.replace(empty, ego=dataclasses.replace(empty.ego, lanes_left_our_way=0))
+    assert "change_lane_left" in lateral_envelope(mapped).forbidden

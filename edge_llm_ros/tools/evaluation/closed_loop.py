@@ -165,7 +165,8 @@ def run_scenario(scn: Scenario, seed: int, policy: Policy, rate_hz: float = 5.0,
         if ego.x_m > scn.road.length_m - 20.0:
             break
         if k % every == 0:
-            ego_state, objs, lanes_left, lanes_right = world_to_ego(scn, ego.pose(vy), t, rng)
+            ego_state, objs, lanes_left, lanes_right = world_to_ego(scn, ego.pose(vy), t, rng,
+                                                                     road_context=True)
             actors = (list(objs.ids), list(objs.xyz), list(objs.velocity), list(objs.size),
                       list(objs.yaw), list(objs.class_names))
             scene = noisy_scene(rng, t, ego_state, actors, lanes_left, lanes_right, cfg)

@@ -107,9 +107,12 @@ def _world_to_ego(scn, t_s: float, ego_speed_scale: float, rng: np.random.Genera
 
 
 def world_to_ego(scn, ego: PathState, t_s: float, rng: np.random.Generator,
-                 ego_speed_scale: float = 1.0) -> tuple[EgoState, ObjectsInBase, int, int]:
+                 ego_speed_scale: float = 1.0, road_context: bool = False
+                 ) -> tuple[EgoState, ObjectsInBase, int, int]:
     """The road users near an ego pose, in the ego's axes, with its lane and speed limit
-    (the closed-loop evaluation passes an ego that the decisions drive)."""
+    (the closed-loop evaluation passes an ego that the decisions drive). road_context:
+    also which lanes to the left go our way, as a map would say (training scenes leave it
+    unknown, as they were generated)."""
     cy, sy = math.cos(ego.yaw_rad), math.sin(ego.yaw_rad)
     rot = np.array([[cy, sy], [-sy, cy]])  # world -> ego axes
     ids, xyz, vel, size, yaw, names = [], [], [], [], [], []
@@ -136,8 +139,12 @@ def world_to_ego(scn, ego: PathState, t_s: float, rng: np.random.Generator,
     lanes_left = 0 if lane is None else scn.road.num_lanes - 1 - lane
     lanes_right = 0 if lane is None else lane
     limit = scn.road.speed_limit_mps
-    return (EgoState(speed_mps=speed, speed_limit_mps=limit, lane_index=lane_index),
-            objs, lanes_left, lanes_right)
+    our_way = -1
+    if road_context:
+        ours = scn.road.num_lanes - scn.road.oncoming_lanes  # lanes 0 .. ours-1 go our way
+        our_way = max(ours - 1 - lane, 0) if lane is not None else 0
+    return (EgoState(speed_mps=speed, speed_limit_mps=limit, lane_index=lane_index,
+                     lanes_left_our_way=our_way), objs, lanes_left, lanes_right)
 
 
 def _extra_actor(rng: np.random.Generator, next_id: int) -> tuple:

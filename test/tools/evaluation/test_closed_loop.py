@@ -81,3 +81,32 @@ def test_same_seed_same_run_and_figures_side_by_side() -> None:
     assert figures["per_scenario"]["clear_road"]["rules"]["collisions"] == 0
     assert math.isfinite(figures["policies"]["teacher"]["progress_vs_rules"])
     assert set(figures["per_scenario"]["truck_merge"]) == {"rules", "teacher"}
+
+
+def test_the_scene_knows_the_left_lane_is_oncoming_in_the_closed_loop() -> None:
+    from edge_llm_ros.tools.training.reasoner_dataset import world_to_ego
+
+    scn = load_scenario("truck_merge")  # lanes 0, 1 our way, 2 oncoming; the ego in 1
+    rng = __import__("numpy").random.default_rng(0)
+    ego, *_ = world_to_ego(scn, scn.ego_state(0.0), 0.0, rng, road_context=True)
+    assert (ego.lane_index, ego.lanes_left_our_way) == (1, 0)
+    unknown, *_ = world_to_ego(scn, scn.ego_state(0.0), 0.0, rng)
+    assert unknown.lanes_left_our_way == -1  # training scenes: as they were generated
+
+
+@pytest.mark.slow
+def test_the_deployed_decision_model_lets_the_truck_merge_without_contact(decision_gguf) -> None:
+    from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
+    from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
+    from edge_llm_ros.tools.evaluation.closed_loop import deployed_policy
+
+    reasoner = Reasoner(LlamaCppBackend(decision_gguf, threads=2), ReasonerConfig())
+    reasoner.warm_up()
+    try:
+        run = run_scenario(load_scenario("truck_merge"), CLOSED_LOOP_FIRST_SEED,
+                           deployed_policy(reasoner))
+    finally:
+        reasoner.close()
+    assert run.collisions == []
+    assert run.by_model > run.decisions // 2  # the model drove, not only the rules
+    assert "change_lane_left" not in {line.split()[1] for line in run.trace}

@@ -7,6 +7,8 @@ import dataclasses
 
 from edge_llm_ros.planning.teacher import teach
 from edge_llm_ros.reasoning.encoding import MAX_PROMPT_OBJECTS
+from edge_llm_ros.reasoning.reasoner import envelope_overrules
+from edge_llm_ros.reasoning.rules import rule_decide
 from edge_llm_ros.tools.training.decision_dataset import (
     DECISION_EVAL_FIRST_SEED,
     DECISION_TRAIN_FIRST_SEED,
@@ -38,16 +40,21 @@ def test_scenes_are_a_pure_function_of_family_and_seed() -> None:
 def test_labels_are_the_teachers_decision_on_the_shown_objects() -> None:
     samples = list(generate_decision_scenes(4, DECISION_TRAIN_FIRST_SEED, training_families()))
     assert len(samples) == 4 * len(training_families())
-    checked = 0
+    checked = overruled = 0
     for s in samples:
         assert len(s.scene.objects) <= MAX_PROMPT_OBJECTS
         if s.remote is not None:
             continue  # remote advice may make the label more cautious
         decided = teach(s.scene, s.intent)
-        assert (s.label.action, s.label.target_speed_mps) == (
-            decided.action, float(round(decided.target_speed_mps)))
+        rule = rule_decide(s.scene, s.intent)
+        top = (decided.action, float(round(decided.target_speed_mps)))
+        if not envelope_overrules(rule, *top):  # the teacher's own choice stands
+            assert (s.label.action, s.label.target_speed_mps) == top
+        else:  # its next best the envelope lets stand, else the rules'
+            assert not envelope_overrules(rule, s.label.action, s.label.target_speed_mps)
+            overruled += 1
         assert s.label.action not in s.label.forbidden
         checked += 1
-    assert checked > len(samples) // 2
+    assert checked > len(samples) // 2 and overruled < checked // 4
     intents = {dataclasses.astuple(s.intent) for s in samples}
     assert len(intents) > 3  # structured intents of many kinds, not only "none"
