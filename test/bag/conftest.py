@@ -111,6 +111,7 @@ def make_samples(ts: Typestore) -> list[Sample]:
             yaw_rate_radps=0.03125,
             speed_limit_mps=13.875,
             lane_index=1,
+            lanes_left_our_way=0,
         ),
         objects=[
             tracked(

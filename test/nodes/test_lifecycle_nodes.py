@@ -205,9 +205,14 @@ def test_reasoner_lifecycle_over_services(listener: Any, start_edge: Callable[..
     from edge_llm_ros.msg import Decision, SceneSummary
 
     _subscribe_outputs(listener, "reasoner", "/decision", Decision)
+    from edge_llm_ros.reasoning.model_files import TUNED_GGUF_NAME
+
+    # With llama.cpp, the 135M model (the remote planner's default, 145 MB): big enough that
+    # its load and release stand out of the process's other memory.
+    model = ["-p", f"reasoner.model.path={TUNED_GGUF_NAME}"] if backend == "llama_cpp" else []
     proc = start_edge("run", "--nodes", "reasoner", "--params-file", "config/vehicle.yaml",
                       "-p", f"reasoner.model.backend={backend}", "-p", "reasoner.autostart=false",
-                      "--duration", "240")
+                      *model, "--duration", "240")
     rss = _drive_lifecycle(listener, proc, "reasoner", "/scene/summary", SceneSummary, _scene,
                            "/decision")
     sources = {d.source for d in listener.get("/decision")}

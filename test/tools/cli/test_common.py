@@ -7,6 +7,7 @@ import json
 import pytest
 
 from edge_llm_ros.params import ConfigError
+from edge_llm_ros.reasoning.model_files import DECISION_GGUF_NAME
 from edge_llm_ros.reasoning.reasoner import ReasonerConfig
 from edge_llm_ros.tools.cli import build_parser
 from edge_llm_ros.tools.cli.common import parse_set, print_figures, reasoner_configs
@@ -38,7 +39,9 @@ def test_reasoner_options_build_the_reasoner_config() -> None:
     args = build_parser().parse_args(["decide", "s.json", "--backend", "rules", "--threads",
                                       "3", "--deadline-ms", "90", "--max-new-tokens", "12"])
     settings, config = reasoner_configs(args)
-    assert (settings.backend, settings.path, settings.threads) == ("rules", "", 3)
+    # The model path keeps the node's default (unused by the rules backend).
+    assert (settings.backend, settings.path, settings.threads) == (
+        "rules", DECISION_GGUF_NAME, 3)
     assert config == ReasonerConfig(deadline_ms=90.0, max_new_tokens=12)
 
 
