@@ -31,7 +31,6 @@ from edge_llm_ros.sim.scenario import PathState, Scenario, list_scenarios, load_
 from edge_llm_ros.tools.training.reasoner_dataset import noisy_scene, world_to_ego
 from edge_llm_ros.types import SOURCE_FALLBACK_RULE, SceneSummary
 
-EGO_FRONT_M = 3.5  # base_link to the front bumper (fusion's default); the rear is 1 m behind
 HARD_BRAKE_MPS2 = 4.0  # a commanded deceleration at least this strong is a hard-brake event
 CLOSED_LOOP_FIRST_SEED = 6_000_000  # disjoint from the training and evaluation seeds
 LATERAL_SPEED_MPS = 1.2  # the most sideways speed a lane change or a pull over uses
@@ -123,10 +122,12 @@ class RunResult:
     trace: list[str] = field(default_factory=list)  # "t action v target y" per decision
 
 
-def _ground_truth(scn: Scenario, ego: EgoCar, t_s: float, result: RunResult) -> None:
-    """Contact and time-to-collision against the scripted road users' true positions."""
+def _ground_truth(scn: Scenario, ego: EgoCar, t_s: float, result: RunResult,
+                  ego_front_m: float) -> None:
+    """Contact and time-to-collision against the scripted road users' true positions
+    (ego_front_m: base_link to the front bumper, as fusion measures it)."""
     m = ego.model
-    ex0, ex1 = ego.x_m + EGO_FRONT_M - m.length_m, ego.x_m + EGO_FRONT_M
+    ex0, ex1 = ego.x_m + ego_front_m - m.length_m, ego.x_m + ego_front_m
     ey0, ey1 = ego.y_m - 0.5 * m.width_m, ego.y_m + 0.5 * m.width_m
     for actor in scn.actors:
         st = scn.actor_state(actor, t_s)
@@ -178,7 +179,7 @@ def run_scenario(scn: Scenario, seed: int, policy: Policy, rate_hz: float = 5.0,
             ego.steer_for(choice.action, scn)
             result.trace.append(f"{t:.1f} {choice.action} v{ego.speed_mps:.1f}->"
                                 f"{choice.target_speed_mps:.1f} x{ego.x_m:.0f} y{ego.y_m:.1f}")
-        _ground_truth(scn, ego, t, result)
+        _ground_truth(scn, ego, t, result, cfg.ego_front_m)
         x_before = ego.x_m
         a, vy = ego.advance(choice.action, choice.target_speed_mps, dt_s)
         result.progress_m += ego.x_m - x_before

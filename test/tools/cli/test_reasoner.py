@@ -134,3 +134,17 @@ def test_decide_runs_the_reasoner_node_parameters(cli, tmp_path: Path) -> None:
     bad.write_text("/**/reasoner:\n  ros__parameters:\n    deadline_mss: 90.0\n")
     code, _, err = cli("decide", str(scene), "--params-file", str(bad))
     assert code == 2 and "deadline_mss" in err
+
+
+def test_eval_closed_loop_rules_only_prints_its_figures_as_json(cli) -> None:
+    code, out, _ = cli("eval", "closed-loop", "--rules-only", "--scenarios",
+                       "clear_road,truck_merge", "--seeds", "1", "--json")
+    assert code == 0
+    figures = json.loads(out)
+    assert set(figures["policies"]) == {"rules", "teacher"}  # no model without one loaded
+    assert figures["policies"]["rules"]["runs"] == 2
+    assert set(figures["per_scenario"]) == {"clear_road", "truck_merge"}
+    bad, _, _ = cli("eval", "closed-loop", "--rules-only", "--policies", "rules,oracle")
+    assert bad == 1
+    missing, _, _ = cli("eval", "closed-loop", "--rules-only", "--scenarios", "no_such_road")
+    assert missing == 1
