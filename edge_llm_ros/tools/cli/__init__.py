@@ -21,10 +21,11 @@ from edge_llm_ros.tools.cli import (
     reasoner,
     report,
     run,
+    view,
 )
 from edge_llm_ros.tools.cli.common import FORMATTER
 
-GROUPS = (run, perception, reasoner, bench, engines, dds, report, params)
+GROUPS = (run, perception, reasoner, bench, engines, dds, report, params, view)
 
 
 def build_parser() -> argparse.ArgumentParser:
