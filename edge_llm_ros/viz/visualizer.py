@@ -1,0 +1,186 @@
+"""From the pipeline's messages, in the order they come, to visualisation messages.
+
+One state machine for both uses: `edge-llm-ros view` feeds it a recorded bag, the
+foxglove_viz node feeds it live subscriptions. An image is annotated once, when the
+2D detections of that very image arrive (so boxes and pixels belong together), with the
+newest fused scene and decision at that moment; without a camera detector
+(`wait_for_detections` False) it is annotated as it arrives.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rosbags.typesys.store import Typestore
+
+from edge_llm_ros.viz.boxes import boxes_from_objects, boxes_from_scene, decision_text
+from edge_llm_ros.viz.overlay import annotate, image_to_rgb
+from edge_llm_ros.viz.ros_messages import (
+    IMAGE,
+    MARKER_ARRAY,
+    box_markers,
+    image_message,
+    text_markers,
+)
+
+#: Input role -> topic name (relative, so /car1/scene/summary is found too) and type.
+INPUT_SUFFIXES: dict[str, tuple[str, str]] = {
+    "image": ("camera/image_raw", "sensor_msgs/msg/Image"),
+    "camera_info": ("camera/camera_info", "sensor_msgs/msg/CameraInfo"),
+    "detections": ("perception/detections_2d", "edge_llm_ros/msg/Detection2DArray"),
+    "lidar_objects": ("perception/objects_3d", "edge_llm_ros/msg/Object3DArray"),
+    "ground_truth": ("ground_truth/objects", "edge_llm_ros/msg/Object3DArray"),
+    "scene": ("scene/summary", "edge_llm_ros/msg/SceneSummary"),
+    "decision": ("decision", "edge_llm_ros/msg/Decision"),
+}
+#: Output role -> topic and type. /viz/objects: the fused, tracked objects the reasoner
+#: sees (ids, speed, TTC); /viz/lidar_objects and /viz/ground_truth: the lidar detector's
+#: and the simulator's boxes; /viz/decision: the decision as text above the ego vehicle.
+VIZ_TOPICS: dict[str, tuple[str, str]] = {
+    "objects": ("/viz/objects", MARKER_ARRAY),
+    "lidar_objects": ("/viz/lidar_objects", MARKER_ARRAY),
+    "ground_truth": ("/viz/ground_truth", MARKER_ARRAY),
+    "decision": ("/viz/decision", MARKER_ARRAY),
+    "image": ("/viz/image_annotated", IMAGE),
+}
+#: Images kept while their detections are on the way (a detector at 10 Hz is a frame or
+#: two behind), and detections kept while their image is.
+IMAGE_BUFFER = 8
+
+
+def role_of(topic: str) -> str | None:
+    """The input role of a topic name (any namespace), None for topics not visualised."""
+    if topic.startswith("/viz/"):
+        return None
+    for role, (suffix, _) in INPUT_SUFFIXES.items():
+        if topic.rstrip("/").endswith("/" + suffix) or topic == suffix:
+            return role
+    return None
+
+
+def _keep(buffer: OrderedDict[int, Any], stamp: int, message: Any,
+          on_drop: Callable[[], None]) -> None:
+    """Buffer `message` by stamp, dropping the oldest beyond IMAGE_BUFFER."""
+    buffer[stamp] = message
+    while len(buffer) > IMAGE_BUFFER:
+        buffer.popitem(last=False)
+        on_drop()
+
+
+def stamp_ns(message: Any) -> int:
+    s = message.header.stamp
+    return int(s.sec) * 1_000_000_000 + int(s.nanosec)
+
+
+def camera_transforms(T_camera_from_lidar: np.ndarray, T_base_from_lidar: np.ndarray,
+                      lidar_frame: str = "lidar", base_frame: str = "base_link"
+                      ) -> dict[str, np.ndarray]:
+    """Frame -> 4x4 transform into the camera optical frame, for the lidar and base frames
+    (scene_fusion's extrinsics)."""
+    T_cl = np.asarray(T_camera_from_lidar, dtype=float).reshape(4, 4)
+    T_bl = np.asarray(T_base_from_lidar, dtype=float).reshape(4, 4)
+    return {lidar_frame: T_cl, base_frame: T_cl @ np.linalg.inv(T_bl)}
+
+
+@dataclass(frozen=True)
+class VizOutput:
+    """One visualisation message: its role, topic, type, sensor stamp and the message
+    (a rosbags object); annotated images keep their pixels too, for PNG files."""
+
+    role: str
+    topic: str
+    msgtype: str
+    stamp_ns: int
+    message: Any
+    image_rgb: np.ndarray | None = None
+
+
+class Visualizer:
+    """Feed it (role, message) in arrival order; it returns what to show."""
+
+    def __init__(self, typestore: Typestore, T_camera_from: dict[str, np.ndarray],
+                 wait_for_detections: bool = True) -> None:
+        self.typestore = typestore
+        self.T_camera_from = T_camera_from
+        self.wait_for_detections = wait_for_detections
+        self.K: np.ndarray | None = None
+        self.scene: Any | None = None
+        self.decision: Any | None = None
+        # Images waiting for their detections, and detections that came before their image.
+        self._images: OrderedDict[int, Any] = OrderedDict()
+        self._detections: OrderedDict[int, Any] = OrderedDict()
+        self.skipped: dict[str, int] = {}  # why inputs were not shown -> count
+
+    def _out(self, role: str, stamp: int, message: Any, rgb: np.ndarray | None = None
+             ) -> VizOutput:
+        topic, msgtype = VIZ_TOPICS[role]
+        return VizOutput(role, topic, msgtype, stamp, message, rgb)
+
+    def on_message(self, role: str, message: Any) -> list[VizOutput]:
+        """The visualisation `message` (of input role `role`) gives rise to."""
+        if role == "camera_info":
+            self.K = np.asarray(message.k, dtype=float).reshape(3, 3)
+            return []
+        if role == "image":
+            if not self.wait_for_detections:
+                return self._annotated(message, ())
+            detections = self._detections.pop(stamp_ns(message), None)
+            if detections is not None:  # they came first (a large image travels slower)
+                return self._annotated(message, detections.detections)
+            _keep(self._images, stamp_ns(message), message,
+                  lambda: self._skip("image without detections"))
+            return []
+        if role == "detections":
+            image = self._images.pop(stamp_ns(message), None)
+            if image is None:
+                _keep(self._detections, stamp_ns(message), message,
+                      lambda: self._skip("detections without their image"))
+                return []
+            return self._annotated(image, message.detections)
+        if role in ("lidar_objects", "ground_truth"):
+            boxes = boxes_from_objects(message)
+            frame = str(message.header.frame_id)
+            return [self._out(role, stamp_ns(message), box_markers(
+                self.typestore, boxes, stamp_ns(message), frame, role))]
+        if role == "scene":
+            self.scene = message
+            frame = str(message.header.frame_id) or "base_link"
+            return [self._out("objects", stamp_ns(message), box_markers(
+                self.typestore, boxes_from_scene(message), stamp_ns(message), frame,
+                "tracked"))]
+        if role == "decision":
+            self.decision = message
+            frame = str(message.header.frame_id) or "base_link"
+            return [self._out("decision", stamp_ns(message), text_markers(
+                self.typestore, decision_text(message), stamp_ns(message), frame, "decision"))]
+        raise ValueError(f"unknown input role '{role}' (known: {', '.join(INPUT_SUFFIXES)})")
+
+    def banner(self) -> list[str]:
+        """The lines written over the image: the newest decision and scene."""
+        lines = []
+        if self.decision is not None:
+            lines.append(decision_text(self.decision))
+        if self.scene is not None:
+            s = self.scene
+            lines.append(f"scene {s.perception_mode}: {len(s.objects)} tracked, ego "
+                         f"{float(s.ego.speed_mps):.1f} m/s")
+        return lines
+
+    def _annotated(self, image: Any, detections: Any) -> list[VizOutput]:
+        try:
+            rgb = image_to_rgb(image)
+        except ValueError as exc:
+            self._skip(str(exc))
+            return []
+        boxes = boxes_from_scene(self.scene) if self.scene is not None else []
+        canvas = annotate(rgb, detections, boxes, self.T_camera_from, self.K, self.banner())
+        stamp = stamp_ns(image)
+        message = image_message(self.typestore, canvas, stamp, str(image.header.frame_id))
+        return [self._out("image", stamp, message, canvas)]
+
+    def _skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
