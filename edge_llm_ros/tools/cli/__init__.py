@@ -16,6 +16,7 @@ from edge_llm_ros.tools.cli import (
     bench,
     dds,
     engines,
+    importers,
     params,
     perception,
     reasoner,
@@ -25,7 +26,7 @@ from edge_llm_ros.tools.cli import (
 )
 from edge_llm_ros.tools.cli.common import FORMATTER
 
-GROUPS = (run, perception, reasoner, bench, engines, dds, report, params, view)
+GROUPS = (run, perception, reasoner, bench, engines, dds, report, params, view, importers)
 
 
 def build_parser() -> argparse.ArgumentParser:
