@@ -30,6 +30,7 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     NodeKind("simulator", "edge_llm_ros.nodes.simulator:SimulatorNode", SOURCE),
     NodeKind("bag_replay", "edge_llm_ros.nodes.bag_replay:BagReplayNode", SOURCE),
     NodeKind("bag_recorder", "edge_llm_ros.nodes.bag_recorder:BagRecorderNode", RECORDER),
+    NodeKind("foxglove_viz", "edge_llm_ros.nodes.foxglove_viz:FoxgloveVizNode", RECORDER),
     NodeKind("camera_detector", "edge_llm_ros.nodes.camera_detector:CameraDetectorNode",
              ONBOARD),
     NodeKind("lidar_detector", "edge_llm_ros.nodes.lidar_detector:LidarDetectorNode", ONBOARD),

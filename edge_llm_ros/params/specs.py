@@ -509,6 +509,28 @@ OFFLOAD_MANAGER: tuple[ParamSpec, ...] = COMMON + (
               "none; outcomes are always published on remote/outcome)."),
 )
 
+def _same_as(specs: tuple[ParamSpec, ...], name: str) -> ParamSpec:
+    """Another node's declaration of a parameter both read (the same spec, not a copy)."""
+    return next(spec for spec in specs if spec.name == name)
+
+
+FOXGLOVE_VIZ: tuple[ParamSpec, ...] = COMMON + (
+    ParamSpec("host", "127.0.0.1", "Address the Foxglove WebSocket server listens on "
+              "(0.0.0.0: every interface, for a viewer on another machine)."),
+    ParamSpec("port", 8765, "Port of the Foxglove WebSocket server; 0 takes a free one "
+              "(logged).", min_value=0, max_value=65535),
+    ParamSpec("wait_for_detections", True, "Annotate each camera image when its 2D "
+              "detections arrive (a camera detector runs); false annotates images as they "
+              "arrive."),
+    ParamSpec("forward_inputs", True, "Also send the inputs themselves (camera image, scene, "
+              "decision, ...) and lidar/points, so the viewer shows the raw data beside the "
+              "visualisation."),
+    _same_as(SCENE_FUSION, "camera_from_lidar"),
+    _same_as(SCENE_FUSION, "base_from_lidar"),
+    _same_as(SIMULATOR, "frames.lidar"),
+    _same_as(SIMULATOR, "frames.base_link"),
+)
+
 NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "simulator": SIMULATOR,
     "bag_replay": BAG_REPLAY,
@@ -520,6 +542,7 @@ NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "scene_player": SCENE_PLAYER,
     "remote_planner": REMOTE_PLANNER,
     "offload_manager": OFFLOAD_MANAGER,
+    "foxglove_viz": FOXGLOVE_VIZ,
 }
 
 

@@ -1,0 +1,129 @@
+"""foxglove_viz node: a live Foxglove view of a running pipeline.
+
+Subscribes to the pipeline's topics (serialized, no conversion), turns them into the
+visualisation `edge-llm-ros view` writes into bags (edge_llm_ros.viz: MarkerArray boxes
+and text, the annotated image) and logs it, with the inputs themselves, to a foxglove-sdk
+WebSocket server: open Foxglove, connect to ws://HOST:PORT. Channels carry ROS 2 CDR with
+their ros2msg definitions, so Foxglove decodes them as it decodes a bag.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import foxglove
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from edge_llm_ros.bag import build_typestore, deserialize, message_definition, serialize
+from edge_llm_ros.fusion.config import as_transform
+from edge_llm_ros.nodes.base import EdgeNode
+from edge_llm_ros.nodes.msgtypes import import_message_type
+from edge_llm_ros.params import ConfigError
+from edge_llm_ros.viz.visualizer import INPUT_SUFFIXES, Visualizer, camera_transforms
+
+#: Best effort, a few deep: matches reliable and best-effort publishers alike, and a
+#: viewer never holds the pipeline back.
+VIEW_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+#: Forwarded as they are (no visualisation of their own): the lidar sweep.
+FORWARD_ONLY = {"lidar/points": "sensor_msgs/msg/PointCloud2"}
+
+
+class FoxgloveVizNode(EdgeNode):
+    def __init__(self, node_name: str | None = None, **kwargs: object) -> None:
+        super().__init__("foxglove_viz", node_name, **kwargs)
+        p = self.params
+        try:
+            transforms = camera_transforms(
+                as_transform(p["camera_from_lidar"], "camera_from_lidar"),
+                as_transform(p["base_from_lidar"], "base_from_lidar"),
+                str(p["frames.lidar"]), str(p["frames.base_link"]))
+        except ValueError as exc:
+            raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
+        self.typestore = build_typestore()
+        self.visualizer = Visualizer(self.typestore, transforms,
+                                     wait_for_detections=bool(p["wait_for_detections"]))
+        self.forward = bool(p["forward_inputs"])
+        self._lock = threading.Lock()
+        self._closed = False
+        self._context = foxglove.Context()
+        try:
+            self.server = foxglove.start_server(name=f"edge_llm_ros {self.get_name()}",
+                                                host=str(p["host"]), port=int(p["port"]),
+                                                context=self._context)
+        except Exception as exc:  # the port taken, an address not of this machine
+            raise ConfigError(f"node '{self.get_name()}': cannot start the Foxglove server on "
+                              f"{p['host']}:{p['port']}: {exc}") from exc
+        self._channels: dict[str, foxglove.Channel] = {}
+        self.sent: dict[str, int] = {}  # topic -> messages logged
+        topics = {role: suffix for role, (suffix, _) in INPUT_SUFFIXES.items()}
+        for role, (suffix, msgtype) in INPUT_SUFFIXES.items():
+            self._subscribe(suffix, msgtype, role)
+        if self.forward:
+            for suffix, msgtype in FORWARD_ONLY.items():
+                self._subscribe(suffix, msgtype, None)
+        self.get_logger().info(
+            f"Foxglove WebSocket server on ws://{p['host']}:{self.server.port} "
+            f"(showing {', '.join(self.resolve_topic_name(t) for t in topics.values())})")
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+    def _subscribe(self, suffix: str, msgtype: str, role: str | None) -> None:
+        topic = self.resolve_topic_name(suffix)
+        self.create_subscription(import_message_type(msgtype), suffix,
+                                 lambda raw: self._on_message(topic, msgtype, role, raw),
+                                 VIEW_QOS, raw=True)
+
+    def _channel(self, topic: str, msgtype: str) -> foxglove.Channel:
+        channel = self._channels.get(topic)
+        if channel is None:
+            definition, _ = message_definition(self.typestore, msgtype)
+            channel = foxglove.Channel(
+                topic, message_encoding="cdr", context=self._context,
+                schema=foxglove.Schema(name=msgtype, encoding="ros2msg",
+                                       data=definition.encode()))
+            self._channels[topic] = channel
+        return channel
+
+    def _log(self, topic: str, msgtype: str, data: bytes, log_time_ns: int) -> None:
+        self._channel(topic, msgtype).log(data, log_time=log_time_ns)
+        self.sent[topic] = self.sent.get(topic, 0) + 1
+
+    def _on_message(self, topic: str, msgtype: str, role: str | None, raw: bytes) -> None:
+        started = time.perf_counter()
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            if self._closed:
+                return
+            if self.forward:
+                self._log(topic, msgtype, bytes(raw), now_ns)
+            if role is None:
+                return
+            try:
+                outputs = self.visualizer.on_message(
+                    role, deserialize(self.typestore, bytes(raw), msgtype))
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the view
+                self.report_error("bad_input", f"{topic}: {exc}")
+                return
+            for out in outputs:
+                self._log(out.topic, out.msgtype,
+                          serialize(self.typestore, out.message, out.msgtype), now_ns)
+        self.health.record_timing((time.perf_counter() - started) * 1e3, None)
+
+    def diagnostic_values(self) -> dict[str, Any]:
+        return {"port": str(self.server.port),
+                "sent": ", ".join(f"{t} {n}" for t, n in sorted(self.sent.items()))}
+
+    def close(self) -> None:
+        """Stop the server (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.server.stop()
+        total = sum(self.sent.values())
+        self.get_logger().info(f"Foxglove server stopped: {total} messages sent")
+
