@@ -54,6 +54,17 @@ def compute_plan_files(plan: str) -> list[Path]:
     return [path]
 
 
+def add_foxglove(args: argparse.Namespace, kinds: list[str], overrides: Overrides,
+                 detections: bool) -> None:
+    """With --foxglove: the foxglove_viz node in this process, on the port given; it
+    annotates images when their 2D detections arrive only if a camera detector runs."""
+    if args.foxglove is None:
+        return
+    kinds.append("foxglove_viz")
+    overrides.setdefault("foxglove_viz", {}).update(port=args.foxglove,
+                                                    wait_for_detections=detections)
+
+
 def cmd_sim(args: argparse.Namespace) -> int:
     if args.list:
         from edge_llm_ros.sim import list_scenarios, load_scenario
@@ -67,6 +78,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     if args.record:
         kinds.append("bag_recorder")
         files.append(config_file("bag.yaml"))
+    add_foxglove(args, kinds, overrides, detections=args.pipeline)
     plan = compute_plan_files(args.compute_plan) if args.pipeline else []
     files += plan
     if not args.pipeline:
@@ -133,20 +145,21 @@ SENSOR_TOPICS = ("/camera/image_raw", "/camera/camera_info", "/lidar/points", "/
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    overrides = replay_overrides(args)
-    files = [config_file("bag.yaml")]
-    if not args.pipeline:
-        return run_in_process(["bag_replay"], args, files, overrides,
-                              until_finished=["bag_replay"])
     from edge_llm_ros.bag import open_bag
 
+    overrides = replay_overrides(args)
+    files = [config_file("bag.yaml")]
+    present = set(open_bag(args.bag).topic_names)
+    kinds = ["bag_replay"]
+    add_foxglove(args, kinds, overrides,
+                 detections=args.pipeline or "/perception/detections_2d" in present)
+    if not args.pipeline:
+        return run_in_process(kinds, args, files, overrides, until_finished=["bag_replay"])
     # The recorded sensor data, stamped as live data on the wall clock, into the
     # on-board nodes alone (no renderer); their outputs recorded for the report.
-    present = set(open_bag(args.bag).topic_names)
     rep = overrides["bag_replay"]
     rep.setdefault("topics", [t for t in SENSOR_TOPICS if t in present])
     rep.update(restamp=True, publish_clock=False, wait_for_subscribers_s=30.0)
-    kinds = ["bag_replay"]
     if args.record:
         kinds.append("bag_recorder")
         overrides.setdefault("bag_recorder", {}).update(
@@ -195,6 +208,14 @@ def add_pipeline_args(p: argparse.ArgumentParser, what: str) -> None:
                    "outcome (plans arriving) with the link status")
 
 
+def add_foxglove_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--foxglove", type=int, nargs="?", const=8765, default=None, metavar="PORT",
+                   help="live view: serve the visualisation (3D boxes, annotated image, the "
+                   "decision; what `view` writes into bags) and the inputs on a Foxglove "
+                   "WebSocket server at ws://127.0.0.1:PORT (default 8765; the foxglove_viz "
+                   "node, -p foxglove_viz.host=0.0.0.0 for another machine)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = add_verb(sub, "run", help="start a set of nodes in one process",
                  description="Start nodes in one process with the parameter files the launch "
@@ -236,6 +257,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="also record all topics to DIR (MCAP)")
     add_pipeline_args(p, "also run the on-board pipeline on the simulator's sensors")
+    add_foxglove_arg(p)
     add_node_args(p)
     p.set_defaults(func=cmd_sim)
 
@@ -259,6 +281,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--record", type=Path, metavar="DIR",
                    help="with --pipeline: record the pipeline's outputs to DIR and print the "
                    "run report")
+    add_foxglove_arg(p)
     add_node_args(p)
     p.set_defaults(func=cmd_replay)
 

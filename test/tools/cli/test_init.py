@@ -9,7 +9,7 @@ from edge_llm_ros.tools.cli import GROUPS, build_parser
 
 VERBS = {"run", "sim", "replay", "record", "info", "perceive", "train-detector", "decide",
          "eval", "train-reasoner", "train-decision-model", "build-reasoner", "bench",
-         "build-engine", "dds-profile", "report", "params-files"}
+         "build-engine", "dds-profile", "report", "params-files", "view"}
 TARGETS = {"bench": {"perception", "reasoner", "offload", "system"},
            "build-engine": {"camera", "reasoner"},
            "dds-profile": {"initial-peers", "discovery-server-server",
