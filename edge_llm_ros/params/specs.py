@@ -83,6 +83,11 @@ def _budget(budget_ms: float) -> ParamSpec:
 
 
 # The names (and generic defaults) of the parameters every node has.
+def _same_as(specs: tuple[ParamSpec, ...], name: str) -> ParamSpec:
+    """Another node's declaration of a parameter both read (the same spec, not a copy)."""
+    return next(spec for spec in specs if spec.name == name)
+
+
 COMMON: tuple[ParamSpec, ...] = _common()
 
 # Parameters of the managed (lifecycle) nodes: those that load a model or open a device.
@@ -508,11 +513,6 @@ OFFLOAD_MANAGER: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec("outcome_log", "", "JSON-lines file receiving every request's outcome (empty: "
               "none; outcomes are always published on remote/outcome)."),
 )
-
-def _same_as(specs: tuple[ParamSpec, ...], name: str) -> ParamSpec:
-    """Another node's declaration of a parameter both read (the same spec, not a copy)."""
-    return next(spec for spec in specs if spec.name == name)
-
 
 FOXGLOVE_VIZ: tuple[ParamSpec, ...] = COMMON + (
     ParamSpec("host", "127.0.0.1", "Address the Foxglove WebSocket server listens on "
