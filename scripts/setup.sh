@@ -116,17 +116,26 @@ fi
 #    --symlink-install keeps installed Python files linked to the sources.
 # With --symlink-install, edits to installed files are live: only the set of
 # files, the messages and the build files call for a rebuild.
-src_hash=$( (find edge_llm_ros config launch worlds models scripts -type f \
-              ! -name '*.pyc' ! -path '*/__pycache__/*' | sort;
+# tf2_msgs (the type of /tf_static) is not among the wheels: where no ROS installation
+# provides it (this workspace's install/ does not count), build the one-message
+# stand-in in third_party/tf2_msgs beside the package.
+mkdir -p .colcon/src log
+ln -sfn ../.. .colcon/src/edge_llm_ros
+ros_pythonpath=$(tr ':' '\n' <<<"${PYTHONPATH:-}" | { grep -v "^$repo_root/install/" || true; } | paste -sd: -)
+if PYTHONPATH="$ros_pythonpath" "$venv/bin/python" -c 'import tf2_msgs.msg' 2>/dev/null; then
+  rm -f .colcon/src/tf2_msgs
+else
+  ln -sfn ../../third_party/tf2_msgs .colcon/src/tf2_msgs
+fi
+src_hash=$( (find edge_llm_ros config launch worlds models scripts third_party -type f \
+              ! -name '*.pyc' ! -path '*/__pycache__/*' | sort; ls .colcon/src;
              sha256sum msg/*.msg CMakeLists.txt package.xml) | sha256sum | cut -d' ' -f1)
 if needs colcon "$src_hash" || [[ ! -f install/setup.bash ]]; then
-  log "colcon build (messages and package)"
+  log "colcon build (messages and package$([[ -e .colcon/src/tf2_msgs ]] && echo ', tf2_msgs stand-in'))"
   export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
   # CMake refuses exported include paths inside the source directory, and the
   # venv (numpy's headers) lives inside the repository; so colcon builds the
   # package through a workspace link whose path does not contain .venv.
-  mkdir -p .colcon/src log
-  ln -sfn ../.. .colcon/src/edge_llm_ros
   if ! colcon build --base-paths .colcon/src --symlink-install \
       --event-handlers console_cohesion- summary- \
       --cmake-args -DPython3_EXECUTABLE="$venv/bin/python" -DBUILD_TESTING=OFF \
