@@ -1,0 +1,1 @@
+"""Importers: public data sets to rosbag2 bags the pipeline replays (`edge-llm-ros import`)."""
