@@ -21,7 +21,12 @@ from edge_llm_ros.fusion.config import as_transform
 from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.msgtypes import import_message_type
 from edge_llm_ros.params import ConfigError
-from edge_llm_ros.viz.visualizer import INPUT_SUFFIXES, Visualizer, camera_transforms
+from edge_llm_ros.viz.visualizer import (
+    INPUT_SUFFIXES,
+    VIZ_TOPICS,
+    Visualizer,
+    camera_transforms,
+)
 
 #: Best effort, a few deep: matches reliable and best-effort publishers alike, and a
 #: viewer never holds the pipeline back.
@@ -48,6 +53,23 @@ class FoxgloveVizNode(EdgeNode):
         self._lock = threading.Lock()
         self._closed = False
         self._context = foxglove.Context()
+        # Every channel exists before the server starts, so a viewer that connects at any
+        # time is told of all of them at once (and sees a topic before its first message).
+        self._channels: dict[str, foxglove.Channel] = {}
+        self.sent: dict[str, int] = {}  # topic -> messages logged
+        for topic, msgtype in VIZ_TOPICS.values():
+            self._add_channel(topic, msgtype)
+        inputs = [(suffix, msgtype, role) for role, (suffix, msgtype) in INPUT_SUFFIXES.items()]
+        if self.forward:
+            inputs += [(suffix, msgtype, None) for suffix, msgtype in FORWARD_ONLY.items()]
+        for suffix, msgtype, role in inputs:
+            topic = self.resolve_topic_name(suffix)
+            if self.forward:
+                self._add_channel(topic, msgtype)
+            self.create_subscription(
+                import_message_type(msgtype), suffix,
+                lambda raw, t=topic, m=msgtype, r=role: self._on_message(t, m, r, raw),
+                VIEW_QOS, raw=True)
         try:
             self.server = foxglove.start_server(name=f"edge_llm_ros {self.get_name()}",
                                                 host=str(p["host"]), port=int(p["port"]),
@@ -55,41 +77,24 @@ class FoxgloveVizNode(EdgeNode):
         except Exception as exc:  # the port taken, an address not of this machine
             raise ConfigError(f"node '{self.get_name()}': cannot start the Foxglove server on "
                               f"{p['host']}:{p['port']}: {exc}") from exc
-        self._channels: dict[str, foxglove.Channel] = {}
-        self.sent: dict[str, int] = {}  # topic -> messages logged
-        topics = {role: suffix for role, (suffix, _) in INPUT_SUFFIXES.items()}
-        for role, (suffix, msgtype) in INPUT_SUFFIXES.items():
-            self._subscribe(suffix, msgtype, role)
-        if self.forward:
-            for suffix, msgtype in FORWARD_ONLY.items():
-                self._subscribe(suffix, msgtype, None)
+        shown = ", ".join(self.resolve_topic_name(suffix) for suffix, _, r in inputs if r)
         self.get_logger().info(
-            f"Foxglove WebSocket server on ws://{p['host']}:{self.server.port} "
-            f"(showing {', '.join(self.resolve_topic_name(t) for t in topics.values())})")
+            f"Foxglove WebSocket server on ws://{p['host']}:{self.server.port} (showing "
+            f"{shown})")
 
     @property
     def port(self) -> int:
         return int(self.server.port)
 
-    def _subscribe(self, suffix: str, msgtype: str, role: str | None) -> None:
-        topic = self.resolve_topic_name(suffix)
-        self.create_subscription(import_message_type(msgtype), suffix,
-                                 lambda raw: self._on_message(topic, msgtype, role, raw),
-                                 VIEW_QOS, raw=True)
+    def _add_channel(self, topic: str, msgtype: str) -> None:
+        """A channel of ROS 2 CDR messages with the type's full ros2msg definition."""
+        definition, _ = message_definition(self.typestore, msgtype)
+        self._channels[topic] = foxglove.Channel(
+            topic, message_encoding="cdr", context=self._context,
+            schema=foxglove.Schema(name=msgtype, encoding="ros2msg", data=definition.encode()))
 
-    def _channel(self, topic: str, msgtype: str) -> foxglove.Channel:
-        channel = self._channels.get(topic)
-        if channel is None:
-            definition, _ = message_definition(self.typestore, msgtype)
-            channel = foxglove.Channel(
-                topic, message_encoding="cdr", context=self._context,
-                schema=foxglove.Schema(name=msgtype, encoding="ros2msg",
-                                       data=definition.encode()))
-            self._channels[topic] = channel
-        return channel
-
-    def _log(self, topic: str, msgtype: str, data: bytes, log_time_ns: int) -> None:
-        self._channel(topic, msgtype).log(data, log_time=log_time_ns)
+    def _log(self, topic: str, data: bytes, log_time_ns: int) -> None:
+        self._channels[topic].log(data, log_time=log_time_ns)
         self.sent[topic] = self.sent.get(topic, 0) + 1
 
     def _on_message(self, topic: str, msgtype: str, role: str | None, raw: bytes) -> None:
@@ -99,7 +104,7 @@ class FoxgloveVizNode(EdgeNode):
             if self._closed:
                 return
             if self.forward:
-                self._log(topic, msgtype, bytes(raw), now_ns)
+                self._log(topic, bytes(raw), now_ns)
             if role is None:
                 return
             try:
@@ -109,8 +114,7 @@ class FoxgloveVizNode(EdgeNode):
                 self.report_error("bad_input", f"{topic}: {exc}")
                 return
             for out in outputs:
-                self._log(out.topic, out.msgtype,
-                          serialize(self.typestore, out.message, out.msgtype), now_ns)
+                self._log(out.topic, serialize(self.typestore, out.message, out.msgtype), now_ns)
         self.health.record_timing((time.perf_counter() - started) * 1e3, None)
 
     def diagnostic_values(self) -> dict[str, Any]:

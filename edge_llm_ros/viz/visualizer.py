@@ -3,8 +3,9 @@
 One state machine for both uses: `edge-llm-ros view` feeds it a recorded bag, the
 foxglove_viz node feeds it live subscriptions. An image is annotated once, when the
 2D detections of that very image arrive (so boxes and pixels belong together), with the
-newest fused scene and decision at that moment; without a camera detector
-(`wait_for_detections` False) it is annotated as it arrives.
+newest fused scene and decision at that moment (the simulator's ground truth while no
+scene has come); without a camera detector (`wait_for_detections` False) it is annotated
+as it arrives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from rosbags.typesys.store import Typestore
 
-from edge_llm_ros.viz.boxes import boxes_from_objects, boxes_from_scene, decision_text
+from edge_llm_ros.viz.boxes import VizBox, boxes_from_objects, boxes_from_scene, decision_text
 from edge_llm_ros.viz.overlay import annotate, image_to_rgb
 from edge_llm_ros.viz.ros_messages import (
     IMAGE,
@@ -110,6 +111,7 @@ class Visualizer:
         self.K: np.ndarray | None = None
         self.scene: Any | None = None
         self.decision: Any | None = None
+        self.ground_truth: list[VizBox] | None = None  # drawn only while no scene came
         # Images waiting for their detections, and detections that came before their image.
         self._images: OrderedDict[int, Any] = OrderedDict()
         self._detections: OrderedDict[int, Any] = OrderedDict()
@@ -143,6 +145,8 @@ class Visualizer:
             return self._annotated(image, message.detections)
         if role in ("lidar_objects", "ground_truth"):
             boxes = boxes_from_objects(message)
+            if role == "ground_truth":
+                self.ground_truth = boxes
             frame = str(message.header.frame_id)
             return [self._out(role, stamp_ns(message), box_markers(
                 self.typestore, boxes, stamp_ns(message), frame, role))]
@@ -168,6 +172,8 @@ class Visualizer:
             s = self.scene
             lines.append(f"scene {s.perception_mode}: {len(s.objects)} tracked, ego "
                          f"{float(s.ego.speed_mps):.1f} m/s")
+        elif self.ground_truth is not None:
+            lines.append(f"ground truth: {len(self.ground_truth)} objects (no scene yet)")
         return lines
 
     def _annotated(self, image: Any, detections: Any) -> list[VizOutput]:
@@ -176,7 +182,9 @@ class Visualizer:
         except ValueError as exc:
             self._skip(str(exc))
             return []
-        boxes = boxes_from_scene(self.scene) if self.scene is not None else []
+        # without fusion (a bare simulator) the boxes it knows are there
+        boxes = (boxes_from_scene(self.scene) if self.scene is not None
+                 else self.ground_truth or [])
         canvas = annotate(rgb, detections, boxes, self.T_camera_from, self.K, self.banner())
         stamp = stamp_ns(image)
         message = image_message(self.typestore, canvas, stamp, str(image.header.frame_id))
