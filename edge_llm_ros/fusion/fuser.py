@@ -30,7 +30,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -112,10 +112,7 @@ class SceneFuser:
 
     def __init__(self, config: FusionConfig | None = None) -> None:
         self.config = config or FusionConfig()
-        cfg = self.config
-        self._T_base_from_camera = cfg.T_base_from_lidar @ np.linalg.inv(cfg.T_camera_from_lidar)
-        self._lidar_yaw_in_base = math.atan2(cfg.T_base_from_lidar[1, 0],
-                                             cfg.T_base_from_lidar[0, 0])
+        self._derive_mounting()
         self.camera_model: CameraModel | None = None
         self.speed_limit_mps = 0.0
         self.lane_index = -1
@@ -156,6 +153,20 @@ class SceneFuser:
         out["tracks_alive"] = len(self.tracker)
         out["tracks_confirmed"] = int(np.count_nonzero(self.tracker.confirmed))
         return out
+
+    def _derive_mounting(self) -> None:
+        cfg = self.config
+        self._T_base_from_camera = cfg.T_base_from_lidar @ np.linalg.inv(cfg.T_camera_from_lidar)
+        self._lidar_yaw_in_base = math.atan2(cfg.T_base_from_lidar[1, 0],
+                                             cfg.T_base_from_lidar[0, 0])
+
+    def set_extrinsics(self, T_camera_from_lidar: np.ndarray,
+                       T_base_from_lidar: np.ndarray) -> None:
+        """Replace the sensor mounting (e.g. once /tf_static has it); tracks are kept, and
+        frames from now on are projected and placed with the new transforms."""
+        self.config = replace(self.config, T_camera_from_lidar=T_camera_from_lidar,
+                              T_base_from_lidar=T_base_from_lidar)
+        self._derive_mounting()
 
     def set_camera_model(self, K: np.ndarray, width_px: int, height_px: int) -> None:
         """Intrinsics from CameraInfo (rectified / undistorted pinhole K)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from rclpy.qos import DurabilityPolicy, QoSProfile
 from rosgraph_msgs.msg import Clock
 
 from edge_llm_ros.bag import (
@@ -17,6 +18,7 @@ from edge_llm_ros.bag import (
     open_bag,
     plan_replay,
 )
+from edge_llm_ros.bag import QosProfile as RecordedQos
 from edge_llm_ros.bag.replay import restamp_header, starts_with_header
 from edge_llm_ros.nodes.base import REPLAY_QOS, SourceNode
 from edge_llm_ros.nodes.convert import ns_to_time
@@ -25,6 +27,14 @@ from edge_llm_ros.params import ConfigError
 
 # While waiting for the next message, /clock still advances at this period.
 _CLOCK_PERIOD_S = 0.05
+
+
+def replay_qos(offered: tuple[RecordedQos, ...]) -> QoSProfile:
+    """REPLAY_QOS, transient-local where the recorded publisher was (/tf_static: a
+    subscriber that asks for transient local matches no volatile publisher)."""
+    if any(p.durability == "transient_local" for p in offered):
+        return QoSProfile(depth=REPLAY_QOS.depth, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    return REPLAY_QOS
 
 
 class BagReplayNode(SourceNode):
@@ -59,7 +69,8 @@ class BagReplayNode(SourceNode):
         self.topics = wanted
         self.publishers_by_topic = {
             topic: self.create_source_publisher(
-                import_message_type(bag_topics[topic].msgtype), topic, REPLAY_QOS
+                import_message_type(bag_topics[topic].msgtype), topic,
+                replay_qos(bag_topics[topic].offered_qos)
             )
             for topic in self.topics
         }

@@ -1,7 +1,9 @@
 """scene_fusion node: 2D detections + lidar objects + odometry -> SceneSummary,
 stamped with the newest sensor time it used, published as soon as a new sweep
 can be fused (publish_on sensor, see fusion/trigger.py) or at a fixed rate;
-degrades to camera_only / lidar_only / none when a stream stops, and says so."""
+degrades to camera_only / lidar_only / none when a stream stops, and says so.
+With extrinsics_source tf, camera <- lidar comes from /tf_static (fusion/extrinsics.py);
+until the tree joins the inputs' frames the camera is left out (lidar_only)."""
 
 from __future__ import annotations
 
@@ -9,15 +11,35 @@ import time
 
 import numpy as np
 from nav_msgs.msg import Odometry
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo
 
 from edge_llm_ros import msg
 from edge_llm_ros.diagnostics import Level
 from edge_llm_ros.fusion import FusionConfig, SceneFuser
+from edge_llm_ros.fusion.config import as_transform
+from edge_llm_ros.fusion.extrinsics import Extrinsics, TfExtrinsics
+from edge_llm_ros.fusion.tf_tree import TfError, matrix_from_transform
 from edge_llm_ros.fusion.trigger import SummaryTrigger, TriggerConfig
 from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.convert import detection_arrays, object_arrays, stamp_to_ns, summary_to_msg
 from edge_llm_ros.params import ConfigError
+
+# What tf2's static listener asks for: a late joiner still gets every broadcaster's tree.
+TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def tf_message_type(node_name: str) -> type:
+    """tf2_msgs/TFMessage, imported only when asked for: the PyPI wheels lack tf2_msgs."""
+    try:
+        from tf2_msgs.msg import TFMessage
+    except ImportError as exc:
+        raise ConfigError(
+            f"node '{node_name}': parameter 'extrinsics_source': tf needs tf2_msgs ({exc}); a "
+            "ROS installation has it, scripts/setup.sh builds a stand-in into install/ "
+            "(source install/setup.bash)") from exc
+    return TFMessage
 
 
 def fusion_config(params: dict, node_name: str) -> FusionConfig:
@@ -41,6 +63,17 @@ class SceneFusionNode(EdgeNode):
         self.create_sensor_subscription(msg.Object3DArray, "perception/objects_3d", self.on_objects)
         self.create_sensor_subscription(CameraInfo, "camera/camera_info", self.on_camera_info)
         self.create_sensor_subscription(Odometry, "odom", self.on_odometry)
+        self._tf: TfExtrinsics | None = None
+        self._extrinsics: Extrinsics | None = None
+        if p["extrinsics_source"] == "tf":
+            self._tf = TfExtrinsics(str(p["base_frame"]),
+                                    as_transform(p["base_from_lidar"], "base_from_lidar"))
+            self.create_subscription(tf_message_type(self.get_name()), "/tf_static",
+                                     self.on_tf_static, TF_STATIC_QOS)
+            self.health.set_condition("extrinsics", Level.WARN,
+                                      f"camera not fused: {self._tf.waiting_for()}")
+            self.get_logger().info("extrinsics from /tf_static: lidar-only fusion until the "
+                                   "camera <- lidar chain is known")
         self._reported_rejections: dict[str, int] = {}
         self._trigger: SummaryTrigger | None = None
         if p["publish_on"] == "sensor":
@@ -67,11 +100,48 @@ class SceneFusionNode(EdgeNode):
             return
         self._camera_info_key = key
 
+    def on_tf_static(self, message: object) -> None:
+        assert self._tf is not None
+        for t in message.transforms:  # type: ignore[attr-defined]
+            v, q = t.transform.translation, t.transform.rotation
+            try:
+                self._tf.tree.set(t.header.frame_id, t.child_frame_id,
+                                  matrix_from_transform((v.x, v.y, v.z), (q.x, q.y, q.z, q.w)))
+            except TfError as exc:
+                self.report_error("bad_tf_static",
+                                  f"{t.header.frame_id} -> {t.child_frame_id}: {exc}")
+        self._apply_extrinsics()
+
+    def _apply_extrinsics(self) -> bool:
+        """Hand fusion the transforms for the current frames; True once they are known."""
+        assert self._tf is not None
+        found = self._tf.resolve()
+        if found is None:
+            self.health.set_condition("extrinsics", Level.WARN,
+                                      f"camera not fused: {self._tf.waiting_for()}")
+            return False
+        if not found.same_as(self._extrinsics):
+            self.fuser.set_extrinsics(found.T_camera_from_lidar, found.T_base_from_lidar)
+            base = (f"{self._tf.base_frame} <- {self._tf.lidar_frame} too" if found.base_from_tf
+                    else f"no {self._tf.base_frame} <- {self._tf.lidar_frame} there, "
+                    "base_from_lidar parameter used")
+            self.get_logger().info(f"extrinsics from /tf_static: {self._tf.camera_frame} <- "
+                                   f"{self._tf.lidar_frame} ({base}); fusing the camera")
+            self._extrinsics = found
+            self.health.clear_condition("extrinsics")
+        return True
+
     def on_odometry(self, message: Odometry) -> None:
         self.fuser.add_odometry(stamp_to_ns(message.header.stamp), message.twist.twist.linear.x,
                                 message.twist.twist.angular.z)
 
     def on_detections(self, message: msg.Detection2DArray) -> None:
+        if self._tf is not None:
+            if message.header.frame_id != self._tf.camera_frame:
+                self._tf.set_frames(camera=message.header.frame_id)
+            if not self._apply_extrinsics():
+                self.health.add_count("camera_frames_without_extrinsics")
+                return
         boxes, class_names, scores = detection_arrays(message)
         self.fuser.add_camera_arrays(
             stamp_to_ns(message.header.stamp), boxes, class_names, scores,
@@ -82,6 +152,9 @@ class SceneFusionNode(EdgeNode):
             self._publish_if_due()
 
     def on_objects(self, message: msg.Object3DArray) -> None:
+        if self._tf is not None and message.header.frame_id != self._tf.lidar_frame:
+            self._tf.set_frames(lidar=message.header.frame_id)
+            self._apply_extrinsics()
         centers, sizes, yaws, class_names, scores = object_arrays(message)
         self.fuser.add_lidar_arrays(
             stamp_to_ns(message.header.stamp), centers, sizes, yaws, class_names, scores,

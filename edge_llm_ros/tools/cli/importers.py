@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--frames 50\n"
         "  edge-llm-ros import kitti my_drive --layout raw --rate-hz 10 -o out/my_drive --json\n"
         "  edge-llm-ros info out/drive5\n"
-        "  edge-llm-ros replay out/drive5 --pipeline -p scene_fusion.extrinsics_source=tf")
+        "  edge-llm-ros replay out/drive5 --pipeline "
+        "--pipeline-param scene_fusion.extrinsics_source=tf")
     k.set_defaults(verb_parser=k)
     k.add_argument("src", type=Path, metavar="SRC",
                    help="KITTI folder: object layout root, or a raw drive (or its date folder)")

@@ -140,8 +140,10 @@ def replay_overrides(args: argparse.Namespace) -> Overrides:
     return overrides
 
 
-#: What a vehicle's drivers publish: the topics a bag replays into the on-board nodes.
-SENSOR_TOPICS = ("/camera/image_raw", "/camera/camera_info", "/lidar/points", "/odom")
+#: What a vehicle's drivers publish: the topics a bag replays into the on-board nodes
+#: (/tf_static: the sensor mounting, for scene_fusion's extrinsics_source tf).
+SENSOR_TOPICS = ("/camera/image_raw", "/camera/camera_info", "/lidar/points", "/odom",
+                 "/tf_static")
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
