@@ -125,8 +125,9 @@ class SceneFusionNode(EdgeNode):
             base = (f"{self._tf.base_frame} <- {self._tf.lidar_frame} too" if found.base_from_tf
                     else f"no {self._tf.base_frame} <- {self._tf.lidar_frame} there, "
                     "base_from_lidar parameter used")
+            what = "fusing the camera" if self._extrinsics is None else "changed"
             self.get_logger().info(f"extrinsics from /tf_static: {self._tf.camera_frame} <- "
-                                   f"{self._tf.lidar_frame} ({base}); fusing the camera")
+                                   f"{self._tf.lidar_frame} ({base}); {what}")
             self._extrinsics = found
             self.health.clear_condition("extrinsics")
         return True
