@@ -9,9 +9,10 @@ from edge_llm_ros.tools.cli import GROUPS, build_parser
 
 VERBS = {"run", "sim", "replay", "record", "info", "perceive", "train-detector", "decide",
          "eval", "train-reasoner", "train-decision-model", "build-reasoner", "bench",
-         "build-engine", "dds-profile", "report", "params-files", "view"}
+         "build-engine", "dds-profile", "report", "params-files", "view", "import"}
 TARGETS = {"bench": {"perception", "reasoner", "offload", "system"},
            "build-engine": {"camera", "reasoner"},
+           "import": {"kitti"},
            "dds-profile": {"initial-peers", "discovery-server-server",
                            "discovery-server-client", "secure", "check-security"}}
 
