@@ -21,11 +21,13 @@ from edge_llm_ros.fusion.config import as_transform
 from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.msgtypes import import_message_type
 from edge_llm_ros.params import ConfigError
+from edge_llm_ros.viz.ros_messages import TF_MESSAGE
 from edge_llm_ros.viz.visualizer import (
     INPUT_SUFFIXES,
+    TF_STATIC,
     VIZ_TOPICS,
+    SensorRig,
     Visualizer,
-    camera_transforms,
 )
 
 #: Best effort, a few deep: matches reliable and best-effort publishers alike, and a
@@ -40,25 +42,28 @@ class FoxgloveVizNode(EdgeNode):
         super().__init__("foxglove_viz", node_name, **kwargs)
         p = self.params
         try:
-            transforms = camera_transforms(
-                as_transform(p["camera_from_lidar"], "camera_from_lidar"),
-                as_transform(p["base_from_lidar"], "base_from_lidar"),
-                str(p["frames.lidar"]), str(p["frames.base_link"]))
+            self.rig = SensorRig(as_transform(p["camera_from_lidar"], "camera_from_lidar"),
+                                 as_transform(p["base_from_lidar"], "base_from_lidar"),
+                                 str(p["frames.lidar"]), str(p["frames.base_link"]),
+                                 str(p["frames.camera"]))
         except ValueError as exc:
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
         self.typestore = build_typestore()
-        self.visualizer = Visualizer(self.typestore, transforms,
+        self.visualizer = Visualizer(self.typestore, self.rig.camera_from(),
                                      wait_for_detections=bool(p["wait_for_detections"]))
         self.forward = bool(p["forward_inputs"])
         self._lock = threading.Lock()
         self._closed = False
-        self._context = foxglove.Context()
+        self._foxglove_context = foxglove.Context()
         # Every channel exists before the server starts, so a viewer that connects at any
         # time is told of all of them at once (and sees a topic before its first message).
         self._channels: dict[str, foxglove.Channel] = {}
         self.sent: dict[str, int] = {}  # topic -> messages logged
         for topic, msgtype in VIZ_TOPICS.values():
             self._add_channel(topic, msgtype)
+        if float(p["tf_period_s"]) > 0:
+            self._add_channel(TF_STATIC, TF_MESSAGE)
+            self.create_timer(float(p["tf_period_s"]), self._send_tf)
         inputs = [(suffix, msgtype, role) for role, (suffix, msgtype) in INPUT_SUFFIXES.items()]
         if self.forward:
             inputs += [(suffix, msgtype, None) for suffix, msgtype in FORWARD_ONLY.items()]
@@ -73,7 +78,7 @@ class FoxgloveVizNode(EdgeNode):
         try:
             self.server = foxglove.start_server(name=f"edge_llm_ros {self.get_name()}",
                                                 host=str(p["host"]), port=int(p["port"]),
-                                                context=self._context)
+                                                context=self._foxglove_context)
         except Exception as exc:  # the port taken, an address not of this machine
             raise ConfigError(f"node '{self.get_name()}': cannot start the Foxglove server on "
                               f"{p['host']}:{p['port']}: {exc}") from exc
@@ -90,8 +95,15 @@ class FoxgloveVizNode(EdgeNode):
         """A channel of ROS 2 CDR messages with the type's full ros2msg definition."""
         definition, _ = message_definition(self.typestore, msgtype)
         self._channels[topic] = foxglove.Channel(
-            topic, message_encoding="cdr", context=self._context,
+            topic, message_encoding="cdr", context=self._foxglove_context,
             schema=foxglove.Schema(name=msgtype, encoding="ros2msg", data=definition.encode()))
+
+    def _send_tf(self) -> None:
+        now_ns = self.get_clock().now().nanoseconds
+        data = serialize(self.typestore, self.rig.tf_static(self.typestore, now_ns), TF_MESSAGE)
+        with self._lock:
+            if not self._closed:
+                self._log(TF_STATIC, data, now_ns)
 
     def _log(self, topic: str, data: bytes, log_time_ns: int) -> None:
         self._channels[topic].log(data, log_time=log_time_ns)

@@ -8,16 +8,18 @@ of the latest message and nothing lingers from earlier frames.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from rosbags.typesys.store import Typestore
+from scipy.spatial.transform import Rotation
 
 from edge_llm_ros.viz.boxes import VizBox
 
 MARKER_ARRAY = "visualization_msgs/msg/MarkerArray"
 IMAGE = "sensor_msgs/msg/Image"
+TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 #: Marker.type / Marker.action values (visualization_msgs/msg/Marker).
 CUBE, TEXT_VIEW_FACING = 1, 9
 ADD, DELETEALL = 0, 3
@@ -92,3 +94,21 @@ def image_message(ts: Typestore, image_rgb: np.ndarray, stamp_ns: int, frame_id:
     return ts.types[IMAGE](header=header(ts, stamp_ns, frame_id), height=height, width=width,
                            encoding="rgb8", is_bigendian=0, step=width * 3,
                            data=np.ascontiguousarray(image_rgb, dtype=np.uint8).reshape(-1))
+
+
+def static_transforms(ts: Typestore, stamp_ns: int, parent_frame: str,
+                      children: Mapping[str, np.ndarray]) -> Any:
+    """tf2_msgs/TFMessage of `parent_frame` -> each child frame, from 4x4 transforms
+    T_parent_from_child: what /tf_static carries, so a 3D view joins the sensor frames."""
+    t = ts.types
+    vec3, quat = t["geometry_msgs/msg/Vector3"], t["geometry_msgs/msg/Quaternion"]
+    transforms = []
+    for child, T in children.items():
+        T = np.asarray(T, dtype=float).reshape(4, 4)
+        x, y, z, w = Rotation.from_matrix(T[:3, :3]).as_quat()
+        transforms.append(t["geometry_msgs/msg/TransformStamped"](
+            header=header(ts, stamp_ns, parent_frame), child_frame_id=child,
+            transform=t["geometry_msgs/msg/Transform"](
+                translation=vec3(x=float(T[0, 3]), y=float(T[1, 3]), z=float(T[2, 3])),
+                rotation=quat(x=float(x), y=float(y), z=float(z), w=float(w)))))
+    return t[TF_MESSAGE](transforms=transforms)

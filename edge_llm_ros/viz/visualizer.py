@@ -25,6 +25,7 @@ from edge_llm_ros.viz.ros_messages import (
     MARKER_ARRAY,
     box_markers,
     image_message,
+    static_transforms,
     text_markers,
 )
 
@@ -48,6 +49,9 @@ VIZ_TOPICS: dict[str, tuple[str, str]] = {
     "decision": ("/viz/decision", MARKER_ARRAY),
     "image": ("/viz/image_annotated", IMAGE),
 }
+#: The sensor mounting, for a 3D view that shows the lidar frame's boxes and points beside
+#: base_link's.
+TF_STATIC = "/tf_static"
 #: Images kept while their detections are on the way (a detector at 10 Hz is a frame or
 #: two behind), and detections kept while their image is.
 IMAGE_BUFFER = 8
@@ -77,14 +81,40 @@ def stamp_ns(message: Any) -> int:
     return int(s.sec) * 1_000_000_000 + int(s.nanosec)
 
 
+@dataclass(frozen=True)
+class SensorRig:
+    """The sensor frames and scene_fusion's extrinsics (4x4, T_a_from_b maps b to a)."""
+
+    T_camera_from_lidar: np.ndarray
+    T_base_from_lidar: np.ndarray
+    lidar_frame: str = "lidar"
+    base_frame: str = "base_link"
+    camera_frame: str = "camera_optical"
+
+    def camera_from(self) -> dict[str, np.ndarray]:
+        """Frame -> transform into the camera optical frame (lidar and base frames)."""
+        T_cl = np.asarray(self.T_camera_from_lidar, dtype=float).reshape(4, 4)
+        T_bl = np.asarray(self.T_base_from_lidar, dtype=float).reshape(4, 4)
+        return {self.lidar_frame: T_cl, self.base_frame: T_cl @ np.linalg.inv(T_bl)}
+
+    def base_from(self) -> dict[str, np.ndarray]:
+        """Sensor frame -> its mounting in the base frame (what /tf_static says)."""
+        T_cl = np.asarray(self.T_camera_from_lidar, dtype=float).reshape(4, 4)
+        T_bl = np.asarray(self.T_base_from_lidar, dtype=float).reshape(4, 4)
+        return {self.lidar_frame: T_bl, self.camera_frame: T_bl @ np.linalg.inv(T_cl)}
+
+    def tf_static(self, typestore: Typestore, stamp_ns: int) -> Any:
+        """The mounting as a tf2_msgs/TFMessage for /tf_static."""
+        return static_transforms(typestore, stamp_ns, self.base_frame, self.base_from())
+
+
 def camera_transforms(T_camera_from_lidar: np.ndarray, T_base_from_lidar: np.ndarray,
                       lidar_frame: str = "lidar", base_frame: str = "base_link"
                       ) -> dict[str, np.ndarray]:
     """Frame -> 4x4 transform into the camera optical frame, for the lidar and base frames
     (scene_fusion's extrinsics)."""
-    T_cl = np.asarray(T_camera_from_lidar, dtype=float).reshape(4, 4)
-    T_bl = np.asarray(T_base_from_lidar, dtype=float).reshape(4, 4)
-    return {lidar_frame: T_cl, base_frame: T_cl @ np.linalg.inv(T_bl)}
+    return SensorRig(T_camera_from_lidar, T_base_from_lidar, lidar_frame,
+                     base_frame).camera_from()
 
 
 @dataclass(frozen=True)

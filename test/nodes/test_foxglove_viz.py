@@ -103,7 +103,7 @@ def test_sim_foxglove_serves_ground_truth_boxes_and_annotated_frames(
                       "simulator.camera.width_px=160", "-p", "simulator.camera.height_px=120",
                       "--foxglove", str(port), "--duration", "40")
     wanted = {"/viz/ground_truth": 3, "/viz/image_annotated": 3, "/camera/image_raw": 1,
-              "/lidar/points": 1}
+              "/lidar/points": 1, "/tf_static": 1}
     seen = watch_or_say(proc, port, lambda s: _has(s, wanted))
     assert proc.stop() == 0, proc.output[-3000:]
     assert f"Foxglove WebSocket server on ws://127.0.0.1:{port}" in proc.output
@@ -119,6 +119,9 @@ def test_sim_foxglove_serves_ground_truth_boxes_and_annotated_frames(
     cubes = [m for m in markers[1:] if m.type == CUBE]
     assert cubes and all(m.header.frame_id == "base_link" for m in cubes)
     assert any(m.text.startswith("car #") for m in markers if m.type == TEXT_VIEW_FACING)
+    tf = ts.deserialize_cdr(seen.messages["/tf_static"][-1], "tf2_msgs/msg/TFMessage")
+    assert {(t.header.frame_id, t.child_frame_id) for t in tf.transforms} == {
+        ("base_link", "lidar"), ("base_link", "camera_optical")}
     image = ts.deserialize_cdr(seen.messages["/viz/image_annotated"][-1],
                                "sensor_msgs/msg/Image")
     assert (image.width, image.height, image.encoding) == (160, 120, "rgb8")

@@ -26,6 +26,7 @@ from edge_llm_ros.viz.ros_messages import (
     box_markers,
     image_message,
 )
+from edge_llm_ros.viz.visualizer import SensorRig
 
 TS = build_typestore()
 FRAMES = [f"{i:06d}" for i in range(11)]
@@ -154,3 +155,24 @@ def test_unsupported_image_encoding_is_named() -> None:
     msg.encoding = "yuv422"
     with pytest.raises(ValueError, match="yuv422"):
         image_to_rgb(msg)
+
+
+def test_the_rig_tree_and_the_projection_agree_on_kitti(kitti_dir: Path) -> None:
+    """/tf_static (base_from) and the projection (camera_from) come from the same
+    extrinsics: a point through base -> camera one way equals the other."""
+    calib = parse_kitti_calib(kitti_dir / "000002.txt")
+    geometry = CameraGeometry.from_kitti(calib)
+    base_from_lidar = np.eye(4)
+    base_from_lidar[2, 3] = 1.73  # the Velodyne's height over the road
+    rig = SensorRig(geometry.T_camera_from_lidar, base_from_lidar, camera_frame="cam2")
+    to_camera, mounts = rig.camera_from(), rig.base_from()
+    assert to_camera["base_link"] @ mounts["cam2"] == pytest.approx(np.eye(4), abs=1e-9)
+    assert to_camera["lidar"] == pytest.approx(to_camera["base_link"] @ mounts["lidar"])
+    tf = deserialize(TS, serialize(TS, rig.tf_static(TS, 7), "tf2_msgs/msg/TFMessage"),
+                     "tf2_msgs/msg/TFMessage")
+    cam = next(t.transform for t in tf.transforms if t.child_frame_id == "cam2")
+    # KITTI's camera 2 sits about 0.27 m ahead of the Velodyne, 1.65 m above the road
+    assert cam.translation.x == pytest.approx(0.27, abs=0.05)
+    assert cam.translation.z == pytest.approx(1.73 - 0.08, abs=0.05)
+    assert math.hypot(cam.rotation.x, cam.rotation.y, cam.rotation.z,
+                      cam.rotation.w) == pytest.approx(1.0)

@@ -3,7 +3,9 @@ annotated frames as PNG files.
 
 The output bag is a copy of the recording (every topic, its QoS and the definitions of
 its types) plus the visualisation topics of edge_llm_ros.viz, each message logged at the
-receive time of the message it shows, so a viewer's timeline lines them up.
+receive time of the message it shows, so a viewer's timeline lines them up, and, when
+the recording has no frame tree, /tf_static with the sensors' mounting (scene_fusion's
+extrinsics), so a 3D view places the lidar frame's points and boxes on base_link.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 
 from edge_llm_ros.bag import (
     BagRecorder,
@@ -25,15 +28,23 @@ from edge_llm_ros.bag import (
     open_bag,
     serialize,
 )
-from edge_llm_ros.bag.reader import BagInfo
+from edge_llm_ros.bag.reader import BagInfo, QosProfile
 from edge_llm_ros.tools.offline.node_configs import node_params
+from edge_llm_ros.viz.ros_messages import TF_MESSAGE
 from edge_llm_ros.viz.visualizer import (
     INPUT_SUFFIXES,
+    TF_STATIC,
+    SensorRig,
     Visualizer,
-    camera_transforms,
     role_of,
 )
 
+#: How /tf_static is offered (as tf2's static broadcaster does): a player re-offers it
+#: latched, so a viewer that comes late still gets the frame tree.
+LATCHED = QosProfile(history="keep_last", depth=1, reliability="reliable",
+                     durability="transient_local", deadline_ns=None, lifespan_ns=None,
+                     liveliness="automatic", liveliness_lease_duration_ns=None,
+                     avoid_ros_namespace_conventions=False)
 #: Inputs that give something to look at on their own (camera_info only helps).
 SHOWN_ROLES = ("image", "lidar_objects", "ground_truth", "scene", "decision")
 
@@ -112,10 +123,10 @@ def view_bag(bag: Path, output: Path | None = None, png_dir: Path | None = None,
                         if name not in typestore.fielddefs})
     fusion = node_params("scene_fusion", params_files)
     simulator = node_params("simulator", params_files)
-    T_camera_from = camera_transforms(fusion["camera_from_lidar"], fusion["base_from_lidar"],
-                                      str(simulator["frames.lidar"]),
-                                      str(simulator["frames.base_link"]))
-    visualizer = Visualizer(standard, T_camera_from,
+    rig = SensorRig(np.asarray(fusion["camera_from_lidar"]), np.asarray(fusion["base_from_lidar"]),
+                    str(simulator["frames.lidar"]), str(simulator["frames.base_link"]),
+                    str(simulator["frames.camera"]))
+    visualizer = Visualizer(standard, rig.camera_from(),
                             wait_for_detections="detections" in found)
     roles = {topic: role for role, topic in found.items()}
     result = ViewResult(output=(output or default_output(bag)) if write_bag else None,
@@ -128,6 +139,11 @@ def view_bag(bag: Path, output: Path | None = None, png_dir: Path | None = None,
         if recorder is not None:
             for topic in info.topics:
                 recorder.add_topic(topic.name, topic.msgtype, offered_qos_yaml(topic.offered_qos))
+            if not {"/tf", TF_STATIC} & set(info.topic_names):  # the bag has no frame tree
+                recorder.add_topic(TF_STATIC, TF_MESSAGE, offered_qos_yaml([LATCHED]))
+                recorder.write(TF_STATIC, info.start_ns, serialize(
+                    standard, rig.tf_static(standard, info.start_ns), TF_MESSAGE))
+                result.viz_counts[TF_STATIC] = 1
         for m in iter_messages(bag):
             if recorder is not None:
                 recorder.write(m.topic, m.timestamp_ns, m.rawdata)

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from mcap.reader import make_reader
+from scipy.spatial.transform import Rotation
 
 from edge_llm_ros.bag import (
     BagRecorder,
@@ -27,6 +28,7 @@ from edge_llm_ros.bag import (
     open_bag,
     serialize,
 )
+from edge_llm_ros.sim import rig
 from edge_llm_ros.viz.ros_messages import CUBE, DELETEALL, TEXT_VIEW_FACING
 from edge_llm_ros.viz.visualizer import Visualizer, camera_transforms
 
@@ -84,7 +86,9 @@ def test_the_copy_holds_every_recorded_message_plus_the_viz_topics(
     counts = {t.name: t.message_count for t in dst.topics}
     for topic in src.topics:  # the recording, unchanged
         assert counts[topic.name] == topic.message_count, topic.name
-    assert set(counts) == set(src.topic_names) | set(VIZ)
+    # the simulator's recording has no frame tree: the copy adds the sensors' mounting
+    assert set(counts) == set(src.topic_names) | set(VIZ) | {"/tf_static"}
+    assert counts["/tf_static"] == 1
     have = {t.name: t.message_count for t in src.topics}
     # one marker array per scene, decision, lidar sweep and ground-truth tick
     assert counts["/viz/objects"] == have["/scene/summary"] > 0
@@ -97,7 +101,27 @@ def test_the_copy_holds_every_recorded_message_plus_the_viz_topics(
     det_stamps = {_stamp(deserialize(build_typestore(), m.rawdata, m.msgtype))
                   for m in iter_messages(pipeline_bag, ["/perception/detections_2d"])}
     assert counts["/viz/image_annotated"] == len(image_stamps & det_stamps) > 0
-    assert summary["viz_topics"] == {t: counts[t] for t in VIZ}
+    assert summary["viz_topics"] == {t: counts[t] for t in (*VIZ, "/tf_static")}
+
+
+def test_the_frame_tree_is_the_simulated_rig_offered_latched(
+        viewed: tuple[Path, Path, dict[str, Any]]) -> None:
+    out, _, _ = viewed
+    (tf,) = [deserialize(build_typestore(), m.rawdata, m.msgtype)
+             for m in iter_messages(out, ["/tf_static"])]
+    mounts = {t.child_frame_id: t for t in tf.transforms}
+    assert {t.header.frame_id for t in tf.transforms} == {"base_link"}
+    assert set(mounts) == {"lidar", "camera_optical"}
+    for frame, xyz in (("lidar", rig.LIDAR_MOUNT_XYZ_M), ("camera_optical",
+                                                          rig.CAMERA_MOUNT_XYZ_M)):
+        v = mounts[frame].transform.translation
+        assert [v.x, v.y, v.z] == pytest.approx(list(xyz))
+    # the camera looks along base_link's +x: its optical z axis is base_link's x
+    q = mounts["camera_optical"].transform.rotation
+    R = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
+    assert R[:, 2] == pytest.approx([1.0, 0.0, 0.0], abs=1e-9)
+    (topic,) = [t for t in open_bag(out).topics if t.name == "/tf_static"]
+    assert topic.offered_qos[0].durability == "transient_local"
 
 
 def test_the_viz_channels_are_what_foxglove_decodes(
@@ -241,8 +265,8 @@ def test_png_needs_camera_frames(tmp_path: Path) -> None:
     # without --png the decision alone is worth a view: beside the bag by default
     done = _edge("view", str(bag), "--json")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["viz_topics"] == {"/viz/decision": 1}
+    assert json.loads(done.stdout)["viz_topics"] == {"/viz/decision": 1, "/tf_static": 1}
     assert Counter(t.name for t in open_bag(tmp_path / "decisions-viz").topics) == Counter(
-        ["/decision", "/viz/decision"])
+        ["/decision", "/viz/decision", "/tf_static"])
     again = _edge("view", str(bag))  # never overwrites
     assert again.returncode == 2 and "already exists" in again.stderr
