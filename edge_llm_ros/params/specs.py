@@ -321,6 +321,14 @@ SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (_budge
               "default is the built-in simulator's mounting.", value_type=float),
     ParamSpec("lidar_objects_frame", "lidar", "Frame the lidar objects arrive in: the lidar "
               "frame (base_from_lidar applies) or base_link (identity)."),
+    ParamSpec("extrinsics_source", "param", "Where camera <- lidar comes from: param "
+              "(camera_from_lidar, base_from_lidar, lidar_objects_frame) or tf (/tf_static, "
+              "transient local: the chain from the lidar objects' frame_id to the camera "
+              "detections' frame_id, and base_frame <- lidar where the tree has it, else "
+              "base_from_lidar). Until the chain is known the camera is not fused (summaries "
+              "are lidar_only, WARN 'extrinsics' in /diagnostics).", choices=("param", "tf")),
+    ParamSpec("base_frame", "base_link", "extrinsics_source tf: the vehicle frame looked up "
+              "in /tf_static (the frame fusion's geometry is in: x forward, z up, on the road)."),
     ParamSpec("association_min_iou", 0.3, "A projected lidar box and a camera box match only "
               "above this IoU.", min_value=0.0, max_value=1.0),
     ParamSpec("confirm_hits", 3, "A track is reported after this many updates.", min_value=1,
