@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from edge_llm_ros.tools.cli.common import FORMATTER, add_verb, fail
@@ -44,14 +45,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     kinds = p.add_subparsers(dest="dataset", required=True, metavar="DATASET")
     k = kinds.add_parser(
         "kitti", formatter_class=FORMATTER, help="KITTI object layout or raw drive",
-        description="KITTI to MCAP: /lidar/points (PointCloud2 x, y, z, intensity; frame "
-        "velodyne), /camera/image_raw (bgr8) and /camera/camera_info (K and P from P2; "
-        "frame cam2_rect, the rectified colour camera), /tf_static (base_link -> velodyne -> "
-        "cam0 -> cam0_rect -> cam2_rect from the calibration). Object layout: velodyne/, "
-        "image_2/, calib/ (frames get nominal stamps at --rate-hz). Raw drive: "
-        "<date>_drive_XXXX_sync with velodyne_points/ and image_02/, calibration beside it; "
-        "stamps from timestamps.txt, else nominal. Frames with a missing or corrupt file are "
-        "skipped and listed; bad input as a whole exits 2 and writes nothing.",
+        description=textwrap.fill(
+            "KITTI to MCAP: /lidar/points (PointCloud2 x, y, z, intensity; frame velodyne), "
+            "/camera/image_raw (bgr8) and /camera/camera_info (K and P from P2; frame "
+            "cam2_rect, the rectified colour camera), /tf_static (base_link -> velodyne -> "
+            "cam0 -> cam0_rect -> cam2_rect from the calibration).", 88) + "\n\n" + textwrap.fill(
+            "Object layout: velodyne/, image_2/, calib/ (frames get nominal stamps at "
+            "--rate-hz). Raw drive: <date>_drive_XXXX_sync with velodyne_points/ and "
+            "image_02/, calibration beside it; stamps from timestamps.txt, else nominal. "
+            "Frames with a missing or corrupt file are skipped and listed; bad input as a "
+            "whole exits 2 and writes nothing.", 88),
         epilog="examples:\n"
         "  edge-llm-ros import kitti ../shared/data/kitti_labelled -o out/kitti_labelled\n"
         "  edge-llm-ros import kitti 2011_09_26/2011_09_26_drive_0005_sync -o out/drive5 "
