@@ -26,7 +26,8 @@ def cmd_import_kitti(args: argparse.Namespace) -> int:
         print(json.dumps(figures))
         return 0
     print(f"wrote {report.bag}: {report.frames_written} frames ({report.layout} layout, "
-          f"stamps: {report.stamps_from}), {report.tf_static_messages} /tf_static message(s)")
+          f"stamps: {report.stamps_from}), {report.tf_static_messages} /tf_static message(s)"
+          + (f", {report.odometry_messages} /odom" if report.odometry_messages else ""))
     for reason, names in figures["skipped"].items():
         print(f"skipped {len(names)} frame(s), {reason}: {', '.join(names)}")
     for note in report.notes:

@@ -5,6 +5,8 @@ Topics are the ones the nodes subscribe to by default (root namespace):
     /camera/image_raw    sensor_msgs/Image        bgr8 (as OpenCV decodes the PNG); cam2_rect
     /camera/camera_info  sensor_msgs/CameraInfo   K, P from P2; R identity; no distortion
     /tf_static           tf2_msgs/TFMessage       the tree below, offered transient-local
+    /odom                nav_msgs/Odometry        raw drives with oxts/ only: speed and yaw
+                                                  rate, pose in "map" (kitti_oxts.py)
 
 The transform tree (parent -> child), each edge straight from the calibration:
     base_link -> velodyne   the road point under the Velodyne (1.73 m up, axes aligned),
@@ -27,6 +29,7 @@ and a listener that keeps the latest transform per child follows.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +48,7 @@ from edge_llm_ros.fusion.tf_tree import (
     transform_from_matrix,
 )
 from edge_llm_ros.perception.kitti import KittiFormatError, read_kitti_bin
+from edge_llm_ros.tools.importers.kitti_oxts import OxtsSample, PlanarPose, read_oxts
 from edge_llm_ros.tools.importers.kitti_source import (
     DEFAULT_RATE_HZ,
     KittiFrame,
@@ -65,6 +69,8 @@ FRAME_LIDAR = "velodyne"
 FRAME_CAM0 = "cam0"
 FRAME_CAM0_RECT = "cam0_rect"
 FRAME_CAMERA = "cam2_rect"
+FRAME_MAP = "map"  # east-north plane from the drive's first OXTS sample
+TOPIC_ODOM = "/odom"
 
 # A KITTI Velodyne sits 1.73 m above the road (the data set's paper); base_link is the
 # road below it, the same as tools/offline/perceive.py's KITTI_LIDAR_HEIGHT_M.
@@ -95,6 +101,7 @@ class ImportReport:
     stamps_from: str
     frames_written: int = 0
     tf_static_messages: int = 0
+    odometry_messages: int = 0
     first_stamp_ns: int = 0
     last_stamp_ns: int = 0
     skipped: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -109,6 +116,7 @@ class ImportReport:
                 "frames_written": self.frames_written, "frames_skipped": self.frames_skipped,
                 "skipped": {k: list(v) for k, v in self.skipped.items()},
                 "tf_static_messages": self.tf_static_messages,
+                "odometry_messages": self.odometry_messages,
                 "duration_s": round((self.last_stamp_ns - self.first_stamp_ns) / 1e9, 3),
                 "notes": list(self.notes)}
 
@@ -183,6 +191,26 @@ class _Messages:
             roi=roi)
         return serialize(self.ts, msg, "sensor_msgs/msg/CameraInfo")
 
+    def odometry(self, stamp_ns: int, sample: OxtsSample, pose: PlanarPose) -> bytes:
+        g = self.t
+        x, y, yaw = pose(sample)
+        msg = g["nav_msgs/msg/Odometry"](
+            header=self.header(stamp_ns, FRAME_MAP), child_frame_id=FRAME_BASE,
+            pose=g["geometry_msgs/msg/PoseWithCovariance"](
+                pose=g["geometry_msgs/msg/Pose"](
+                    position=g["geometry_msgs/msg/Point"](x=x, y=y, z=0.0),
+                    orientation=g["geometry_msgs/msg/Quaternion"](
+                        x=0.0, y=0.0, z=math.sin(yaw / 2), w=math.cos(yaw / 2))),
+                covariance=np.zeros(36)),
+            twist=g["geometry_msgs/msg/TwistWithCovariance"](
+                twist=g["geometry_msgs/msg/Twist"](
+                    linear=g["geometry_msgs/msg/Vector3"](x=sample.forward_speed_mps, y=0.0,
+                                                          z=0.0),
+                    angular=g["geometry_msgs/msg/Vector3"](x=0.0, y=0.0,
+                                                           z=sample.yaw_rate_radps)),
+                covariance=np.zeros(36)))
+        return serialize(self.ts, msg, "nav_msgs/msg/Odometry")
+
     def tf_static(self, stamp_ns: int, edges: list[StaticTransform]) -> bytes:
         g = self.t
         transforms = []
@@ -236,6 +264,9 @@ def write_bag(source: KittiSource, out: str | Path,
         bag.add_topic(TOPIC_CAMERA_INFO, "sensor_msgs/msg/CameraInfo")
         bag.add_topic(TOPIC_IMAGE, "sensor_msgs/msg/Image")
         bag.add_topic(TOPIC_POINTS, "sensor_msgs/msg/PointCloud2")
+        if any(f.oxts is not None for f in source.frames):
+            bag.add_topic(TOPIC_ODOM, "nav_msgs/msg/Odometry")
+        pose = PlanarPose()
         for frame in source.frames:
             got = _read_frame(frame)
             if isinstance(got, str):
@@ -245,7 +276,8 @@ def write_bag(source: KittiSource, out: str | Path,
                 continue
             scan, image = got
             assert frame.rig is not None
-            first = min(frame.lidar_stamp_ns, frame.camera_stamp_ns)
+            first = min(frame.lidar_stamp_ns, frame.camera_stamp_ns,
+                        *((frame.oxts_stamp_ns,) if frame.oxts is not None else ()))
             out_msgs: list[tuple[int, str, bytes]] = []
             if last_rig is None or not frame.rig.same_as(last_rig):
                 out_msgs.append((first, TOPIC_TF_STATIC,
@@ -259,6 +291,15 @@ def write_bag(source: KittiSource, out: str | Path,
                 (frame.camera_stamp_ns, TOPIC_IMAGE, messages.image(frame.camera_stamp_ns, image)),
                 (frame.lidar_stamp_ns, TOPIC_POINTS, messages.points(frame.lidar_stamp_ns, scan)),
             ]
+            if frame.oxts is not None:
+                try:
+                    sample = read_oxts(frame.oxts)
+                except ValueError as exc:
+                    report.notes.append(f"no odometry for frame {frame.name}: {exc}")
+                else:
+                    out_msgs.append((frame.oxts_stamp_ns, TOPIC_ODOM,
+                                     messages.odometry(frame.oxts_stamp_ns, sample, pose)))
+                    report.odometry_messages += 1
             for stamp, topic, raw in sorted(out_msgs, key=lambda m: m[0]):
                 bag.write(topic, stamp, raw)
             if report.frames_written == 0:

@@ -9,8 +9,10 @@ Raw layout (a "sync" drive of the raw recordings):
     <date>/calib_cam_to_cam.txt  <date>/calib_velo_to_cam.txt
     <date>/<date>_drive_XXXX_sync/velodyne_points/data/NNNNNNNNNN.bin (+ timestamps.txt)
     <date>/<date>_drive_XXXX_sync/image_02/data/NNNNNNNNNN.png (+ timestamps.txt)
+    [<date>/<date>_drive_XXXX_sync/oxts/data/NNNNNNNNNN.txt (+ timestamps.txt): GPS/IMU]
   Stamps come from the timestamps.txt files; a sensor without one takes the other's;
-  with neither, nominal `rate_hz` from midnight (UTC) of the drive's date.
+  with neither, nominal `rate_hz` from midnight (UTC) of the drive's date. OXTS samples
+  without their timestamps.txt take the scan's stamp.
 
 Nothing here decodes scans or images: a frame names its files; the writer reads them
 and skips (and counts) a frame whose file is corrupt.
@@ -72,6 +74,8 @@ class KittiFrame:
     camera_stamp_ns: int
     rig: KittiRig | None
     problem: str = ""
+    oxts: Path | None = None  # raw drives: the GPS/IMU sample of this frame
+    oxts_stamp_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -290,6 +294,11 @@ def _raw_source(root: Path, rate_hz: float, max_frames: int | None) -> KittiSour
                           for i, n in enumerate(names)]
         stamps_from = f"nominal {rate_hz:g} Hz (no timestamps.txt)"
     assert lidar is not None and camera is not None
-    frames = tuple(KittiFrame(n, scans.get(n), images.get(n), ls, cs, rig)
-                   for n, ls, cs in zip(names, lidar, camera, strict=True))
+    oxts = _stems(drive / "oxts" / "data", ".txt")
+    oxts_file = drive / "oxts" / "timestamps.txt"
+    oxts_stamps = (_stamps_for(names, read_timestamps(oxts_file), oxts_file)
+                   if oxts and oxts_file.is_file() else lidar)
+    frames = tuple(KittiFrame(n, scans.get(n), images.get(n), ls, cs, rig, oxts=oxts.get(n),
+                              oxts_stamp_ns=os_)
+                   for n, ls, cs, os_ in zip(names, lidar, camera, oxts_stamps, strict=True))
     return KittiSource("raw", drive, frames, stamps_from, tuple(notes))

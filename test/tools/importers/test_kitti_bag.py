@@ -152,6 +152,7 @@ def test_raw_drive_with_timestamps(raw_drive: Any, kitti_labelled_dir: Path,
     assert [stamp_ns(m.header) for _, m in bag["/camera/image_raw"]] == camera
     assert [stamp_ns(m.header) for _, m in bag["/camera/camera_info"]] == camera
     assert bag["/tf_static"][0][0] == min(lidar[0], camera[0])
+    assert "/odom" not in bag and report.odometry_messages == 0  # no oxts/ folder
     for (_, cloud), name in zip(bag["/lidar/points"], raw_drive.source_frames, strict=True):
         assert bytes(cloud.data) == (kitti_labelled_dir / "velodyne" / f"{name}.bin").read_bytes()
     # Calibration from the raw files (written from 000001's object calibration).
@@ -211,3 +212,33 @@ def test_existing_output_is_not_overwritten(kitti_dir: Path, tmp_path: Path) -> 
     with pytest.raises(KittiImportError, match="already exists"):
         import_kitti(kitti_dir, tmp_path / "bag")
     assert list((tmp_path / "bag").iterdir()) == []
+
+
+def test_raw_drive_oxts_becomes_odometry(raw_drive: Any, tmp_path: Path,
+                                         read_bag: Any) -> None:
+    """A car heading 0.1 rad north of east at 10 m/s, one metre further east per frame."""
+    from edge_llm_ros.tools.importers.kitti_oxts import EARTH_RADIUS_M
+
+    lat0, lon0 = 49.011, 8.4234
+    metre_of_lon = np.cos(np.radians(lat0)) * np.pi * EARTH_RADIUS_M / 180.0
+    data = raw_drive.path / "oxts" / "data"
+    data.mkdir(parents=True)
+    for i in range(5):
+        values = np.zeros(30)
+        values[[0, 1, 2, 5, 8, 22]] = (lat0, lon0 + i / metre_of_lon, 116.4, 0.1, 10.0, 0.02)
+        (data / f"{i:010d}.txt").write_text(" ".join(f"{v:.12f}" for v in values) + "\n")
+    (data / "0000000003.txt").write_text("1 2 3\n")  # damaged: that frame has no odometry
+    report = import_kitti(raw_drive.path, tmp_path / "bag")
+    assert report.frames_written == 5 and report.odometry_messages == 4
+    assert any("0000000003" in note and "30 finite numbers" in note for note in report.notes)
+    bag = read_bag(tmp_path / "bag")
+    lidar = [parse_timestamp_ns(s) for s in raw_drive.lidar_stamps]
+    odom = bag["/odom"]
+    assert [stamp_ns(m.header) for _, m in odom] == [lidar[i] for i in (0, 1, 2, 4)]
+    for (_, m), i in zip(odom, (0, 1, 2, 4), strict=True):
+        assert m.header.frame_id == "map" and m.child_frame_id == "base_link"
+        assert m.twist.twist.linear.x == 10.0 and m.twist.twist.angular.z == 0.02
+        assert abs(m.pose.pose.position.x - i) < 1e-6 and abs(m.pose.pose.position.y) < 1e-6
+        assert np.isclose(2 * np.arctan2(m.pose.pose.orientation.z, m.pose.pose.orientation.w),
+                          0.1)
+    assert bag["/tf_static"][0][0] <= odom[0][0]
