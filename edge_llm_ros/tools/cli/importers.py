@@ -50,7 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "KITTI to MCAP: /lidar/points (PointCloud2 x, y, z, intensity; frame velodyne), "
             "/camera/image_raw (bgr8) and /camera/camera_info (K and P from P2; frame "
             "cam2_rect, the rectified colour camera), /tf_static (base_link -> velodyne -> "
-            "cam0 -> cam0_rect -> cam2_rect from the calibration).", 88) + "\n\n" + textwrap.fill(
+            "cam0 -> cam0_rect -> cam2_rect from the calibration); raw drives with oxts/ "
+            "also /odom (speed, yaw rate, pose).", 88) + "\n\n" + textwrap.fill(
             "Object layout: velodyne/, image_2/, calib/ (frames get nominal stamps at "
             "--rate-hz). Raw drive: <date>_drive_XXXX_sync with velodyne_points/ and "
             "image_02/, calibration beside it; stamps from timestamps.txt, else nominal. "
