@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import foxglove
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from edge_llm_ros.bag import build_typestore, deserialize, message_definition, serialize
 from edge_llm_ros.fusion.config import as_transform
@@ -33,6 +33,9 @@ from edge_llm_ros.viz.visualizer import (
 #: Best effort, a few deep: matches reliable and best-effort publishers alike, and a
 #: viewer never holds the pipeline back.
 VIEW_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+#: What tf2's static listener asks for: a late joiner still gets the tree.
+TF_STATIC_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
 #: Forwarded as they are (no visualisation of their own): the lidar sweep.
 FORWARD_ONLY = {"lidar/points": "sensor_msgs/msg/PointCloud2"}
 
@@ -67,14 +70,20 @@ class FoxgloveVizNode(EdgeNode):
         inputs = [(suffix, msgtype, role) for role, (suffix, msgtype) in INPUT_SUFFIXES.items()]
         if self.forward:
             inputs += [(suffix, msgtype, None) for suffix, msgtype in FORWARD_ONLY.items()]
-        for suffix, msgtype, role in inputs:
+        for suffix, msgtype, role in list(inputs):
             topic = self.resolve_topic_name(suffix)
+            try:
+                msg_class = import_message_type(msgtype)
+            except (ImportError, ValueError) as exc:  # tf2_msgs is no PyPI wheel
+                self.get_logger().warning(f"not showing {topic}: no {msgtype} here ({exc})")
+                inputs.remove((suffix, msgtype, role))
+                continue
             if self.forward:
                 self._add_channel(topic, msgtype)
             self.create_subscription(
-                import_message_type(msgtype), suffix,
+                msg_class, suffix,
                 lambda raw, t=topic, m=msgtype, r=role: self._on_message(t, m, r, raw),
-                VIEW_QOS, raw=True)
+                TF_STATIC_QOS if role == "tf_static" else VIEW_QOS, raw=True)
         try:
             self.server = foxglove.start_server(name=f"edge_llm_ros {self.get_name()}",
                                                 host=str(p["host"]), port=int(p["port"]),
@@ -92,7 +101,10 @@ class FoxgloveVizNode(EdgeNode):
         return int(self.server.port)
 
     def _add_channel(self, topic: str, msgtype: str) -> None:
-        """A channel of ROS 2 CDR messages with the type's full ros2msg definition."""
+        """A channel of ROS 2 CDR messages with the type's full ros2msg definition (one per
+        topic: /tf_static is both sent and, when forwarding, passed on)."""
+        if topic in self._channels:
+            return
         definition, _ = message_definition(self.typestore, msgtype)
         self._channels[topic] = foxglove.Channel(
             topic, message_encoding="cdr", context=self._foxglove_context,

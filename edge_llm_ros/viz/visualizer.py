@@ -5,7 +5,8 @@ foxglove_viz node feeds it live subscriptions. An image is annotated once, when 
 2D detections of that very image arrive (so boxes and pixels belong together), with the
 newest fused scene and decision at that moment (the simulator's ground truth while no
 scene has come); without a camera detector (`wait_for_detections` False) it is annotated
-as it arrives.
+with the boxes of its own instant (within SYNC_TOLERANCE_NS), waiting for them if they
+come after it, and `finish()` flushes the last one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 from rosbags.typesys.store import Typestore
 
+from edge_llm_ros.fusion.tf_tree import StaticTfTree, TfError, matrix_from_transform
 from edge_llm_ros.viz.boxes import VizBox, boxes_from_objects, boxes_from_scene, decision_text
 from edge_llm_ros.viz.overlay import annotate, image_to_rgb
 from edge_llm_ros.viz.ros_messages import (
@@ -38,6 +40,7 @@ INPUT_SUFFIXES: dict[str, tuple[str, str]] = {
     "ground_truth": ("ground_truth/objects", "edge_llm_ros/msg/Object3DArray"),
     "scene": ("scene/summary", "edge_llm_ros/msg/SceneSummary"),
     "decision": ("decision", "edge_llm_ros/msg/Decision"),
+    "tf_static": ("tf_static", "tf2_msgs/msg/TFMessage"),
 }
 #: Output role -> topic and type. /viz/objects: the fused, tracked objects the reasoner
 #: sees (ids, speed, TTC); /viz/lidar_objects and /viz/ground_truth: the lidar detector's
@@ -52,9 +55,13 @@ VIZ_TOPICS: dict[str, tuple[str, str]] = {
 #: The sensor mounting, for a 3D view that shows the lidar frame's boxes and points beside
 #: base_link's.
 TF_STATIC = "/tf_static"
-#: Images kept while their detections are on the way (a detector at 10 Hz is a frame or
-#: two behind), and detections kept while their image is.
-IMAGE_BUFFER = 8
+#: Boxes (a scene, ground truth) this close to an image's stamp are of its instant.
+SYNC_TOLERANCE_NS = 50_000_000
+#: How long (in sensor time) an image waits for its detections, and detections for their
+#: image: a loaded camera detector answers a second or more late; at most IMAGE_BUFFER
+#: of either are held.
+HOLD_NS = 3_000_000_000
+IMAGE_BUFFER = 64
 
 
 def role_of(topic: str) -> str | None:
@@ -69,9 +76,11 @@ def role_of(topic: str) -> str | None:
 
 def _keep(buffer: OrderedDict[int, Any], stamp: int, message: Any,
           on_drop: Callable[[], None]) -> None:
-    """Buffer `message` by stamp, dropping the oldest beyond IMAGE_BUFFER."""
+    """Buffer `message` by stamp, dropping what is older than HOLD_NS before the newest,
+    and the oldest beyond IMAGE_BUFFER."""
     buffer[stamp] = message
-    while len(buffer) > IMAGE_BUFFER:
+    newest = max(buffer)
+    while buffer and (len(buffer) > IMAGE_BUFFER or next(iter(buffer)) < newest - HOLD_NS):
         buffer.popitem(last=False)
         on_drop()
 
@@ -142,10 +151,15 @@ class Visualizer:
         self.scene: Any | None = None
         self.decision: Any | None = None
         self.ground_truth: list[VizBox] | None = None  # drawn only while no scene came
+        self._ground_truth_stamp: int | None = None
+        self._pending: Any | None = None  # an image waiting for the boxes of its time
         # Images waiting for their detections, and detections that came before their image.
         self._images: OrderedDict[int, Any] = OrderedDict()
         self._detections: OrderedDict[int, Any] = OrderedDict()
         self.skipped: dict[str, int] = {}  # why inputs were not shown -> count
+        # /tf_static as it came (a KITTI import's tree, say): where it joins a box's frame
+        # to the image's, it wins over the configured extrinsics.
+        self.tree = StaticTfTree()
 
     def _out(self, role: str, stamp: int, message: Any, rgb: np.ndarray | None = None
              ) -> VizOutput:
@@ -154,12 +168,21 @@ class Visualizer:
 
     def on_message(self, role: str, message: Any) -> list[VizOutput]:
         """The visualisation `message` (of input role `role`) gives rise to."""
+        if role == "tf_static":
+            for t in message.transforms:
+                v, q = t.transform.translation, t.transform.rotation
+                try:
+                    self.tree.set(str(t.header.frame_id), str(t.child_frame_id),
+                                  matrix_from_transform((v.x, v.y, v.z), (q.x, q.y, q.z, q.w)))
+                except TfError as exc:
+                    self._skip(f"transform: {exc}")
+            return []
         if role == "camera_info":
             self.K = np.asarray(message.k, dtype=float).reshape(3, 3)
             return []
         if role == "image":
             if not self.wait_for_detections:
-                return self._annotated(message, ())
+                return self._image_without_detections(message)
             detections = self._detections.pop(stamp_ns(message), None)
             if detections is not None:  # they came first (a large image travels slower)
                 return self._annotated(message, detections.detections)
@@ -175,23 +198,76 @@ class Visualizer:
             return self._annotated(image, message.detections)
         if role in ("lidar_objects", "ground_truth"):
             boxes = boxes_from_objects(message)
-            if role == "ground_truth":
-                self.ground_truth = boxes
             frame = str(message.header.frame_id)
-            return [self._out(role, stamp_ns(message), box_markers(
+            out = [self._out(role, stamp_ns(message), box_markers(
                 self.typestore, boxes, stamp_ns(message), frame, role))]
+            if role != "ground_truth":
+                return out
+            if self.scene is not None:  # fusion runs: its objects are what images show
+                self.ground_truth = boxes
+                return out
+            return self._boxes_came(stamp_ns(message), lambda: setattr(
+                self, "ground_truth", boxes)) + out
         if role == "scene":
-            self.scene = message
             frame = str(message.header.frame_id) or "base_link"
-            return [self._out("objects", stamp_ns(message), box_markers(
+            out = [self._out("objects", stamp_ns(message), box_markers(
                 self.typestore, boxes_from_scene(message), stamp_ns(message), frame,
                 "tracked"))]
+            return self._boxes_came(stamp_ns(message), lambda: setattr(
+                self, "scene", message)) + out
         if role == "decision":
             self.decision = message
             frame = str(message.header.frame_id) or "base_link"
             return [self._out("decision", stamp_ns(message), text_markers(
                 self.typestore, decision_text(message), stamp_ns(message), frame, "decision"))]
         raise ValueError(f"unknown input role '{role}' (known: {', '.join(INPUT_SUFFIXES)})")
+
+    def finish(self) -> list[VizOutput]:
+        """What is still held back (the last image of a bag) with what is known now."""
+        image, self._pending = self._pending, None
+        return self._annotated(image, ()) if image is not None else []
+
+    def _boxes_stamp(self) -> int | None:
+        """Stamp of the boxes an image would show now: the scene's, else ground truth's."""
+        if self.scene is not None:
+            return stamp_ns(self.scene)
+        return self._ground_truth_stamp
+
+    def _image_without_detections(self, image: Any) -> list[VizOutput]:
+        """Annotate now if the boxes known are of this image's time, else hold the image
+        until they come (the sweep of the same instant may follow it)."""
+        out = self.finish()
+        have = self._boxes_stamp()
+        if have is not None and abs(have - stamp_ns(image)) <= SYNC_TOLERANCE_NS:
+            return out + self._annotated(image, ())
+        self._pending = image
+        return out
+
+    def _boxes_came(self, stamp: int, update: Callable[[], None]) -> list[VizOutput]:
+        """New boxes at `stamp`: an image held for boxes of its time is annotated with the
+        old ones if these are later than its time, with these if they are of its time."""
+        out: list[VizOutput] = []
+        image = self._pending
+        if image is not None and stamp > stamp_ns(image) + SYNC_TOLERANCE_NS:
+            out = self.finish()
+        update()
+        if self.scene is None:
+            self._ground_truth_stamp = stamp
+        image = self._pending
+        if image is not None and abs(stamp - stamp_ns(image)) <= SYNC_TOLERANCE_NS:
+            out += self.finish()
+        return out
+
+    def camera_from(self, camera_frame: str) -> dict[str, np.ndarray]:
+        """Frame -> transform into `camera_frame`: from /tf_static where it joins them,
+        else the configured extrinsics."""
+        out = dict(self.T_camera_from)
+        if camera_frame in self.tree.frames:
+            for frame in self.tree.frames:
+                T = self.tree.lookup(camera_frame, frame)
+                if T is not None:
+                    out[frame] = T
+        return out
 
     def banner(self) -> list[str]:
         """The lines written over the image: the newest decision and scene."""
@@ -215,7 +291,8 @@ class Visualizer:
         # without fusion (a bare simulator) the boxes it knows are there
         boxes = (boxes_from_scene(self.scene) if self.scene is not None
                  else self.ground_truth or [])
-        canvas = annotate(rgb, detections, boxes, self.T_camera_from, self.K, self.banner())
+        canvas = annotate(rgb, detections, boxes, self.camera_from(str(image.header.frame_id)),
+                          self.K, self.banner())
         stamp = stamp_ns(image)
         message = image_message(self.typestore, canvas, stamp, str(image.header.frame_id))
         return [self._out("image", stamp, message, canvas)]

@@ -36,6 +36,7 @@ from edge_llm_ros.viz.visualizer import (
     TF_STATIC,
     SensorRig,
     Visualizer,
+    VizOutput,
     role_of,
 )
 
@@ -135,6 +136,7 @@ def view_bag(bag: Path, output: Path | None = None, png_dir: Path | None = None,
         png_dir.mkdir(parents=True, exist_ok=True)
     recorder = BagRecorder(result.output, "mcap", typestore) if result.output else None
     annotated = 0
+    last_ns = info.start_ns
     try:
         if recorder is not None:
             for topic in info.topics:
@@ -148,21 +150,15 @@ def view_bag(bag: Path, output: Path | None = None, png_dir: Path | None = None,
             if recorder is not None:
                 recorder.write(m.topic, m.timestamp_ns, m.rawdata)
             role = roles.get(m.topic)
-            if role is None:
-                continue
-            for out in visualizer.on_message(role, deserialize(typestore, m.rawdata,
-                                                               m.msgtype)):
-                if recorder is not None:
-                    recorder.add_topic(out.topic, out.msgtype)
-                    recorder.write(out.topic, m.timestamp_ns,
-                                   serialize(standard, out.message, out.msgtype))
-                result.viz_counts[out.topic] = result.viz_counts.get(out.topic, 0) + 1
-                if out.image_rgb is not None and png_dir is not None:
-                    if annotated % png_every == 0:
-                        path = png_dir / f"frame_{annotated:05d}_{out.stamp_ns}.png"
-                        cv2.imwrite(str(path), cv2.cvtColor(out.image_rgb, cv2.COLOR_RGB2BGR))
-                        result.pngs.append(path)
-                    annotated += 1
+            if role is not None:
+                message = deserialize(typestore, m.rawdata, m.msgtype)
+                last_ns = m.timestamp_ns
+                for out in visualizer.on_message(role, message):
+                    annotated = _emit(out, m.timestamp_ns, recorder, standard, result, png_dir,
+                                      png_every, annotated)
+        for out in visualizer.finish():  # the last image, held for boxes of its instant
+            annotated = _emit(out, last_ns, recorder, standard, result, png_dir, png_every,
+                              annotated)
     except BaseException:
         if recorder is not None:
             recorder.abort()
@@ -171,3 +167,20 @@ def view_bag(bag: Path, output: Path | None = None, png_dir: Path | None = None,
         recorder.close()
     result.skipped = dict(visualizer.skipped)
     return result
+
+
+def _emit(out: VizOutput, log_time_ns: int, recorder: BagRecorder | None, typestore: Any,
+          result: ViewResult, png_dir: Path | None, png_every: int, annotated: int) -> int:
+    """Write one visualisation message (and, for every png_every-th annotated image, its
+    PNG file); returns the count of annotated images so far."""
+    if recorder is not None:
+        recorder.add_topic(out.topic, out.msgtype)
+        recorder.write(out.topic, log_time_ns, serialize(typestore, out.message, out.msgtype))
+    result.viz_counts[out.topic] = result.viz_counts.get(out.topic, 0) + 1
+    if out.image_rgb is None:
+        return annotated
+    if png_dir is not None and annotated % png_every == 0:
+        path = png_dir / f"frame_{annotated:05d}_{out.stamp_ns}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(out.image_rgb, cv2.COLOR_RGB2BGR))
+        result.pngs.append(path)
+    return annotated + 1

@@ -25,6 +25,7 @@ from edge_llm_ros.bag import (
     build_typestore,
     deserialize,
     iter_messages,
+    offered_qos_yaml,
     open_bag,
     serialize,
 )
@@ -270,3 +271,83 @@ def test_png_needs_camera_frames(tmp_path: Path) -> None:
         ["/decision", "/viz/decision", "/tf_static"])
     again = _edge("view", str(bag))  # never overwrites
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_an_imported_kitti_bag_draws_its_labels_with_the_bags_own_frame_tree(
+        kitti_labelled_dir: Path, tmp_path: Path) -> None:
+    """KITTI's labels as ground truth (velodyne frame) beside an imported drive: `view`
+    projects them with the bag's /tf_static (velodyne -> ... -> cam2_rect) and the bag's
+    camera_info, not with the simulator's extrinsics, so each labelled car's box is drawn
+    on that car."""
+    from edge_llm_ros.perception.kitti import parse_kitti_calib
+    from edge_llm_ros.tools.evaluation.perception import read_kitti_labels
+    from edge_llm_ros.tools.importers.kitti_bag import import_kitti
+    from edge_llm_ros.viz.boxes import class_colour_rgb
+
+    frames = ("000000", "000001", "000002", "000003", "000004")
+    src = tmp_path / "kitti"
+    for sub, suffix in (("velodyne", "bin"), ("calib", "txt"), ("image_2", "png"),
+                        ("label_2", "txt")):
+        (src / sub).mkdir(parents=True)
+        for f in frames:
+            (src / sub / f"{f}.{suffix}").symlink_to(kitti_labelled_dir / sub / f"{f}.{suffix}")
+    imported = import_kitti(src, tmp_path / "imported", layout="object")
+    assert imported.frames_written == len(frames)
+
+    ts = build_typestore()
+    t, pkg = ts.types, "edge_llm_ros/msg/"
+    bag = tmp_path / "kitti_with_truth"
+    labels: dict[int, list[Any]] = {}
+    with BagRecorder(bag, "mcap", ts) as rec:
+        for topic in open_bag(imported.bag).topics:
+            rec.add_topic(topic.name, topic.msgtype, offered_qos_yaml(topic.offered_qos))
+        rec.add_topic("/ground_truth/objects", pkg + "Object3DArray")
+        names = iter(frames)
+        for m in iter_messages(imported.bag):
+            if m.topic == "/lidar/points":  # the frame's labels, as ground truth of the sweep
+                name = next(names)
+                boxes, _ = read_kitti_labels(kitti_labelled_dir / "label_2" / f"{name}.txt",
+                                             parse_kitti_calib(src / "calib" / f"{name}.txt"))
+                boxes = [b for b in boxes if b.class_name == "car"]
+                stamp = _stamp(deserialize(ts, m.rawdata, m.msgtype))
+                labels[stamp] = boxes
+                vec3, point = t["geometry_msgs/msg/Vector3"], t["geometry_msgs/msg/Point"]
+                sec, nanosec = divmod(stamp, 1_000_000_000)
+                objects = [t[pkg + "Object3D"](
+                    id=i, class_name="car", score=1.0,
+                    center_m=point(x=b.center_m[0], y=b.center_m[1], z=b.center_m[2]),
+                    size_m=vec3(x=b.size_m[0], y=b.size_m[1], z=b.size_m[2]),
+                    yaw_rad=b.yaw_rad, velocity_mps=vec3(x=0.0, y=0.0, z=0.0), point_count=0)
+                    for i, b in enumerate(boxes)]
+                truth = t[pkg + "Object3DArray"](header=t["std_msgs/msg/Header"](
+                    stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nanosec),
+                    frame_id="velodyne"), objects=objects, processing_time_ms=0.0)
+                rec.write("/ground_truth/objects", m.timestamp_ns,
+                          serialize(ts, truth, pkg + "Object3DArray"))
+            rec.write(m.topic, m.timestamp_ns, m.rawdata)
+
+    done = _edge("view", str(bag), "--png", str(tmp_path / "png"), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert "/tf_static" not in summary["viz_topics"]  # the bag's own tree is kept
+    pngs = sorted((tmp_path / "png").glob("*.png"))
+    assert len(pngs) == len(frames)
+    car = np.array(class_colour_rgb("car"), dtype=float)
+    checked = 0
+    for path, name in zip(pngs, frames, strict=True):
+        boxes = labels[sorted(labels)[frames.index(name)]]
+        drawn = cv2.imread(str(path))[..., ::-1].astype(float)
+        raw = cv2.imread(str(kitti_labelled_dir / "image_2" / f"{name}.png"))[..., ::-1]
+        # anti-aliased lines: pixels near the class colour, beyond what the photo has
+        near_car = np.linalg.norm(drawn - car, axis=-1) < 60
+        near_car_raw = np.linalg.norm(raw.astype(float) - car, axis=-1) < 60
+        for box in boxes:
+            x0, y0, x1, y1 = (int(v) for v in box.box_px)
+            if x0 < 5 or x1 > drawn.shape[1] - 5 or (x1 - x0) < 30:
+                continue
+            region = np.s_[y0 - 2:y1 + 3, x0 - 2:x1 + 3]
+            # the box's edges run along the labelled box's border
+            assert near_car[region].sum() - near_car_raw[region].sum() > (x1 - x0), (
+                path.name, box.box_px)
+            checked += 1
+    assert checked >= 3
