@@ -70,9 +70,9 @@ class ViewResult:
 
 
 def default_output(bag: Path) -> Path:
-    """Beside the bag: out/run1 -> out/run1-viz, drive.mcap -> drive-viz."""
+    """Beside the bag: out/run1 -> out/run1-viz, drive.mcap (or .db3) -> drive-viz."""
     bag = Path(bag)
-    return bag.with_name((bag.stem if bag.suffix == ".mcap" else bag.name) + "-viz")
+    return bag.with_name((bag.stem if bag.suffix in (".mcap", ".db3") else bag.name) + "-viz")
 
 
 def input_topics(info: BagInfo) -> dict[str, str]:
