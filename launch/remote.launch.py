@@ -4,6 +4,7 @@
     ros2 launch edge_llm_ros remote.launch.py model:=/models/qwen2.5-1.5b-instruct.Q4_K_M.gguf
     ros2 launch edge_llm_ros remote.launch.py backend:=tensorrt_edgellm model:=/models/hf_dir
     ros2 launch edge_llm_ros remote.launch.py autostart:=false   # a lifecycle manager takes over
+    ros2 launch edge_llm_ros remote.launch.py read_instructions:=true  # instructions read here
 
 Run it in the vehicles' DDS domain; across hosts without multicast, use the Fast DDS
 profiles in config/dds (docs/dds_remote_link.md). The planner answers every request with a
@@ -38,22 +39,35 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
             "model.threads": ("threads", LaunchConfiguration("threads").perform(context)),
         },
     )
+    autostart = as_bool("autostart", LaunchConfiguration("autostart").perform(context))
+    nodes = [
+        LifecycleNode(
+            package="edge_llm_ros",
+            executable="remote_planner",
+            name="remote_planner",
+            namespace="",
+            parameters=[config, overrides, LAUNCH_DRIVES_LIFECYCLE],
+            autostart=autostart,
+            output="screen",
+        )
+    ]
+    if as_bool("read_instructions", LaunchConfiguration("read_instructions").perform(context)):
+        # The instruction stage offloaded: operator/instruction in, operator/intent out, in
+        # the vehicles' namespace (launch the vehicle with read_instructions:=false).
+        nodes.append(
+            LifecycleNode(
+                package="edge_llm_ros",
+                executable="instruction_interpreter",
+                name="instruction_interpreter",
+                namespace="",
+                parameters=[config, LAUNCH_DRIVES_LIFECYCLE],
+                autostart=autostart,
+                output="screen",
+            )
+        )
     return [
         GroupAction(
-            [
-                PushRosNamespace(LaunchConfiguration("namespace").perform(context)),
-                LifecycleNode(
-                    package="edge_llm_ros",
-                    executable="remote_planner",
-                    name="remote_planner",
-                    namespace="",
-                    parameters=[config, overrides, LAUNCH_DRIVES_LIFECYCLE],
-                    autostart=as_bool(
-                        "autostart", LaunchConfiguration("autostart").perform(context)
-                    ),
-                    output="screen",
-                ),
-            ]
+            [PushRosNamespace(LaunchConfiguration("namespace").perform(context)), *nodes]
         )
     ]
 
@@ -86,6 +100,12 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="",
                 description="llama_cpp, tensorrt_edgellm or rules; empty keeps the parameter "
                 "file's value.",
+            ),
+            DeclareLaunchArgument(
+                "read_instructions",
+                default_value="false",
+                description="Also run the instruction stage here (instruction_interpreter), "
+                "for vehicles launched with read_instructions:=false.",
             ),
             DeclareLaunchArgument(
                 "threads",

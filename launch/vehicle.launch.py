@@ -4,6 +4,7 @@
     ros2 launch edge_llm_ros vehicle.launch.py sensor_source:=simulator seed:=3
     ros2 launch edge_llm_ros vehicle.launch.py record:=true record_path:=/data/run1
     ros2 launch edge_llm_ros vehicle.launch.py vehicle_id:=car1 offload:=false
+    ros2 launch edge_llm_ros vehicle.launch.py read_instructions:=false  # the remote reads them
     ros2 launch edge_llm_ros vehicle.launch.py autostart:=false   # a lifecycle manager takes over
 
 Sensor data comes from the vehicle's drivers (sensor_source:=none), from the built-in
@@ -16,7 +17,8 @@ config/*.yaml stays the one place that holds defaults. Arguments that do set a
 parameter are typed and range-checked against edge_llm_ros.params before any node
 starts.
 
-The nodes that load a model (camera_detector, reasoner) are lifecycle nodes: launch
+The nodes that load a model (camera_detector, reasoner, instruction_interpreter) are
+lifecycle nodes: launch
 configures and activates them (autostart:=false leaves them unconfigured).
 """
 
@@ -42,7 +44,7 @@ from edge_llm_ros.params.launch_args import (
 
 def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
                    reasoner_backend: str, instruction: str, offload: bool,
-                   vehicle_id: str, autostart: bool) -> list[Node]:
+                   vehicle_id: str, autostart: bool, read_instructions: bool) -> list[Node]:
     """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
 
     Adding a node is one block here. `executable` and `name` are both the node kind,
@@ -101,6 +103,19 @@ def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
             output="screen",
         )
     )
+    if read_instructions:
+        nodes.append(
+            LifecycleNode(
+                package="edge_llm_ros",
+                executable="instruction_interpreter",
+                name="instruction_interpreter",
+                namespace="",
+                parameters=[config, typed_overrides("instruction_interpreter", {
+                    "instruction": ("instruction", instruction)}), LAUNCH_DRIVES_LIFECYCLE],
+                autostart=autostart,
+                output="screen",
+            )
+        )
     if offload:
         offload_overrides = typed_overrides(
             "offload_manager", {"vehicle_id": ("vehicle_id", vehicle_id)}
@@ -159,6 +174,7 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
         as_bool("offload", LaunchConfiguration("offload").perform(context)),
         LaunchConfiguration("vehicle_id").perform(context),
         as_bool("autostart", LaunchConfiguration("autostart").perform(context)),
+        as_bool("read_instructions", LaunchConfiguration("read_instructions").perform(context)),
     )
 
     if as_bool("record", LaunchConfiguration("record").perform(context)):
@@ -203,6 +219,13 @@ def generate_launch_description() -> LaunchDescription:
                 default_value="auto",
                 description="Pipeline nodes follow /clock (true/false); auto: true with "
                 "sensor_source:=simulator, false with real drivers.",
+            ),
+            DeclareLaunchArgument(
+                "read_instructions",
+                default_value="true",
+                description="Run the instruction stage (instruction_interpreter: free text -> "
+                "operator/intent) on board; false when the remote host runs it "
+                "(remote.launch.py read_instructions:=true) or to drive on the keyword parser.",
             ),
             DeclareLaunchArgument(
                 "sensor_source",

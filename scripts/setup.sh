@@ -112,6 +112,23 @@ if needs decision_model "$decision_hash" || [[ ! -f $decision ]]; then
   done_step decision_model "$decision_hash"
 fi
 
+# 4d. The instruction model (free-text instructions -> structured intent), built the same
+#     way from its weight archive.
+instruction=models/instruction-model.Q8_0.gguf
+instruction_hash=$(hash_of models/instruction_model/* edge_llm_ros/tools/training/decision_model.py \
+                   edge_llm_ros/tools/training/merge.py requirements/llm.txt)
+if needs instruction_model "$instruction_hash" || [[ ! -f $instruction ]]; then
+  log "building the instruction model ($instruction)"
+  mkdir -p log
+  python -m edge_llm_ros.tools.cli build-reasoner --instruction -o "$instruction" \
+    >log/setup-instruction.txt 2>&1 || {
+    cat log/setup-instruction.txt >&2
+    echo "[setup] error: building the instruction model failed (log above)" >&2
+    exit 1
+  }
+  done_step instruction_model "$instruction_hash"
+fi
+
 # 5. colcon build: messages, the package and its share files into install/.
 #    --symlink-install keeps installed Python files linked to the sources.
 # With --symlink-install, edits to installed files are live: only the set of

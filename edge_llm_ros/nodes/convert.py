@@ -19,6 +19,15 @@ from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
 
 from edge_llm_ros import msg
+from edge_llm_ros.reasoning.instruction import (
+    CAUTION_REASONS,
+    LANE_SIDES,
+    MAX_CAP_VALUE,
+    SOURCE_MODEL,
+    UNIT_LABELS,
+    InstructionIntent,
+)
+from edge_llm_ros.reasoning.interpreter import Interpretation
 from edge_llm_ros.types import (
     ACTION_INDEX,
     Decision,
@@ -273,3 +282,39 @@ def plan_request_from_msg(message: msg.PlanRequest, received_ns: int,
         planning_deadline_ms=float(message.planning_deadline_ms),
         sent_at_ns=stamp_to_ns(message.sent_at), received_ns=int(received_ns),
         payload_tier=int(message.payload_tier), keyframe_note=keyframe_note)
+
+
+def interpretation_to_msg(reading: Interpretation, header: Header) -> msg.OperatorIntent:
+    i = reading.intent
+    out = msg.OperatorIntent(header=header, instruction=reading.instruction)
+    out.source = (msg.OperatorIntent.SOURCE_MODEL if reading.source == SOURCE_MODEL
+                  else msg.OperatorIntent.SOURCE_REGEX)
+    out.speed_cap_value = float(i.speed_cap_value)
+    out.speed_cap_unit = UNIT_LABELS.get(i.speed_cap_unit, "")
+    out.speed_cap_mps = float(i.speed_cap_mps)
+    out.pull_over, out.stop, out.stay_in_lane = i.pull_over, i.stop, i.stay_in_lane
+    out.change_lane, out.hurry, out.caution_reason = i.change_lane, i.hurry, i.caution_reason
+    out.override_attempt, out.unsafe_request = i.override_attempt, i.unsafe_request
+    out.interpret_ms = float(reading.interpret_ms)
+    out.note = reading.note[:200]
+    return out
+
+
+def instruction_intent_from_msg(message: msg.OperatorIntent) -> InstructionIntent:
+    """The intent a message carries; ValueError for fields outside the vocabulary."""
+    unit = {label: code for code, label in UNIT_LABELS.items()}.get(message.speed_cap_unit)
+    if unit is None and message.speed_cap_unit:
+        raise ValueError(f"unknown speed cap unit {message.speed_cap_unit!r}")
+    value = float(message.speed_cap_value)
+    if unit and not (math.isfinite(value) and 0 < value <= MAX_CAP_VALUE):
+        raise ValueError(f"speed cap {value} {message.speed_cap_unit} out of range")
+    if message.change_lane not in ("", *LANE_SIDES):
+        raise ValueError(f"unknown lane change {message.change_lane!r}")
+    if message.caution_reason not in ("", *CAUTION_REASONS):
+        raise ValueError(f"unknown caution reason {message.caution_reason!r}")
+    return InstructionIntent(
+        speed_cap_value=round(value) if unit else 0, speed_cap_unit=unit or "",
+        pull_over=message.pull_over, stop=message.stop, stay_in_lane=message.stay_in_lane,
+        change_lane=message.change_lane, hurry=message.hurry,
+        caution_reason=message.caution_reason, override_attempt=message.override_attempt,
+        unsafe_request=message.unsafe_request)

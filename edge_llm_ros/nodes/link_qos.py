@@ -40,3 +40,15 @@ def echo_qos(lease_s: float) -> QoSProfile:
     qos.liveliness_lease_duration = Duration(seconds=lease_s)
     qos.deadline = Duration(seconds=lease_s)
     return qos
+
+
+INTENT_TOPIC = "operator/intent"
+
+
+def intent_qos() -> QoSProfile:
+    """Latched (transient local, the last one kept): the intent in force reaches a reasoner
+    that starts later, whether the instruction stage runs on board or on the remote host."""
+    from rclpy.qos import DurabilityPolicy
+    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -2,7 +2,9 @@
 
 Callbacks only store the newest scene; a decision thread runs the core, which
 waits on the model only until the deadline, so the executor never blocks on
-generation and a Decision is published for every scene taken.
+generation and a Decision is published for every scene taken. The instruction in
+force is read by the instruction stage (operator/intent, from instruction_interpreter);
+until its intent for that text arrives, the keyword parser's reading stands in.
 """
 
 from __future__ import annotations
@@ -10,16 +12,26 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import OrderedDict
 
 from std_msgs.msg import String
 
 from edge_llm_ros import msg
 from edge_llm_ros.nodes.base import ManagedEdgeNode
-from edge_llm_ros.nodes.convert import decision_to_msg, plan_from_msg, stamp_to_ns, summary_from_msg
+from edge_llm_ros.nodes.convert import (
+    decision_to_msg,
+    instruction_intent_from_msg,
+    plan_from_msg,
+    stamp_to_ns,
+    summary_from_msg,
+)
+from edge_llm_ros.nodes.link_qos import INTENT_TOPIC, intent_qos
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.reasoning.advice import AdviceRejectedError, validate_plan
 from edge_llm_ros.reasoning.factory import backend_from_params
+from edge_llm_ros.reasoning.instruction import operator_intent
 from edge_llm_ros.reasoning.reasoner import Reasoner, ReasonerConfig
+from edge_llm_ros.reasoning.rules import OperatorIntent
 from edge_llm_ros.types import SOURCE_NAMES
 
 
@@ -36,6 +48,8 @@ class ReasonerNode(ManagedEdgeNode):
         self._pending: msg.SceneSummary | None = None
         self._plan: msg.RemotePlan | None = None
         self._instruction = ""
+        # Intents the instruction stage read, by instruction text (the newest few).
+        self._intents: OrderedDict[str, OperatorIntent] = OrderedDict()
         self._last_taken_ns = -1
         self._log: list[tuple[str, int, float]] = []  # (action, source, latency ms)
         self._subscriptions_made: list = []
@@ -46,7 +60,8 @@ class ReasonerNode(ManagedEdgeNode):
         self.decision_pub = self.create_output_publisher(msg.Decision, "decision", 10)
         for name in ("decisions", "model_decisions", "fallback_decisions", "missed_deadlines",
                      "scenes_skipped_by_rate", "scenes_superseded", "scenes_repeated",
-                     "envelope_overrides", "remote_plans_used", "remote_plans_rejected"):
+                     "envelope_overrides", "remote_plans_used", "remote_plans_rejected",
+                     "decisions_on_read_intent", "decisions_on_keyword_intent"):
             self.health.counters[name] = 0
 
     def configure_node(self) -> None:
@@ -57,7 +72,7 @@ class ReasonerNode(ManagedEdgeNode):
             raise ConfigError(f"node '{self.get_name()}': {exc}") from exc
         backend = backend_from_params(p, self.get_name(), self.get_logger().info)
         self.reasoner = Reasoner(backend, config)
-        self._instruction = str(p["instruction"])
+        self._instruction = " ".join(str(p["instruction"]).split())
         self.reasoner.warm_up(self._instruction)
         self.get_logger().info(
             f"reasoner ready: backend {p['model.backend']}"
@@ -71,6 +86,8 @@ class ReasonerNode(ManagedEdgeNode):
             self.create_sensor_subscription(msg.SceneSummary, "scene/summary", self.on_scene),
             self.create_subscription(msg.RemotePlan, "remote/plan", self.on_plan, 10),
             self.create_subscription(String, "operator/instruction", self.on_instruction, 10),
+            self.create_subscription(msg.OperatorIntent, INTENT_TOPIC, self.on_intent,
+                                     intent_qos()),
         ]
         self._stop.clear()
         self._thread = threading.Thread(target=self._decide_loop, name="reasoner-decide",
@@ -125,11 +142,25 @@ class ReasonerNode(ManagedEdgeNode):
             self._plan = message
 
     def on_instruction(self, message: String) -> None:
-        text = message.data.strip()
+        text = " ".join(message.data.split())
         with self._lock:
             if text != self._instruction:
                 self.get_logger().info(f"operator instruction: {text!r}")
             self._instruction = text
+
+    def on_intent(self, message: msg.OperatorIntent) -> None:
+        try:
+            intent = operator_intent(instruction_intent_from_msg(message))
+        except ValueError as exc:
+            self.report_error("bad_intent", f"operator/intent for {message.instruction!r}: "
+                              f"{exc}; the keyword parser's reading stands")
+            return
+        with self._lock:
+            key = " ".join(message.instruction.split())
+            self._intents[key] = intent
+            self._intents.move_to_end(key)
+            while len(self._intents) > 16:
+                self._intents.popitem(last=False)
 
     # ------------------------------------------------------------- deciding
     def _decide_loop(self) -> None:
@@ -141,16 +172,19 @@ class ReasonerNode(ManagedEdgeNode):
                     return
                 message, self._pending = self._pending, None
                 plan, instruction = self._plan, self._instruction
+                intent = self._intents.get(instruction)
                 reasoner = self.reasoner
             if reasoner is None:
                 return
             try:
-                self._decide_one(reasoner, message, plan, instruction)
+                self._decide_one(reasoner, message, plan, instruction, intent)
             except Exception as exc:  # noqa: BLE001 - keep deciding on the next scene
                 self.report_error("decision_failed", f"{type(exc).__name__}: {exc}")
 
     def _decide_one(self, reasoner: Reasoner, message: msg.SceneSummary,
-                    plan: msg.RemotePlan | None, instruction: str) -> None:
+                    plan: msg.RemotePlan | None, instruction: str,
+                    intent: OperatorIntent | None) -> None:
+        """`intent`: the instruction stage's reading of `instruction`; None until it came."""
         started = time.perf_counter()
         now_ns = self.get_clock().now().nanoseconds
         stamp_ns = stamp_to_ns(message.header.stamp)
@@ -168,7 +202,7 @@ class ReasonerNode(ManagedEdgeNode):
                     self.report_error("remote_plan_rejected", str(exc))
         scene = summary_from_msg(message)
         decision = reasoner.decide(scene, instruction, hint, plan_id, budget_ms=budget_ms,
-                                   started=started)
+                                   started=started, intent=intent)
         for problem in reasoner.last_problems:
             self.report_error("bad_scene", problem)
         out = decision_to_msg(decision, message.header.frame_id or "base_link")
@@ -184,6 +218,9 @@ class ReasonerNode(ManagedEdgeNode):
         c["model_decisions" if decision.source != 1 else "fallback_decisions"] += 1
         c["envelope_overrides"] = reasoner.counters.envelope_overrides
         c["remote_plans_used"] += int(bool(decision.remote_plan_id))
+        if instruction:
+            c["decisions_on_read_intent" if intent is not None
+              else "decisions_on_keyword_intent"] += 1
         if latency_ms > decision.deadline_ms:
             c["missed_deadlines"] += 1
             self.report_error("missed_deadline", f"decision published {latency_ms:.0f} ms after "

@@ -36,6 +36,8 @@ NODE_KINDS: tuple[NodeKind, ...] = (
     NodeKind("lidar_detector", "edge_llm_ros.nodes.lidar_detector:LidarDetectorNode", ONBOARD),
     NodeKind("scene_fusion", "edge_llm_ros.nodes.scene_fusion:SceneFusionNode", ONBOARD),
     NodeKind("reasoner", "edge_llm_ros.nodes.reasoner:ReasonerNode", ONBOARD),
+    NodeKind("instruction_interpreter",
+             "edge_llm_ros.nodes.instruction_interpreter:InstructionInterpreterNode", ONBOARD),
     NodeKind("scene_player", "edge_llm_ros.tools.nodes.scene_player:ScenePlayerNode", TOOL),
     NodeKind("offload_manager", "edge_llm_ros.nodes.offload_manager:OffloadManagerNode",
              ONBOARD),

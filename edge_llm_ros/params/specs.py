@@ -18,7 +18,11 @@ from edge_llm_ros.params.core import (
     node_params_from_file,
     validate_params,
 )
-from edge_llm_ros.reasoning.model_files import DECISION_GGUF_NAME, TUNED_GGUF_NAME
+from edge_llm_ros.reasoning.model_files import (
+    DECISION_GGUF_NAME,
+    INSTRUCTION_GGUF_NAME,
+    TUNED_GGUF_NAME,
+)
 from edge_llm_ros.sim import rig
 
 
@@ -447,6 +451,22 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
               max_value=4096),
 )
 
+INSTRUCTION_INTERPRETER: tuple[ParamSpec, ...] = _common(
+    slow_processing_ms=500.0, late_latency_ms=2000.0) + LIFECYCLE + (
+    ParamSpec("model.backend", "llama_cpp", "Reader of free-text instructions: llama_cpp (the "
+              "instruction model, quantized GGUF on the CPU) or rules (the keyword parser "
+              "only).", choices=("llama_cpp", "rules")),
+    ParamSpec("model.path", INSTRUCTION_GGUF_NAME, "GGUF file of the instruction model (a bare "
+              "name is looked up in the package's models folder; setup builds "
+              f"{INSTRUCTION_GGUF_NAME}). Empty: that model."),
+    ParamSpec("model.threads", 1, "CPU threads for the instruction model (it reads one "
+              "instruction at a time, off the decision deadline).", min_value=1,
+              max_value=256),
+    ParamSpec("cache_size", 64, "Instructions whose reading is kept (a repeated instruction is "
+              "answered from the cache).", min_value=1, max_value=100000),
+    _same_as(REASONER, "instruction"),
+)
+
 REMOTE_PLANNER: tuple[ParamSpec, ...] = _common(
     slow_processing_ms=1500.0, late_latency_ms=3000.0) + LIFECYCLE + _model(TUNED_GGUF_NAME) + \
     FALLBACK + (
@@ -552,6 +572,7 @@ NODE_SPECS: dict[str, tuple[ParamSpec, ...]] = {
     "lidar_detector": LIDAR_DETECTOR,
     "scene_fusion": SCENE_FUSION,
     "reasoner": REASONER,
+    "instruction_interpreter": INSTRUCTION_INTERPRETER,
     "scene_player": SCENE_PLAYER,
     "remote_planner": REMOTE_PLANNER,
     "offload_manager": OFFLOAD_MANAGER,

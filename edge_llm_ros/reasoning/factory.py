@@ -80,6 +80,24 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
     raise ModelLoadError(f"unknown backend {s.backend!r}; known: {', '.join(BACKENDS)}")
 
 
+def instruction_backend(path_text: str, threads: int, log: Callable[[str], None] = print
+                         ) -> ReasonerBackend:
+    """The instruction model under llama.cpp; ModelLoadError with a clear message."""
+    from edge_llm_ros.paths import model_file
+    from edge_llm_ros.reasoning.instruction import INSTRUCTION_PROMPT_FORMAT
+    from edge_llm_ros.reasoning.llamacpp import LlamaCppBackend
+    from edge_llm_ros.reasoning.model_files import INSTRUCTION_GGUF_NAME
+
+    path = resolve_model_path(path_text) if path_text else model_file(INSTRUCTION_GGUF_NAME)
+    if not path.is_file():
+        raise ModelLoadError(f"the instruction model {path} is missing; scripts/setup.sh builds "
+                             f"it (or run: edge-llm-ros build-reasoner --instruction)")
+    backend = LlamaCppBackend(path, threads=threads, context_tokens=256,
+                              prompt_formats=(INSTRUCTION_PROMPT_FORMAT,))
+    log(f"instruction model {path.name} loaded ({threads} thread(s))")
+    return backend
+
+
 def backend_from_params(p: dict, node_name: str, log: Callable[[str], None]
                         ) -> ReasonerBackend | None:
     """The model.* parameters' backend; a missing or corrupt model is a ConfigError."""

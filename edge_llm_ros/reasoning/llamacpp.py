@@ -66,7 +66,10 @@ class LlamaCppBackend(ReasonerBackend):
     name = "llama.cpp"
 
     def __init__(self, model_path: str | Path, threads: int = 2, context_tokens: int = 512,
-                 batch_tokens: int = 128, prefill_chunk_tokens: int = 64) -> None:
+                 batch_tokens: int = 128, prefill_chunk_tokens: int = 64,
+                 prompt_formats: tuple[str, ...] = PROMPT_FORMATS) -> None:
+        """`prompt_formats`: the formats the caller can prompt in (the reasoner's by
+        default; the instruction interpreter passes its own)."""
         path = Path(model_path)
         check_gguf_file(path)
         try:
@@ -82,9 +85,9 @@ class LlamaCppBackend(ReasonerBackend):
             raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
         self.model_id = path.name
         fmt = str(self._llm.metadata.get(PROMPT_FORMAT_KEY, PROMPT_TEXT))
-        if fmt not in PROMPT_FORMATS:
-            raise ModelLoadError(f"{path} names prompt format {fmt!r}; this reasoner reads "
-                                 f"{', '.join(PROMPT_FORMATS)}")
+        if fmt not in prompt_formats:
+            raise ModelLoadError(f"{path} names prompt format {fmt!r}; this reader prompts in "
+                                 f"{', '.join(prompt_formats)}")
         self.prompt_format = fmt
         self._chunk = max(1, min(prefill_chunk_tokens, batch_tokens))
         self._model_bytes = path.stat().st_size

@@ -16,6 +16,9 @@ TUNED_GGUF_NAME = "reasoner-smollm2-135m.Q8_0.gguf"  # built at setup from base 
 # GGUF at setup with the base file's tokenizer.
 DECISION_ARCHIVE_DIR_NAME = "decision_model"
 DECISION_GGUF_NAME = "decision-model.Q8_0.gguf"
+# The instruction model (free text -> structured intent), built the same way.
+INSTRUCTION_ARCHIVE_DIR_NAME = "instruction_model"
+INSTRUCTION_GGUF_NAME = "instruction-model.Q8_0.gguf"
 
 
 def base_gguf_path() -> Path:

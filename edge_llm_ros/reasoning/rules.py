@@ -96,7 +96,7 @@ _PULL_OVER = re.compile(r"\b(pull over|pull in|stop at the side|side of the road
 _NO_LANE_CHANGE = re.compile(r"\b(stay in (your|this|the) lane|no lane changes?|"
                              r"keep (to )?(your|this) lane|do not change lanes?|"
                              r"don't change lanes?)\b", re.I)
-_SPEED_NUMBER = re.compile(r"\b(\d{1,3})\s*(km/?h|kph|m/s|mps)\b", re.I)
+SPEED_NUMBER = re.compile(r"\b(\d{1,3})\s*(km/?h|kph|m/s|mps)\b", re.I)
 SLOW_INSTRUCTION_CAP_MPS = 8.0
 
 
@@ -105,7 +105,7 @@ def parse_instruction(text: str) -> OperatorIntent:
     if not text or not text.strip():
         return OperatorIntent()
     cap = math.inf
-    m = _SPEED_NUMBER.search(text)
+    m = SPEED_NUMBER.search(text)
     if m:
         value = float(m.group(1))
         cap = value / 3.6 if m.group(2).lower().startswith("k") else value

@@ -26,7 +26,7 @@ PARAMETERS_MD = REPO / "docs" / "parameters.md"
 
 # The on-board nodes config/vehicle.yaml configures, in data-flow order.
 VEHICLE_NODES = ("camera_detector", "lidar_detector", "scene_fusion", "reasoner",
-                 "offload_manager")
+                 "instruction_interpreter", "offload_manager")
 # Other nodes' launch-time files: deliberate overrides only (test/params checks them).
 DEPLOYMENT_FILES = ("simulator.yaml", "remote.yaml", "bag.yaml", "compute/cpu_2core.yaml",
                     "compute/gpu.yaml")

@@ -98,3 +98,31 @@ def test_objects_become_the_fusers_arrays(count: int) -> None:
     assert centers.shape == sizes.shape == (count, 3)
     assert yaws.tolist() == [0.25] * count and names == ["car"] * count
     assert scores.tolist() == [0.5] * count
+
+
+def test_instruction_intents_round_trip_and_bad_fields_are_refused() -> None:
+    from edge_llm_ros.nodes.convert import instruction_intent_from_msg, interpretation_to_msg
+    from edge_llm_ros.reasoning.instruction import InstructionIntent
+    from edge_llm_ros.reasoning.interpreter import Interpretation
+
+    intents = [InstructionIntent(), InstructionIntent(30, "kmh", stay_in_lane=True),
+               InstructionIntent(25, "mph", pull_over=True, caution_reason="weather"),
+               InstructionIntent(8, "mps", stop=True, change_lane="left", hurry=True,
+                                 override_attempt=True, unsafe_request=True)]
+    for intent in intents:
+        m = interpretation_to_msg(Interpretation("text", intent, "model", 12.5),
+                                  make_header(5, "base_link"))
+        assert m.instruction == "text" and m.source == msg.OperatorIntent.SOURCE_MODEL
+        assert instruction_intent_from_msg(m) == intent
+        assert (m.speed_cap_mps == intent.speed_cap_mps
+                or abs(m.speed_cap_mps - intent.speed_cap_mps) < 1e-4)
+    bad = interpretation_to_msg(Interpretation("x", intents[1], "regex", 0.0),
+                                make_header(5, "base_link"))
+    assert bad.source == msg.OperatorIntent.SOURCE_REGEX
+    for field, value in (("speed_cap_unit", "knots"), ("speed_cap_value", float("nan")),
+                         ("change_lane", "up"), ("caution_reason", "sunny")):
+        broken = interpretation_to_msg(Interpretation("x", intents[1], "model", 0.0),
+                                       make_header(5, "base_link"))
+        setattr(broken, field, value)
+        with pytest.raises(ValueError):
+            instruction_intent_from_msg(broken)

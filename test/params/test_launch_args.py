@@ -37,7 +37,8 @@ def test_autostart_argument_agrees_with_the_managed_nodes() -> None:
     that disagrees with the launch default is a classic source of 'nothing is published')."""
     managed = {kind: {s.name: s for s in specs}["autostart"]
                for kind, specs in NODE_SPECS.items() if any(s.name == "autostart" for s in specs)}
-    assert set(managed) == {"camera_detector", "reasoner", "remote_planner"}
+    assert set(managed) == {"camera_detector", "reasoner", "remote_planner",
+                            "instruction_interpreter"}
     launch_default = as_bool("autostart", SHARED_ARGUMENTS["autostart"].default)
     assert all(spec.default is launch_default for spec in managed.values())
     # What launch files give the node so launch_ros alone drives its transitions.

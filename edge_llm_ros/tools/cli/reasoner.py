@@ -69,6 +69,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from edge_llm_ros.tools.evaluation.decision import evaluate_decisions
     from edge_llm_ros.tools.evaluation.reasoner import evaluate_reasoner
 
+    if args.target == "instructions":
+        return _eval_instructions(args)
     settings, config = reasoner_configs(args)
     reasoner = None if args.rules_only else reasoner_from(settings, config)
     try:
@@ -85,6 +87,33 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if reasoner is not None:
             reasoner.close()
     print_figures(figures, args.json)
+    return 0
+
+
+def _eval_instructions(args: argparse.Namespace) -> int:
+    from edge_llm_ros.params.specs import default_of
+    from edge_llm_ros.reasoning.backend import ModelLoadError
+    from edge_llm_ros.reasoning.factory import instruction_backend
+    from edge_llm_ros.reasoning.interpreter import InstructionInterpreter
+    from edge_llm_ros.tools.evaluation.instruction import evaluate_instructions, format_table
+
+    backend = None
+    if not args.rules_only:
+        try:
+            threads = args.threads or default_of("instruction_interpreter", "model.threads")
+            backend = instruction_backend(str(args.instruction_model or ""), threads,
+                                          progress(args.json))
+        except ModelLoadError as exc:
+            return fail(str(exc))
+    interpreter = InstructionInterpreter(backend, cache_size=1)
+    try:
+        figures = evaluate_instructions(interpreter, per_language=args.per_language)
+    finally:
+        interpreter.close()
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print(format_table(figures))
     return 0
 
 
@@ -130,6 +159,22 @@ def cmd_train_decision_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_instruction_model(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from edge_llm_ros.reasoning.model_files import base_gguf_path
+    from edge_llm_ros.tools.training.instruction_model import (
+        InstructionModelConfig,
+        train_instruction_model,
+    )
+
+    given = {k: v for k, v in (("per_language", args.per_language), ("epochs", args.epochs),
+                               ("threads", args.threads)) if v is not None}
+    cfg = dataclasses.replace(InstructionModelConfig(), **given)
+    print(json.dumps(train_instruction_model(args.output, base_gguf_path(), cfg)))
+    return 0
+
+
 def train_config(args: argparse.Namespace) -> TrainConfig:
     from edge_llm_ros.tools.training.reasoner import TrainConfig
 
@@ -162,6 +207,17 @@ def cmd_build_reasoner(args: argparse.Namespace) -> int:
 
         archive = args.adapter or model_file(DECISION_ARCHIVE_DIR_NAME)
         print(export_gguf(archive, base, args.output or model_file(DECISION_GGUF_NAME),
+                          quant=args.quant))
+        return 0
+    if args.instruction:
+        from edge_llm_ros.reasoning.model_files import (
+            INSTRUCTION_ARCHIVE_DIR_NAME,
+            INSTRUCTION_GGUF_NAME,
+        )
+        from edge_llm_ros.tools.training.decision_model import export_gguf
+
+        archive = args.adapter or model_file(INSTRUCTION_ARCHIVE_DIR_NAME)
+        print(export_gguf(archive, base, args.output or model_file(INSTRUCTION_GGUF_NAME),
                           quant=args.quant))
         return 0
     adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
@@ -203,20 +259,33 @@ def register(sub: argparse._SubParsersAction) -> None:
                  "closed-loop: each policy drives the ego through every simulator scenario "
                  "(--seeds jittered runs each; the road users follow their scripts): "
                  "collisions, minimum time-to-collision, hard-brake events, progress against "
-                 "the rules' and, for the deployed reasoner, the share its model decided.",
-                 examples=["edge-llm-ros eval closed-loop --json",
+                 "the rules' and, for the deployed reasoner, the share its model decided. "
+                 "instructions: English, Chinese and German instructions built from phrase "
+                 "templates held out of the instruction model's training: intent accuracy, "
+                 "acted-on accuracy and looser readings per language, the model beside the "
+                 "keyword parser.",
+                 examples=["edge-llm-ros eval instructions",
+                           "edge-llm-ros eval instructions --per-language 1000 --json",
+                           "edge-llm-ros eval closed-loop --json",
                            "edge-llm-ros eval closed-loop --scenarios cut_in_left,truck_merge "
                            "--policies rules,deployed",
                            "edge-llm-ros eval decisions --json",
                            "edge-llm-ros eval reasoner",
                            "edge-llm-ros eval reasoner --scenes 1000 --json",
                            "edge-llm-ros eval reasoner --rules-only"])
-    p.add_argument("target", choices=["reasoner", "decisions", "closed-loop"])
+    p.add_argument("target", choices=["reasoner", "decisions", "closed-loop", "instructions"])
     p.add_argument("--scenes", type=int, default=600, help="reasoner: scenes")
     p.add_argument("--per-family", type=int, default=100,
                    help="decisions: scenes per held-out family (a quarter as many per "
                    "training family, on new seeds)")
-    p.add_argument("--rules-only", action="store_true", help="score the rule policy only")
+    p.add_argument("--rules-only", action="store_true",
+                   help="score the rule policy only (instructions: the keyword parser only)")
+    p.add_argument("--per-language", type=int, default=300,
+                   help="instructions: held-out instructions per language (a quarter as many "
+                   "of the training templates, new seeds)")
+    p.add_argument("--instruction-model", type=Path, default=None,
+                   help="instructions: GGUF of the instruction model (default: the one setup "
+                   "builds)")
     p.add_argument("--seeds", type=int, default=10, help="closed-loop: runs per scenario")
     p.add_argument("--scenarios", default="",
                    help="closed-loop: comma-separated scenarios (default: every packaged one)")
@@ -274,6 +343,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decision", action="store_true",
                    help="assemble the teacher-distilled decision model from its weight archive "
                    "(--adapter: the archive folder, default models/decision_model) instead")
+    p.add_argument("--instruction", action="store_true",
+                   help="assemble the instruction model from its weight archive (--adapter: "
+                   "the archive folder, default models/instruction_model) instead")
     p.set_defaults(func=cmd_build_reasoner)
 
     p = add_verb(sub, "train-decision-model",
@@ -291,3 +363,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_train_decision_model)
+
+    p = add_verb(sub, "train-instruction-model",
+                 help="train the on-board instruction model (free text -> intent) from scratch",
+                 description="Generate English, Chinese and German instructions from the "
+                 "training phrase templates (the held-out templates stay out, for `eval "
+                 "instructions`), train a small llama-architecture decoder on the CPU, and "
+                 "write its weight archive: how models/instruction_model was made. Then run "
+                 "build-reasoner --instruction.",
+                 examples=["edge-llm-ros train-instruction-model -o models/instruction_model",
+                           "edge-llm-ros train-instruction-model -o out/im --per-language 2000 "
+                           "--epochs 1"])
+    p.add_argument("-o", "--output", type=Path, required=True, help="archive folder")
+    p.add_argument("--per-language", type=int, default=None,
+                   help="training instructions per language")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_train_instruction_model)

@@ -97,7 +97,8 @@ def run_with_pipeline(args: argparse.Namespace, kinds: list[str], files: list[Pa
     # The on-board nodes in three processes, as ros2 launch runs them (each its own
     # executor): a slow camera inference must not hold the sweep, the summary or the
     # decision back in one executor's queue.
-    groups = [["camera_detector"], ["lidar_detector", "scene_fusion"], ["reasoner"]]
+    groups = [["camera_detector"], ["lidar_detector", "scene_fusion"],
+              ["reasoner", "instruction_interpreter"]]
     onboard_params = ["reasoner.print_decisions=true", *args.pipeline_param]
     if args.remote:
         # The remote host's planner in a process of its own, as on another machine; the

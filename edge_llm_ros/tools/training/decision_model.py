@@ -52,9 +52,9 @@ DECISION_TOKENS = 5  # every action name is settled within its first five tokens
 
 
 @dataclass
-class DecisionModelConfig:
-    per_family: int = 2500  # teacher-labelled scenes per training family
-    random_traffic_scenes: int = 10000  # more of the unscripted family (on top of per_family)
+class AnswerModelConfig:
+    """A small decoder trained from scratch to answer short prompts: its shape and training."""
+
     hidden: int = 192
     blocks: int = 4
     heads: int = 6
@@ -69,6 +69,26 @@ class DecisionModelConfig:
     threads: int = 2
     rms_eps: float = 1e-5
     rope_theta: float = 10000.0
+    # Token embeddings: "" trains one row per token the data uses (unseen tokens stay
+    # zero); "frozen" derives every token's row from the base model's embedding (a fixed
+    # projection to `hidden` and one trained mixing matrix), so a word the training data
+    # never had still lands near the words it resembles; "init" starts every row there
+    # and trains the rows the data uses.
+    lexical_embedding: str = ""
+
+
+ARCHITECTURE_FIELDS = ("hidden", "blocks", "heads", "kv_heads", "ffn", "rms_eps", "rope_theta")
+
+
+def architecture_of(manifest: dict) -> AnswerModelConfig:
+    """The network's shape from an archive's manifest (whatever else it was trained with)."""
+    return AnswerModelConfig(**{k: manifest["train"][k] for k in ARCHITECTURE_FIELDS})
+
+
+@dataclass
+class DecisionModelConfig(AnswerModelConfig):
+    per_family: int = 2500  # teacher-labelled scenes per training family
+    random_traffic_scenes: int = 10000  # more of the unscripted family (on top of per_family)
 
 
 def prompt_and_answer(tok: Callable[[str], list[int]], sample: LabelledScene, eos_id: int
@@ -80,7 +100,7 @@ def prompt_and_answer(tok: Callable[[str], list[int]], sample: LabelledScene, eo
     return prompt + tok(answer_for(sample)) + [eos_id], len(prompt)
 
 
-def _hf_config(cfg: DecisionModelConfig, vocab: int):
+def _hf_config(cfg: AnswerModelConfig, vocab: int):
     from transformers import LlamaConfig
     return LlamaConfig(vocab_size=vocab, hidden_size=cfg.hidden, intermediate_size=cfg.ffn,
                        num_hidden_layers=cfg.blocks, num_attention_heads=cfg.heads,
@@ -93,7 +113,6 @@ def train_decision_model(out_dir: Path, base_gguf: Path, cfg: DecisionModelConfi
                          log: Callable[[str], None] = print) -> dict:
     """Generate the teacher-labelled set, train, write the weight archive and manifest."""
     import torch
-    from transformers import LlamaForCausalLM
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
@@ -109,96 +128,187 @@ def train_decision_model(out_dir: Path, base_gguf: Path, cfg: DecisionModelConfi
                                             DECISION_TRAIN_FIRST_SEED + cfg.per_family,
                                             [RANDOM_TRAFFIC])
     data = [prompt_and_answer(tok, s, tok.eos_id) for s in samples]
-    vocab = int(tok.vocab_size)
+    arrays, steps, final_loss = train_answer_model(data, int(tok.vocab_size), tok.eos_id, cfg,
+                                                   DECISION_TOKENS, log)
+    return write_archive(out_dir, arrays, {
+        "architecture": "llama", "prompt_format": PROMPT_INTENT,
+        "vocab_size": int(tok.vocab_size), "base_gguf": base_gguf.name,
+        "base_sha256": sha256_file(base_gguf), "train": asdict(cfg), "families": families,
+        "scenes": len(data), "steps": steps, "final_loss": final_loss,
+        "train_seconds": round(time.monotonic() - t_start, 1)}, log)
+
+
+LEXICAL_RMS = 0.05  # scale of the projected base embeddings fed to the first block
+
+
+def lexical_basis(base_gguf: Path, hidden: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, projection): the base model's token embeddings centred and projected on
+    their first `hidden` principal directions, scaled to LEXICAL_RMS; deterministic, so
+    export recomputes every row from the base file and the archive stays small."""
+    embed = base_token_embeddings(base_gguf)
+    mean = embed.mean(axis=0)
+    _, singular, vt = np.linalg.svd(embed - mean, full_matrices=False)
+    projection = vt[:hidden].T  # (base width, hidden)
+    signs = np.sign(projection[np.abs(projection).argmax(axis=0), range(hidden)])
+    projection = projection * signs  # SVD's sign is arbitrary: fix it
+    rms = float(np.sqrt(np.mean(((embed - mean) @ projection) ** 2)))
+    return mean.astype(np.float32), (projection * (LEXICAL_RMS / rms)).astype(np.float32)
+
+
+def base_token_embeddings(base_gguf: Path) -> np.ndarray:
+    import gguf
+
+    reader = gguf.GGUFReader(str(base_gguf))
+    tensor = next(t for t in reader.tensors if t.name == "token_embd.weight")
+    return gguf.quants.dequantize(tensor.data, tensor.tensor_type).astype(np.float32)
+
+
+def lexical_rows(arrays: dict[str, np.ndarray], base_gguf: Path) -> np.ndarray:
+    """Every token's embedding row of a lexical-embedding archive (before any trained rows)."""
+    base = base_token_embeddings(base_gguf)
+    projected = (base - arrays["lexical_mean"]) @ arrays["lexical_projection"]
+    if "lexical_mix" not in arrays:
+        return projected
+    return projected @ arrays["lexical_mix"].astype(np.float32).T
+
+
+def train_answer_model(data: list[tuple[list[int], int]], vocab: int, pad_id: int,
+                       cfg: AnswerModelConfig, first_tokens: int,
+                       log: Callable[[str], None] = print, base_gguf: Path | None = None
+                       ) -> tuple[dict[str, np.ndarray], int, float]:
+    """Train a small llama decoder from scratch on (token ids, answer start) pairs, the
+    loss on the answer only (its first `first_tokens` tokens weigh
+    cfg.decision_token_weight); (archive arrays, steps, final loss)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    t_start = time.monotonic()
     answer_vocab = sorted({t for ids, start in data for t in ids[start:]})
     used_vocab = sorted({t for ids, _ in data for t in ids})
     log(f"[train] {len(data)} sequences, mean {np.mean([len(d[0]) for d in data]):.0f} tokens; "
-        f"{len(used_vocab)} token ids used, {len(answer_vocab)} in answers "
-        f"({time.monotonic() - t_start:.0f} s)")
+        f"{len(used_vocab)} token ids used, {len(answer_vocab)} in answers")
 
     model = LlamaForCausalLM(_hf_config(cfg, vocab))
     model.lm_head = None  # the output layer is the answer rows below
     with torch.no_grad():
         model.model.embed_tokens.weight.normal_(0.0, 0.02)
+    lexical, mix, extra = None, None, []
+    if cfg.lexical_embedding not in ("", "frozen", "init"):
+        raise ValueError(f"lexical_embedding must be '', 'frozen' or 'init', got "
+                         f"{cfg.lexical_embedding!r}")
+    if cfg.lexical_embedding:
+        if base_gguf is None:
+            raise ValueError("lexical_embedding needs the base GGUF")
+        lexical_mean, lexical_projection = lexical_basis(base_gguf, cfg.hidden)
+        lexical = torch.from_numpy(
+            (base_token_embeddings(base_gguf) - lexical_mean) @ lexical_projection)
+    if cfg.lexical_embedding == "init":
+        with torch.no_grad():
+            model.model.embed_tokens.weight.copy_(lexical)
+        lexical = None  # trained as an ordinary embedding from here
+    elif cfg.lexical_embedding == "frozen":
+        model.model.embed_tokens.weight.requires_grad_(False)
+        mix = torch.nn.Parameter(torch.eye(cfg.hidden))
+        extra = [mix]
     answer_ids = torch.tensor(answer_vocab, dtype=torch.long)
     out_rows = torch.nn.Parameter(torch.randn(len(answer_vocab), cfg.hidden) * 0.02)
     other_row = torch.nn.Parameter(torch.zeros(cfg.hidden))
     log_others = math.log(vocab - len(answer_vocab))
     index_of = {t: i for i, t in enumerate(answer_vocab)}
-    params = [*model.parameters(), out_rows, other_row]
+    params = [p for p in model.parameters() if p.requires_grad] + [out_rows, other_row, *extra]
     steps = cfg.epochs * math.ceil(len(data) / cfg.batch_size)
     optimiser = Optimiser(params, cfg.learning_rate, 0.01, cfg.warmup_steps, steps, log)
     model.train()
     for indices in shuffled_batches(len(data), cfg.batch_size, cfg.epochs):
         batch = [data[i] for i in indices]
-        ids, mask = pad_batch([seq for seq, _ in batch], tok.eos_id)
+        ids, mask = pad_batch([seq for seq, _ in batch], pad_id)
         rows, cols, targets, weights = [], [], [], []
         for r, (seq, start) in enumerate(batch):
             for p in range(start, len(seq)):  # position p-1 predicts token p
                 rows.append(r)
                 cols.append(p - 1)
                 targets.append(index_of[seq[p]])
-                weights.append(cfg.decision_token_weight if p < start + DECISION_TOKENS
+                weights.append(cfg.decision_token_weight if p < start + first_tokens
                                else 1.0)
-        hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        if lexical is None:
+            hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
+        else:
+            hidden = model.model(inputs_embeds=lexical[ids] @ mix.T,
+                                 attention_mask=mask).last_hidden_state
         h = hidden[torch.tensor(rows), torch.tensor(cols)]
         logits = torch.cat([h @ out_rows.T, (h @ other_row + log_others)[:, None]], dim=1)
         per_token = torch.nn.functional.cross_entropy(logits, torch.tensor(targets),
                                                       reduction="none")
         w = torch.tensor(weights)
         optimiser.step((per_token * w).sum() / w.sum())
+    log(f"[train] {steps} steps in {time.monotonic() - t_start:.0f} s, "
+        f"final loss {optimiser.recent_loss:.4f}")
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().float().numpy() for k, v in model.model.state_dict().items()}
     used = np.array(used_vocab, dtype=np.int64)
     arrays = {"used_ids": used, "answer_ids": answer_ids.numpy(),
               "embed_rows": state.pop("embed_tokens.weight")[used].astype(np.float16),
               "output_rows": out_rows.detach().numpy().astype(np.float16),
               "other_row": other_row.detach().numpy().astype(np.float32)}
+    if cfg.lexical_embedding == "frozen":
+        del arrays["embed_rows"]
+        arrays["lexical_mix"] = mix.detach().numpy().astype(np.float32)
+    if cfg.lexical_embedding:  # rows the data never used are recomputed from the base file
+        arrays.update(lexical_mean=lexical_mean, lexical_projection=lexical_projection)
     for name, value in state.items():
         if "rotary" not in name:
             arrays[name] = value.astype(np.float16 if value.ndim == 2 else np.float32)
+    return arrays, steps, optimiser.recent_loss
+
+
+def write_archive(out_dir: Path, arrays: dict[str, np.ndarray], manifest: dict,
+                  log: Callable[[str], None] = print) -> dict:
+    """weights.npz and manifest.json (with the weights' sha256), each written atomically."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out_dir / (WEIGHTS_FILE + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, out_dir / WEIGHTS_FILE)
-    manifest = {
-        "architecture": "llama", "prompt_format": PROMPT_INTENT, "vocab_size": vocab,
-        "base_gguf": base_gguf.name, "base_sha256": sha256_file(base_gguf),
-        "train": asdict(cfg), "families": families, "scenes": len(data), "steps": steps,
-        "final_loss": optimiser.recent_loss,
-        "train_seconds": round(time.monotonic() - t_start, 1),
-        "weights_sha256": sha256_file(out_dir / WEIGHTS_FILE),
-    }
-    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    manifest = {**manifest, "weights_sha256": sha256_file(out_dir / WEIGHTS_FILE)}
+    tmp_manifest = out_dir / (MANIFEST_FILE + ".tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp_manifest, out_dir / MANIFEST_FILE)
     log(f"[train] wrote {out_dir / WEIGHTS_FILE} "
         f"({(out_dir / WEIGHTS_FILE).stat().st_size / 1e6:.1f} MB)")
     return manifest
 
 
-def full_matrices(arrays: dict[str, np.ndarray], vocab: int, hidden: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(embedding, output) over the whole vocabulary: unused embedding rows zero, every
-    output row outside the answer vocabulary the shared `other` row."""
-    embed = np.zeros((vocab, hidden), np.float32)
-    embed[arrays["used_ids"]] = arrays["embed_rows"].astype(np.float32)
+def full_matrices(arrays: dict[str, np.ndarray], vocab: int, hidden: int,
+                  base_gguf: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(embedding, output) over the whole vocabulary: unused embedding rows zero (or, for
+    a lexical-embedding archive, every row from the base file), every output row outside
+    the answer vocabulary the shared `other` row."""
+    if "lexical_projection" in arrays:
+        if base_gguf is None:
+            raise ValueError("a lexical-embedding archive needs the base GGUF")
+        embed = lexical_rows(arrays, base_gguf).astype(np.float32)
+        if "embed_rows" in arrays:  # trained rows over their starting points
+            embed[arrays["used_ids"]] = arrays["embed_rows"].astype(np.float32)
+    else:
+        embed = np.zeros((vocab, hidden), np.float32)
+        embed[arrays["used_ids"]] = arrays["embed_rows"].astype(np.float32)
     output = np.tile(arrays["other_row"].astype(np.float32), (vocab, 1))
     output[arrays["answer_ids"]] = arrays["output_rows"].astype(np.float32)
     return embed, output
 
 
-def hf_model_from_archive(archive_dir: Path):
+def hf_model_from_archive(archive_dir: Path, base_gguf: Path | None = None):
     """The archive as a transformers LlamaForCausalLM over the whole vocabulary (the network
     the GGUF holds), for checking the export and for GPU runtimes that load HF weights."""
     import torch
     from transformers import LlamaForCausalLM
 
     manifest, arrays = load_archive(archive_dir)
-    cfg = DecisionModelConfig(**manifest["train"])
+    cfg = architecture_of(manifest)
     vocab = int(manifest["vocab_size"])
     model = LlamaForCausalLM(_hf_config(cfg, vocab))
     state = {f"model.{k}": torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()
              if k.startswith(("layers.", "norm."))}
-    embed, output = full_matrices(arrays, vocab, cfg.hidden)
+    embed, output = full_matrices(arrays, vocab, cfg.hidden, base_gguf)
     state["model.embed_tokens.weight"] = torch.from_numpy(embed)
     state["lm_head.weight"] = torch.from_numpy(output)
     missing, unexpected = model.load_state_dict(state, strict=False)
@@ -248,7 +358,7 @@ def export_gguf(archive_dir: Path, base_gguf: Path, out_path: Path, quant: str =
     if sha256_file(base_gguf) != manifest["base_sha256"]:
         raise ModelLoadError(f"{base_gguf} is not the tokenizer source the decision model was "
                              f"trained with (sha256 differs from {archive_dir / MANIFEST_FILE})")
-    cfg = DecisionModelConfig(**manifest["train"])
+    cfg = architecture_of(manifest)
     vocab = int(manifest["vocab_size"])
     reader = gguf.GGUFReader(str(base_gguf))
     arch = "llama"
@@ -283,7 +393,7 @@ def export_gguf(archive_dir: Path, base_gguf: Path, out_path: Path, quant: str =
     writer.add_key_value("edge_llm_ros.weights_sha256", manifest["weights_sha256"],
                          gguf.GGUFValueType.STRING)
 
-    embed, output = full_matrices(arrays, vocab, cfg.hidden)
+    embed, output = full_matrices(arrays, vocab, cfg.hidden, base_gguf)
     writer.add_tensor("token_embd.weight", embed.astype(np.float16))
     for i in range(cfg.blocks):
         for hf, gg in _HF_TO_GGUF_BLOCK.items():

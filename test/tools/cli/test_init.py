@@ -8,7 +8,8 @@ import pytest
 from edge_llm_ros.tools.cli import GROUPS, build_parser
 
 VERBS = {"run", "sim", "replay", "record", "info", "perceive", "train-detector", "decide",
-         "eval", "train-reasoner", "train-decision-model", "build-reasoner", "bench",
+         "eval", "train-reasoner", "train-decision-model", "train-instruction-model",
+         "build-reasoner", "bench",
          "build-engine", "dds-profile", "report", "params-files", "view", "import"}
 TARGETS = {"bench": {"perception", "reasoner", "offload", "system"},
            "build-engine": {"camera", "reasoner"},

@@ -148,3 +148,21 @@ def test_eval_closed_loop_rules_only_prints_its_figures_as_json(cli) -> None:
     assert bad == 1
     missing, _, _ = cli("eval", "closed-loop", "--rules-only", "--scenarios", "no_such_road")
     assert missing == 1
+
+
+def test_eval_instructions_prints_model_and_keyword_figures_per_language(cli,
+                                                                        tmp_path: Path) -> None:
+    code, out, _ = cli("eval", "instructions", "--per-language", "8", "--json")
+    assert code == 0
+    figures = json.loads(out)
+    assert set(figures["held_out"]) == {"en", "zh", "de"}
+    for lang, result in figures["held_out"].items():
+        assert result["model"]["instructions"] == 8, lang
+        assert 0.0 <= result["model"]["intent_accuracy"] <= 1.0
+        assert 0.0 <= result["regex"]["acted_on_accuracy"] <= 1.0
+        assert result["model"]["read_ms_p50"] > 0
+    code, out, _ = cli("eval", "instructions", "--per-language", "4", "--rules-only")
+    assert code == 0 and "held_out" in out and "zh" in out
+    code, _, err = cli("eval", "instructions", "--instruction-model",
+                       str(tmp_path / "none.gguf"))
+    assert code == 2 and "missing" in err
