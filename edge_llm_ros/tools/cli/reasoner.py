@@ -143,36 +143,34 @@ def _closed_loop(args: argparse.Namespace, reasoner, config) -> dict:
         raise SystemExit(f"error: {exc}") from exc
 
 
-def cmd_train_decision_model(args: argparse.Namespace) -> int:
+def _train_answer_model(args: argparse.Namespace, count_field: str, config_cls, train) -> int:
+    """A small answer model's training verb: the config's defaults, then the options given."""
     import dataclasses
 
     from edge_llm_ros.reasoning.model_files import base_gguf_path
+
+    given = {k: v for k, v in ((count_field, getattr(args, count_field)), ("epochs", args.epochs),
+                               ("threads", args.threads)) if v is not None}
+    cfg = dataclasses.replace(config_cls(), **given)
+    print(json.dumps(train(args.output, base_gguf_path(), cfg)))
+    return 0
+
+
+def cmd_train_decision_model(args: argparse.Namespace) -> int:
     from edge_llm_ros.tools.training.decision_model import (
         DecisionModelConfig,
         train_decision_model,
     )
-
-    given = {k: v for k, v in (("per_family", args.per_family), ("epochs", args.epochs),
-                               ("threads", args.threads)) if v is not None}
-    cfg = dataclasses.replace(DecisionModelConfig(), **given)
-    print(json.dumps(train_decision_model(args.output, base_gguf_path(), cfg)))
-    return 0
+    return _train_answer_model(args, "per_family", DecisionModelConfig, train_decision_model)
 
 
 def cmd_train_instruction_model(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from edge_llm_ros.reasoning.model_files import base_gguf_path
     from edge_llm_ros.tools.training.instruction_model import (
         InstructionModelConfig,
         train_instruction_model,
     )
-
-    given = {k: v for k, v in (("per_language", args.per_language), ("epochs", args.epochs),
-                               ("threads", args.threads)) if v is not None}
-    cfg = dataclasses.replace(InstructionModelConfig(), **given)
-    print(json.dumps(train_instruction_model(args.output, base_gguf_path(), cfg)))
-    return 0
+    return _train_answer_model(args, "per_language", InstructionModelConfig,
+                               train_instruction_model)
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:

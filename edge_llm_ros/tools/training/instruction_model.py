@@ -42,7 +42,7 @@ INSTRUCTION_TRAIN_SEED = 1000  # evaluation draws held-out templates with other 
 @dataclass
 class InstructionModelConfig(AnswerModelConfig):
     per_language: int = 12000  # training instructions per language
-    epochs: int = 2
+    epochs: int = 3
     decision_token_weight: float = 1.0  # every tag of the answer counts the same
     lexical_embedding: str = "frozen"  # words the templates never had still mean something
 

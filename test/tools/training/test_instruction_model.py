@@ -55,6 +55,38 @@ def test_a_short_training_run_gives_a_gguf_the_interpreter_loads(tmp_path: Path)
         reader.close()
 
 
+def test_the_gguf_computes_what_the_trained_network_computes(tmp_path: Path) -> None:
+    """Every token's row is rebuilt from the base file at export: llama.cpp's logits for a
+    prompt with words the training never saw match the trained network's."""
+    import numpy as np
+    import torch
+    from llama_cpp import Llama
+
+    from edge_llm_ros.reasoning.instruction import instruction_prompt
+    from edge_llm_ros.tools.training.decision_model import hf_model_from_archive
+    from edge_llm_ros.tools.training.reasoner import LlamaTokenizer
+
+    base = base_gguf_path()
+    cfg = InstructionModelConfig(per_language=8, epochs=1, batch_size=12, warmup_steps=1)
+    train_instruction_model(tmp_path, base, cfg, log=lambda _m: None)
+    gguf_path = export_gguf(tmp_path, base, tmp_path / "im.f16.gguf", quant="F16",
+                            log=lambda _m: None)
+    tok = LlamaTokenizer(base)
+    static, dynamic = instruction_prompt("Zebra crossing ahead, mind the tram")
+    prompt = tok(static) + tok(dynamic)
+    with torch.no_grad():
+        expected = hf_model_from_archive(tmp_path, base)(torch.tensor([prompt])).logits[0, -1]
+    llm = Llama(str(gguf_path), n_ctx=256, logits_all=True, verbose=False)
+    try:
+        llm.eval(prompt)
+        got = np.asarray(llm.scores[len(prompt) - 1])
+    finally:
+        llm.close()
+    expected = expected.numpy()
+    assert np.max(np.abs(got - expected)) < 0.05 * max(1.0, float(np.max(np.abs(expected))))
+    assert int(np.argmax(got)) == int(np.argmax(expected))
+
+
 def test_a_tampered_archive_is_refused(tmp_path: Path) -> None:
     base = base_gguf_path()
     cfg = InstructionModelConfig(per_language=4, epochs=1, batch_size=12, warmup_steps=1)
