@@ -44,16 +44,20 @@ from edge_llm_ros.params.launch_args import (
 
 def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
                    reasoner_backend: str, instruction: str, offload: bool,
-                   vehicle_id: str, autostart: bool, read_instructions: bool) -> list[Node]:
+                   vehicle_id: str, autostart: bool, read_instructions: bool,
+                   source_config: str = "") -> list[Node]:
     """The on-board pipeline, in data-flow order; use_sim_time comes from the group.
 
     Adding a node is one block here. `executable` and `name` are both the node kind,
     whose section in config/vehicle.yaml is `/**/<kind>` (test/launch checks both).
     Nodes that load a model are LifecycleNode, brought to active when `autostart`.
+    `source_config` (the simulator's file with sensor_source:=simulator) goes to the
+    camera_detector too: it names the simulator-trained camera model.
     """
     camera_overrides = typed_overrides(
         "camera_detector", {"model_path": ("camera_model", camera_model)}
     )
+    camera_files = [config, source_config] if source_config else [config]
     nodes: list[Node] = []
     nodes.append(
         LifecycleNode(
@@ -61,7 +65,7 @@ def _onboard_nodes(config: str, camera_model: str, reasoner_model: str,
             executable="camera_detector",
             name="camera_detector",
             namespace="",
-            parameters=[config, camera_overrides, LAUNCH_DRIVES_LIFECYCLE],
+            parameters=[*camera_files, camera_overrides, LAUNCH_DRIVES_LIFECYCLE],
             autostart=autostart,
             output="screen",
         )
@@ -144,7 +148,9 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
 
     # Sensor sources own the clock (/clock), so they always run on wall time.
     sources: list[Node] = []
+    source_config = ""
     if sensor_source == "simulator":
+        source_config = LaunchConfiguration("simulator_config").perform(context)
         scenario = LaunchConfiguration("scenario").perform(context)
         seed = LaunchConfiguration("seed").perform(context)
         simulator_overrides = typed_overrides(
@@ -157,7 +163,7 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
                 name="simulator",
                 parameters=[
                     config,
-                    LaunchConfiguration("simulator_config").perform(context),
+                    source_config,
                     simulator_overrides,
                     {"use_sim_time": False},
                 ],
@@ -175,6 +181,7 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
         LaunchConfiguration("vehicle_id").perform(context),
         as_bool("autostart", LaunchConfiguration("autostart").perform(context)),
         as_bool("read_instructions", LaunchConfiguration("read_instructions").perform(context)),
+        source_config,
     )
 
     if as_bool("record", LaunchConfiguration("record").perform(context)):
@@ -256,8 +263,11 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 "camera_model",
                 default_value="",
-                description="camera_detector model (.pt, .onnx or .engine); empty keeps the "
-                "parameter file's value (the packaged simulator model by default).",
+                description="camera_detector model (.pt, .onnx or .engine; a path, or a bare "
+                "name such as yolo11n.pt that Ultralytics downloads on a connected machine); "
+                "empty keeps the parameter file's value (config/simulator.yaml's simulator "
+                "model with sensor_source:=simulator; otherwise the packaged simulator model, "
+                "with a warning).",
             ),
             DeclareLaunchArgument(
                 "reasoner_model",

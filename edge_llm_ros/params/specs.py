@@ -268,8 +268,16 @@ CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
     _common(slow_processing_ms=150.0) + LIFECYCLE + _stamp_checks(1000.0) + (_budget(110.0),)
 ) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
-              ".onnx (ONNX Runtime), .engine (TensorRT). Empty: the packaged simulator "
-              "model, models/sim_detector.onnx."),
+              ".onnx (ONNX Runtime), .engine (TensorRT). A path, or a bare name looked up in "
+              "the package's models/ and ~/.cache/edge_llm_ros/weights; a bare name "
+              "Ultralytics publishes (yolo11n.pt, yolov8s.pt, ...) is downloaded there by "
+              "Ultralytics when missing. Empty: the packaged simulator-trained model "
+              "(models/sim_detector.onnx), with a warning: it is for simulator images; "
+              "simulator runs name it (config/simulator.yaml)."),
+    ParamSpec("on_model_error", "lidar_only", "A model that is missing, corrupt or cannot be "
+              "downloaded: lidar_only (log it once, ERROR 'camera model unavailable' in "
+              "/diagnostics, publish nothing; scene_fusion goes on lidar_only) or fail "
+              "(configure fails).", choices=("lidar_only", "fail")),
     ParamSpec("device", "cpu", "Inference device: cpu, or cuda:N for a GPU (TensorRT engines "
               "need one)."),
     ParamSpec("conf_threshold", 0.25, "Detections below this score are dropped.",
@@ -280,9 +288,11 @@ CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
               "own.", min_value=0, max_value=4096),
     ParamSpec("max_detections", 100, "At most this many detections per image.", min_value=1,
               max_value=1000),
-    ParamSpec("class_map", [], "Rename model classes, 'model_class:our_class' each (e.g. "
-              "'person:pedestrian' for COCO weights); classes not named are dropped. Empty "
-              "keeps the model's classes.", value_type=str),
+    ParamSpec("class_map", [], "Rename model classes, 'model_class:our_class' each; classes "
+              "not named are dropped. Empty: a model with COCO's class names gets the COCO "
+              "mapping (person -> pedestrian, bicycle/motorcycle with a rider -> one cyclist "
+              "box, car, truck and bus -> truck, others dropped); any other model keeps its "
+              "classes.", value_type=str),
     ParamSpec("engine.build", False, "Export .pt/.onnx to a TensorRT engine on this GPU at "
               "start-up (cached; rebuilt when model, TensorRT, GPU, precision or size "
               "change) and run the engine."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -226,3 +227,28 @@ def test_unknown_lidar_class_does_not_override_camera_class(
         fuser.add_lidar(stamp, objs)
         s = fuser.summarize(stamp)
     assert s.objects[0].class_name == "pedestrian"
+
+
+def test_camera_class_classifies_the_associated_lidar_cluster(
+        make_fuser: Callable[..., SceneFuser]) -> None:
+    """Region-of-interest fusion, as Autoware's roi_cluster_fusion: a lidar cluster paired
+    with a camera box takes the camera's class (the size guess confuses look-alikes); a
+    cluster the camera does not see keeps the lidar's class."""
+    world = World([Actor(20.0, 0.0, 0.0, 0.0, "cyclist", (1.8, 0.6, 1.7)),
+                   Actor(30.0, -3.5, 0.0, 0.0, "truck", (6.0, 2.3, 2.4)),
+                   Actor(5.0, 8.0, 0.0, 0.0, "pedestrian", (0.6, 0.6, 1.75))])  # out of view
+    lidar_guess = ["pedestrian", "car", "pedestrian"]
+    fuser = make_fuser()
+    for k in range(8):
+        stamp = world.feed(fuser, k, lidar=False)  # the camera sees what it sees, ...
+        objs = [replace(o, class_name=guess)  # ... the lidar makes its size guesses
+                for o, guess in zip(world.lidar_objects(k * 0.1), lidar_guess, strict=True)]
+        fuser.add_lidar(stamp, objs)
+        s = fuser.summarize(stamp + 20 * MS)
+    assert s.perception_mode == MODE_FUSED and len(s.objects) == 3
+    by_place = {(round(o.position_m[0]), round(o.position_m[1])): o for o in s.objects}
+    cyclist, truck, walker = by_place[(20, 0)], by_place[(30, -4)], by_place[(5, 8)]
+    assert cyclist.class_name == "cyclist" and cyclist.seen_by_camera
+    assert truck.class_name == "truck" and truck.seen_by_camera
+    assert walker.class_name == "pedestrian" and not walker.seen_by_camera
+    assert all(o.seen_by_lidar for o in s.objects)

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from .conftest import SMALL_CAMERA
+
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
 
@@ -59,6 +61,7 @@ def test_simulated_road_users_are_detected_with_the_image_stamp(
     listener.wait_for(lambda: len(listener.get("/perception/debug_image")) >= 1, 30,
                       "a debug image once someone subscribes")
     assert run.stop() == 0, run.output
+    assert "simulator-trained model" not in run.output  # simulator.yaml names it
     frames = listener.get("/perception/detections_2d")
     assert all(f.header.frame_id == "camera_optical" and f.image_width_px == 640 for f in frames)
     stamps = [_ns(f.header.stamp) for f in frames]
@@ -124,18 +127,76 @@ def test_bad_images_are_counted_and_the_node_keeps_detecting(
     assert node.stop() == 0, node.output
     assert sum("unsupported_encoding" in line and line.startswith("[ERROR]")
                for line in node.output.splitlines()) == 1
+    # vehicle.yaml leaves model_path empty: the simulator-trained model, with a warning
+    assert sum("using the packaged simulator-trained model" in line
+               and line.startswith("[WARN]") for line in node.output.splitlines()) == 1
 
 
 def test_missing_or_corrupt_model_fails_at_start_naming_it(
     run_edge: Callable[..., tuple[int, str]], executable: Callable[[str], str], tmp_path: Path
 ) -> None:
+    """With on_model_error fail (the default keeps the node up: see the lidar-only test)."""
     node = executable("camera_detector")
+    fail = ("-p", "on_model_error:=fail")
     missing = tmp_path / "nope.onnx"
-    code, out = run_edge("--ros-args", "-p", f"model_path:={missing}", executable=node)
+    code, out = run_edge("--ros-args", "-p", f"model_path:={missing}", *fail, executable=node)
     assert code == 2 and str(missing) in out and "Traceback" not in out
     corrupt = tmp_path / "corrupt.onnx"
     corrupt.write_bytes(b"\x08\x07this is not an onnx model" * 10)
-    code, out = run_edge("--ros-args", "-p", f"model_path:={corrupt}", executable=node)
+    code, out = run_edge("--ros-args", "-p", f"model_path:={corrupt}", *fail, executable=node)
     assert code == 2 and str(corrupt) in out and "Traceback" not in out
-    code, out = run_edge("--ros-args", "-p", "model_path:=weights.tflite", executable=node)
+    code, out = run_edge("--ros-args", "-p", "model_path:=weights.tflite", *fail,
+                         executable=node)
     assert code == 2 and "weights.tflite" in out
+
+
+def test_without_a_usable_model_the_pipeline_runs_lidar_only(
+    listener: Any, start_edge: Callable[..., Any], ros_env: dict[str, str], tmp_path: Path
+) -> None:
+    """model_path:=yolo11n.pt where it cannot be downloaded: the camera node stays up
+    publishing nothing and says why (once in its log, ERROR in /diagnostics); the
+    simulator's braking car is still tracked, lidar-only."""
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+
+    from edge_llm_ros.msg import Detection2DArray, SceneSummary
+
+    # Offline for real on any machine: every HTTPS request is refused at once by a proxy
+    # on a closed local port, so nothing is ever downloaded; a fresh weights cache.
+    for name in ("NO_PROXY", "no_proxy"):
+        ros_env.pop(name, None)
+    ros_env.update(HTTPS_PROXY="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9",
+                   XDG_CACHE_HOME=str(tmp_path / "cache"))
+    listener.subscribe("/perception/detections_2d", Detection2DArray)
+    listener.subscribe("/diagnostics", DiagnosticArray)
+    listener.subscribe("/scene/summary", SceneSummary)
+    run = start_edge("run", "--nodes", "simulator,camera_detector,lidar_detector,scene_fusion",
+                     "--params-file", "config/vehicle.yaml",
+                     "--params-file", "config/simulator.yaml",
+                     "-p", "simulator.scenario=car_braking_ahead", *SMALL_CAMERA,
+                     "-p", "camera_detector.model_path=yolo11n.pt",
+                     "--until-finished", "simulator")
+    assert run.wait(180) == 0, run.output
+    unavailable = [line for line in run.output.splitlines()
+                   if "camera model unavailable" in line]
+    assert len(unavailable) == 1 and unavailable[0].startswith("[ERROR]"), run.output
+    assert "'yolo11n.pt'" in unavailable[0] and "could not download" in unavailable[0]
+    assert "lidar-only" in unavailable[0] and "Traceback" not in run.output
+    assert listener.get("/perception/detections_2d") == []
+
+    camera = [s for a in listener.get("/diagnostics") for s in a.status
+              if s.name.endswith(": camera_detector")]
+    active = [s for s in camera if {kv.key: kv.value for kv in s.values}.get(
+        "lifecycle_state") == "active"]
+    assert len(active) >= 5, [(s.level, s.message) for s in camera]
+    assert all(s.level == DiagnosticStatus.ERROR
+               and s.message.startswith("camera model unavailable: 'yolo11n.pt'")
+               for s in active), [s.message for s in active]
+
+    summaries = listener.get("/scene/summary")
+    tracked = [s for s in summaries if s.objects]
+    lidar_only = [s for s in tracked if s.perception_mode == "lidar_only" and s.lidar_fresh]
+    assert len(lidar_only) >= 50, f"{len(lidar_only)} lidar_only of {len(summaries)} summaries"
+    # ... and nothing else (a last heartbeat after the simulator stopped may say none)
+    assert all(s.perception_mode in ("lidar_only", "none") and not s.camera_fresh
+               for s in tracked)
+    assert not any(o.seen_by_camera for s in tracked for o in s.objects)

@@ -5,8 +5,9 @@ vehicle: `.pt` runs on PyTorch, `.onnx` on ONNX Runtime, `.engine` on TensorRT
 (built on the target GPU by `engine.build_engine`). Ultralytics does the
 letterboxing, inference and NMS for all three; this module adds what a ROS
 node needs around it: image decoding from raw `sensor_msgs/Image` bytes
-without cv_bridge, clear errors for bad models and images, optional class
-renaming (e.g. COCO names onto this package's classes) and per-stage timing.
+without cv_bridge, clear errors for bad models and images, class renaming
+(a COCO-trained model's names onto this package's classes by default, see
+`coco`) and per-stage timing.
 
 Ultralytics is imported lazily and offline (see `ultralytics_env`), so
 importing this module is cheap and never touches the network.
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from edge_llm_ros.params.specs import default_of
+from edge_llm_ros.perception.camera.coco import COCO_CLASS_MAP, is_coco_names, map_coco_detections
+from edge_llm_ros.perception.camera.model_source import ModelLoadError
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
 from edge_llm_ros.types import Detection2D
 
@@ -58,21 +61,6 @@ def detector_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
 
 SUPPORTED_ENCODINGS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "mono8": 1}  # encoding: channels
 RUNTIMES: dict[str, str] = {".pt": "pytorch", ".onnx": "onnxruntime", ".engine": "tensorrt"}
-# COCO-trained YOLO names onto this package's classes (pass as `class_map`);
-# COCO classes not listed (dog, chair, ...) are dropped.
-COCO_CLASS_MAP: dict[str, str] = {
-    "person": "pedestrian",
-    "bicycle": "cyclist",
-    "motorcycle": "cyclist",
-    "car": "car",
-    "truck": "truck",
-    "bus": "truck",
-}
-
-
-class ModelLoadError(RuntimeError):
-    """The model file is missing, of an unsupported kind, corrupt, or not a detector."""
-
 
 class ImageError(ValueError):
     """Image data that cannot be an image of the stated size (empty, too short, wrong shape)."""
@@ -217,10 +205,13 @@ class CameraDetector:
 
     `imgsz=None` uses the model's own input size (the `imgsz` recorded in a
     .pt, 640 for the shipped one; the fixed size of an .onnx/.engine).
-    `class_map` renames model classes (see `COCO_CLASS_MAP`); with a map,
-    classes it does not name are dropped, so a COCO model reports only road
-    users. A map naming no class of the model is an error; names it has in
-    excess are listed in `class_map_unused` (a node may warn about typos).
+    `class_map` renames model classes; with a map, classes it does not name
+    are dropped. Without one, a model whose names are COCO's (`coco.is_coco_names`)
+    gets the COCO mapping with riders merged into cyclists
+    (`coco.map_coco_detections`), so it reports only road users; any other model
+    keeps its own names. `class_mapping` says which applies. A map naming no
+    class of the model is an error; names it has in excess are listed in
+    `class_map_unused` (a node may warn about typos).
     `device` is "cpu", "cuda:0" or 0.
     """
 
@@ -243,6 +234,7 @@ class CameraDetector:
         self.device = device
         self.max_det = int(max_det)
         self.class_map = dict(class_map) if class_map is not None else None
+        self.merge_riders = False  # the default COCO mapping (set once the names are known)
         self._model = load_yolo(self.model_path)
         self._imgsz = imgsz
         self.names: dict[int, str] = {}
@@ -289,6 +281,9 @@ class CameraDetector:
         predictor = self._model.predictor
         self.names = {int(k): str(v) for k, v in predictor.model.names.items()}
         self.inference_size = self.input_size(480, 640)
+        if self.class_map is None and is_coco_names(self.names.values()):
+            self.class_map = dict(COCO_CLASS_MAP)
+            self.merge_riders = True
         if self.class_map is not None:
             unknown = sorted(set(self.class_map) - set(self.names.values()))
             self.class_map_unused = unknown
@@ -296,6 +291,14 @@ class CameraDetector:
                 raise ModelLoadError(
                     f"class_map names {unknown}, none of which the model knows "
                     f"(its classes: {sorted(set(self.names.values()))})")
+
+    @property
+    def class_mapping(self) -> str:
+        """What names detections get: "coco" (the default COCO mapping, riders merged),
+        "class_map" (renamed as given) or "model" (the model's own names)."""
+        if self.merge_riders:
+            return "coco"
+        return "model" if self.class_map is None else "class_map"
 
     def input_size(self, height: int, width: int) -> tuple[int, int]:
         """(height, width) of the network input for an image of this size.
@@ -336,10 +339,13 @@ class CameraDetector:
             scores = boxes.conf.cpu().numpy().astype(float)
             classes = boxes.cls.cpu().numpy().astype(int)
             for (x0, y0, x1, y1), score, cls in zip(xyxy, scores, classes, strict=True):
-                name = self._map(int(cls))
+                name = (self.names.get(int(cls), str(int(cls))) if self.merge_riders
+                        else self._map(int(cls)))
                 if name is not None:
                     out.append(Detection2D(int(cls), name, float(score),
-                                              (float(x0), float(y0), float(x1), float(y1))))
+                                           (float(x0), float(y0), float(x1), float(y1))))
+            if self.merge_riders:
+                out = map_coco_detections(out, self.class_map or COCO_CLASS_MAP)
         t3 = time.perf_counter()
         speed = result.speed or {}
         timing = {

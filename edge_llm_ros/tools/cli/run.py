@@ -108,14 +108,17 @@ def run_with_pipeline(args: argparse.Namespace, kinds: list[str], files: list[Pa
                                         ["remote_planner.model.threads=1"], prefix="[remote]")
         groups[-1].append("offload_manager")
         onboard_params.append("offload_manager.print_outcomes=true")
+    # Fed by the simulator, the on-board nodes also read its file (it names the camera
+    # model trained on its renders), as launch gives it to them.
+    onboard_files = [config_file("vehicle.yaml"),
+                     *([config_file("simulator.yaml")] if source == "simulator" else []), *plan]
     pipelines: list[subprocess.Popen[str]] = []
     codes: list[int] = []
     try:
         for group in groups:
             params = [p for p in onboard_params if p.split(".", 1)[0] in group
                       or p.split(".", 1)[0] not in NODE_SPECS]
-            pipelines.append(start_pipeline_process(
-                args, group, [config_file("vehicle.yaml"), *plan], params))
+            pipelines.append(start_pipeline_process(args, group, onboard_files, params))
         codes.append(run_in_process(kinds, args, files, overrides,
                                     until_finished=[source]))
     finally:
