@@ -99,10 +99,12 @@ def perceive(
             raise ValueError(f"cannot read image '{image_path}'")
         image_rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         from edge_llm_ros.perception.camera.detector import CameraDetector, detector_kwargs
+        from edge_llm_ros.perception.camera.model_source import resolve_model
 
         camera = params["camera_detector"]
-        path = model_path or (Path(str(camera["model_path"])) if camera["model_path"] else None)
-        detector = CameraDetector(path or _packaged_camera_model(), **detector_kwargs(camera))
+        # the model the node would load: packaged names, the weights cache, a download
+        path = resolve_model(str(model_path or camera["model_path"])).path
+        detector = CameraDetector(path, **detector_kwargs(camera))
         cam = detector.detect(bgr, "bgr8")
         detections = cam.detections
         result["timing_ms"]["camera_detector"] = round(cam.timing_ms["total"], 2)
@@ -165,10 +167,3 @@ def perceive(
         cv2.imwrite(str(annotated_png), cv2.cvtColor(canvas, cv2.COLOR_RGB2BGR))
         result["annotated_png"] = str(annotated_png)
     return _jsonable(result)
-
-
-def _packaged_camera_model() -> Path:
-    """What the camera_detector node loads when model_path is empty."""
-    from edge_llm_ros.paths import model_file
-
-    return model_file("sim_detector.onnx")
