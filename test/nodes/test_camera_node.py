@@ -176,11 +176,14 @@ def test_without_a_usable_model_the_pipeline_runs_lidar_only(
                      "-p", "camera_detector.model_path=yolo11n.pt",
                      "--until-finished", "simulator")
     assert run.wait(180) == 0, run.output
-    unavailable = [line for line in run.output.splitlines()
-                   if "camera model unavailable" in line]
-    assert len(unavailable) == 1 and unavailable[0].startswith("[ERROR]"), run.output
-    assert "'yolo11n.pt'" in unavailable[0] and "could not download" in unavailable[0]
-    assert "lidar-only" in unavailable[0] and "Traceback" not in run.output
+    lines = run.output.splitlines()
+    logged = [line for line in lines if line.startswith("[") and "camera model unavailable" in line]
+    assert len(logged) == 1 and logged[0].startswith("[ERROR]"), run.output
+    assert "'yolo11n.pt'" in logged[0] and "could not download" in logged[0]
+    assert "lidar-only" in logged[0] and "Traceback" not in run.output
+    # the stage table at the end says it too
+    assert any(line.split()[:1] == ["camera_detector"]
+               and "ERROR: camera model unavailable" in line for line in lines), run.output
     assert listener.get("/perception/detections_2d") == []
 
     camera = [s for a in listener.get("/diagnostics") for s in a.status

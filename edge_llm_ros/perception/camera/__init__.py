@@ -2,6 +2,8 @@
 
 - `detector`: `CameraDetector` (the model file picks the runtime) and
   `image_from_msg_bytes` (sensor_msgs/Image payload to an array, no cv_bridge).
+- `coco`: a COCO-trained model's classes onto this package's (riders merged into cyclists).
+- `model_source`: which file a `model_path` names; Ultralytics' published weights fetched.
 - `dataset`: labelled frames from the built-in simulator (YOLO datasets, held-out eval).
 - `train`: `train_detector`, which produced the shipped `models/sim_detector.*`.
 - `engine`: TensorRT engine build and cache.
