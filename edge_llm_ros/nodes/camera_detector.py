@@ -99,8 +99,9 @@ class CameraDetectorNode(ManagedEdgeNode):
                                                           self.on_image)
 
     def _without_model(self, exc: ModelLoadError) -> None:
-        """No usable model: fail configure, or (lidar_only) stay up publishing nothing."""
-        if self.params["on_model_error"] == "fail":
+        """No usable model: fail configure (on_model_error fail, or an engine build_only run,
+        which must not exit 0 without its engine), or stay up publishing nothing."""
+        if self.params["on_model_error"] == "fail" or self.params["engine.build_only"]:
             raise ConfigError(f"node '{self.get_name()}': parameter 'model_path': {exc}") from exc
         self.model_error = f"camera model unavailable: {exc}"
         self.health.set_condition("camera_model", Level.ERROR,
