@@ -35,3 +35,5 @@ def test_sim_pipeline_prints_each_decision_and_a_summary(
     # each process reports its own stages
     for stage in ("camera_detector", "lidar_detector", "scene_fusion", "reasoner"):
         assert re.search(rf"\]\s+{stage}\s+\d+", out), stage
+    # the camera got config/simulator.yaml too: it names the simulator's model, no warning
+    assert "(packaged; onnxruntime" in out and "simulator-trained model" not in out, out[-3000:]
