@@ -74,6 +74,9 @@ class LlamaTokenizer:
     def __call__(self, text: str) -> list[int]:
         return self._llm.tokenize(text.encode(), add_bos=False, special=True)
 
+    def text(self, token_id: int) -> str:
+        return self._llm.detokenize([token_id]).decode("utf-8", errors="replace")
+
 
 def tokenize_sample(tok: Callable[[str], list[int]], sample: LabelledScene, eos_id: int
                     ) -> tuple[list[int], int]:

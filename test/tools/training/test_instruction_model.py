@@ -95,3 +95,21 @@ def test_a_tampered_archive_is_refused(tmp_path: Path) -> None:
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ModelLoadError, match="does not match"):
         export_gguf(tmp_path, base, tmp_path / "im.gguf", log=lambda _m: None)
+
+
+def test_word_noise_touches_only_the_instruction_and_never_its_digits() -> None:
+    import random
+
+    from edge_llm_ros.tools.training.instruction_model import noisy
+
+    cfg = InstructionModelConfig(token_drop=0.3, token_swap=0.3)
+    ids = [1, 2, 3, 10, 11, 12, 13, 14, 7, 8, 9]  # prefix 3, instruction 5, tail 3
+    neighbours = {t: [t + 100] for t in range(10, 15)}
+    changed = 0
+    for seed in range(50):
+        out = noisy(ids, 3, 8, {12}, neighbours, cfg, random.Random(seed))
+        assert out[:3] == [1, 2, 3] and out[-3:] == [7, 8, 9]
+        assert 12 in out  # the kept (digit) token
+        assert set(out[3:-3]) <= {10, 11, 12, 13, 14, 110, 111, 113, 114}
+        changed += out != ids
+    assert changed > 40
