@@ -95,39 +95,29 @@ if needs reasoner_model "$model_hash" || [[ ! -f $tuned ]]; then
   done_step reasoner_model "$model_hash"
 fi
 
-# 4c. The decision model: a weight archive trained here on the rollout teacher's
-#     labels, assembled into a GGUF with the base file's tokenizer (seconds).
-decision=models/decision-model.Q8_0.gguf
-decision_hash=$(hash_of models/decision_model/* edge_llm_ros/tools/training/decision_model.py \
-                edge_llm_ros/tools/training/merge.py requirements/llm.txt)
-if needs decision_model "$decision_hash" || [[ ! -f $decision ]]; then
-  log "building the decision model ($decision)"
-  mkdir -p log
-  python -m edge_llm_ros.tools.cli build-reasoner --decision -o "$decision" \
-    >log/setup-decision.txt 2>&1 || {
-    cat log/setup-decision.txt >&2
-    echo "[setup] error: building the decision model failed (log above)" >&2
-    exit 1
-  }
-  done_step decision_model "$decision_hash"
-fi
-
-# 4d. The instruction model (free-text instructions -> structured intent), built the same
-#     way from its weight archive.
-instruction=models/instruction-model.Q8_0.gguf
-instruction_hash=$(hash_of models/instruction_model/* edge_llm_ros/tools/training/decision_model.py \
-                   edge_llm_ros/tools/training/merge.py requirements/llm.txt)
-if needs instruction_model "$instruction_hash" || [[ ! -f $instruction ]]; then
-  log "building the instruction model ($instruction)"
-  mkdir -p log
-  python -m edge_llm_ros.tools.cli build-reasoner --instruction -o "$instruction" \
-    >log/setup-instruction.txt 2>&1 || {
-    cat log/setup-instruction.txt >&2
-    echo "[setup] error: building the instruction model failed (log above)" >&2
-    exit 1
-  }
-  done_step instruction_model "$instruction_hash"
-fi
+# 4c. The small models trained here (weight archives in models/), each assembled into a
+#     GGUF with the base file's tokenizer (seconds): the decision model (the rollout
+#     teacher's labels) and the instruction model (free-text instructions -> intent).
+build_archive_model() {  # build_archive_model STEP FLAG ARCHIVE_DIR GGUF
+  local step=$1 flag=$2 archive=$3 gguf=$4 hash
+  hash=$(hash_of "$archive"/* edge_llm_ros/tools/training/decision_model.py \
+         edge_llm_ros/tools/training/merge.py requirements/llm.txt)
+  if needs "$step" "$hash" || [[ ! -f $gguf ]]; then
+    log "building the $step ($gguf)"
+    mkdir -p log
+    python -m edge_llm_ros.tools.cli build-reasoner "$flag" -o "$gguf" \
+      >"log/setup-$step.txt" 2>&1 || {
+      cat "log/setup-$step.txt" >&2
+      echo "[setup] error: building the $step failed (log above)" >&2
+      exit 1
+    }
+    done_step "$step" "$hash"
+  fi
+}
+build_archive_model decision_model --decision models/decision_model \
+  models/decision-model.Q8_0.gguf
+build_archive_model instruction_model --instruction models/instruction_model \
+  models/instruction-model.Q8_0.gguf
 
 # 5. colcon build: messages, the package and its share files into install/.
 #    --symlink-install keeps installed Python files linked to the sources.

@@ -199,23 +199,15 @@ def cmd_build_reasoner(args: argparse.Namespace) -> int:
     from edge_llm_ros.tools.training.merge import export_hf_checkpoint, merge_to_gguf
 
     base = args.base or base_gguf_path()
-    if args.decision:
-        from edge_llm_ros.reasoning.model_files import DECISION_ARCHIVE_DIR_NAME, DECISION_GGUF_NAME
+    if args.decision or args.instruction:
+        from edge_llm_ros.reasoning import model_files as mf
         from edge_llm_ros.tools.training.decision_model import export_gguf
 
-        archive = args.adapter or model_file(DECISION_ARCHIVE_DIR_NAME)
-        print(export_gguf(archive, base, args.output or model_file(DECISION_GGUF_NAME),
-                          quant=args.quant))
-        return 0
-    if args.instruction:
-        from edge_llm_ros.reasoning.model_files import (
-            INSTRUCTION_ARCHIVE_DIR_NAME,
-            INSTRUCTION_GGUF_NAME,
-        )
-        from edge_llm_ros.tools.training.decision_model import export_gguf
-
-        archive = args.adapter or model_file(INSTRUCTION_ARCHIVE_DIR_NAME)
-        print(export_gguf(archive, base, args.output or model_file(INSTRUCTION_GGUF_NAME),
+        archive_name, gguf_name = (
+            (mf.DECISION_ARCHIVE_DIR_NAME, mf.DECISION_GGUF_NAME) if args.decision
+            else (mf.INSTRUCTION_ARCHIVE_DIR_NAME, mf.INSTRUCTION_GGUF_NAME))
+        archive = args.adapter or model_file(archive_name)
+        print(export_gguf(archive, base, args.output or model_file(gguf_name),
                           quant=args.quant))
         return 0
     adapter = args.adapter or model_file(ADAPTER_DIR_NAME)
