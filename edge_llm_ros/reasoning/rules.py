@@ -236,6 +236,20 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
         target = min(max(t.speed_along_path_mps - 1.0, 0.0), ego_v, cruise)
         return RuleDecision(SLOW_DOWN, round(target), ids, t.text, critical=True)
 
+    in_lane = sorted((o for o in objs if o.lane_relation == LANE_EGO and o.distance_m >= 0.0),
+                     key=lambda o: o.distance_m)
+    standing = [o for o in in_lane if abs(_speed_of(o, ego_v)) < th.stopped_speed_mps]
+    stopped = [o for o in standing if o.distance_m < th.lane_change_distance_m]
+    # Braking for something stopped in our lane, and how hard: beyond what slowing down
+    # does, stop; beyond gentle braking, the model may brake harder, never less.
+    stop_need = closing_decel_mps2(standing[0].distance_m, ego_v, th.stop_distance_m) \
+        if standing else 0.0
+    if intent.pull_over and stop_need > th.slow_down_decel_mps2:
+        o = standing[0]  # the shoulder is not reached before it: stop in lane first
+        return RuleDecision(STOP, 0.0, (o.track_id,),
+                            describe_object(o, "stopped in lane at") + ", pull over after",
+                            critical=True)
+
     if intent.pull_over:
         if PULL_OVER not in env.forbidden:
             return RuleDecision(PULL_OVER, 0.0, (), "operator asked to pull over")
@@ -243,10 +257,6 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
         return RuleDecision(SLOW_DOWN, round(max(ego_v - 3.0, 0.0)), env.blockers(PULL_OVER),
                             "pull over waits: " + env.why(PULL_OVER))
 
-    in_lane = sorted((o for o in objs if o.lane_relation == LANE_EGO and o.distance_m >= 0.0),
-                     key=lambda o: o.distance_m)
-    stopped = [o for o in in_lane if o.distance_m < th.lane_change_distance_m
-               and abs(_speed_of(o, ego_v)) < th.stopped_speed_mps]
     if stopped:
         o = stopped[0]
         if not intent.avoid_lane_change:
@@ -261,7 +271,8 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
         need = closing_decel_mps2(o.distance_m, ego_v, th.stop_distance_m)
         action = STOP if need > th.slow_down_decel_mps2 else SLOW_DOWN
         return RuleDecision(action, 0.0, (o.track_id,),
-                            describe_object(o, "stopped in lane at") + ", no lane to change to")
+                            describe_object(o, "stopped in lane at") + ", no lane to change to",
+                            critical=need > th.closing_decel_mps2)
 
     follow = [o for o in in_lane
               if ttc(o) < th.slow_ttc_s

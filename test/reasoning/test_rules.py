@@ -149,3 +149,33 @@ def test_the_escape_from_an_oncoming_lane_binds_the_model() -> None:
     assert not envelope_overrules(d, "change_lane_right", 12.0)
     calm = rule_decide(road_scene(12.0, [], lane_index=1))
     assert not calm.binding and not envelope_overrules(calm, "stop", 0.0)
+
+
+def test_a_stopped_car_with_no_way_round_binds_the_speed() -> None:
+    from edge_llm_ros.reasoning.reasoner import envelope_overrules
+
+    # Stay in lane, a car standing 39 m ahead at 14 m/s: no lane change, and slowing to a
+    # crawl still hits it (held-out oncoming_passing scene 5000005); the model may brake
+    # harder than the rules, never less.
+    standing = obj(26, "car", 39.0, 14.0)
+    d = rule_decide(scene(14.0, standing, lane_index=0), OperatorIntent(avoid_lane_change=True))
+    assert (d.action, d.target_speed_mps, d.critical) == ("stop", 0.0, True)
+    assert envelope_overrules(d, "slow_down", 9.0)
+    assert not envelope_overrules(d, "stop", 0.0)
+    # Far enough for gentle braking: slowing to a stop is fine, keeping speed is not.
+    far = rule_decide(scene(10.0, obj(26, "car", 39.0, 10.0), lane_index=0),
+                      OperatorIntent(avoid_lane_change=True))
+    assert (far.action, far.critical) == ("slow_down", True)
+    assert envelope_overrules(far, "keep_lane", 10.0) and not envelope_overrules(far, "stop", 0.0)
+
+
+def test_a_pull_over_stops_first_for_a_standing_vehicle_it_cannot_reach_the_shoulder_before(
+) -> None:
+    truck = obj(15, "truck", 46.0, 21.0)  # standing, 46 m ahead at 21 m/s: 5.5 m/s^2 to stop
+    d = rule_decide(scene(21.0, truck, lane_index=0, limit=22.2),
+                    OperatorIntent(pull_over=True, avoid_lane_change=True))
+    assert (d.action, d.driver_object_ids, d.critical) == ("stop", (15,), True)
+    # With room to brake gently, the pull over goes ahead.
+    calm = rule_decide(scene(8.0, obj(15, "truck", 60.0, 8.0), lane_index=0),
+                       OperatorIntent(pull_over=True))
+    assert calm.action == "pull_over"

@@ -150,10 +150,15 @@ def _train_answer_model(args: argparse.Namespace, count_field: str, config_cls, 
     from edge_llm_ros.reasoning.model_files import base_gguf_path
 
     given = {k: v for k, v in ((count_field, getattr(args, count_field)), ("epochs", args.epochs),
-                               ("threads", args.threads)) if v is not None}
+                               ("threads", args.threads),
+                               *((k, getattr(args, k, None)) for k in STAGE_OPTIONS))
+             if v is not None}
     cfg = dataclasses.replace(config_cls(), **given)
     print(json.dumps(train(args.output, base_gguf_path(), cfg)))
     return 0
+
+
+STAGE_OPTIONS = ("init_from", "first_seed", "learning_rate")  # train-decision-model's stages
 
 
 def cmd_train_decision_model(args: argparse.Namespace) -> int:
@@ -346,12 +351,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                  "run build-reasoner --decision.",
                  examples=["edge-llm-ros train-decision-model -o models/decision_model",
                            "edge-llm-ros train-decision-model -o out/dm --per-family 500 "
-                           "--epochs 1"])
+                           "--epochs 1",
+                           "edge-llm-ros train-decision-model -o out/dm2 --init-from out/dm "
+                           "--first-seed 4100000 --learning-rate 1e-3"])
     p.add_argument("-o", "--output", type=Path, required=True, help="archive folder")
     p.add_argument("--per-family", type=int, default=None,
                    help="teacher-labelled scenes per training family")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--init-from", default=None, metavar="ARCHIVE",
+                   help="continue from this weight archive (same shape) instead of from "
+                   "scratch; the manifest lists every stage")
+    p.add_argument("--first-seed", type=int, default=None,
+                   help="first scene seed (a later stage starts past the earlier stages' draws)")
+    p.add_argument("--learning-rate", type=float, default=None)
     p.set_defaults(func=cmd_train_decision_model)
 
     p = add_verb(sub, "train-instruction-model",

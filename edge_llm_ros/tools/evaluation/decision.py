@@ -2,7 +2,9 @@
 
 The label is the rollout teacher's decision; unsafe is the rollout judge's verdict
 (evaluation/teacher.py: collision, time-to-collision under 1 s, or a broken rule of
-the road over the next 6 s), the same for every policy. Scenes come from
+the road over the next 6 s), the same for every policy; `unsafe_avoidable` counts only
+the scenes where some action the teacher weighs passes the judge (in the others a
+pedestrian walks into a standing ego, or a cut-in leaves no room at all). Scenes come from
 HELDOUT_FAMILIES (never trained on) and, for comparison, from the training
 families on seeds training never drew. The model alone is the backend's greedy
 answer under the grammar with no deadline; the deployed reasoner is what the
@@ -16,6 +18,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from edge_llm_ros.planning.teacher import teach
 from edge_llm_ros.reasoning.backend import GenerationRequest
 from edge_llm_ros.reasoning.encoding import (
     RemoteHint,
@@ -42,14 +45,17 @@ class PolicyTally:
     scenes: int = 0
     agree: int = 0
     unsafe: int = 0
+    unsafe_avoidable: int = 0  # unsafe where some candidate action was judged safe
     unsafe_examples: list[str] = field(default_factory=list)
 
-    def add(self, sample: LabelledScene, action: str, speed: float) -> None:
+    def add(self, sample: LabelledScene, action: str, speed: float,
+            avoidable: bool = True) -> None:
         self.scenes += 1
         self.agree += int(action == sample.label.action)
         verdict = judge(sample.scene, action, speed)
         if verdict.unsafe:
             self.unsafe += 1
+            self.unsafe_avoidable += int(avoidable)
             if len(self.unsafe_examples) < 5:
                 self.unsafe_examples.append(
                     f"{sample.scenario}:{sample.seed} {action} v{speed:.0f}: {verdict.reason}")
@@ -57,7 +63,8 @@ class PolicyTally:
     def figures(self) -> dict:
         return {"scenes": self.scenes,
                 "agreement_with_teacher": round(self.agree / max(self.scenes, 1), 4),
-                "unsafe": self.unsafe, "unsafe_examples": self.unsafe_examples}
+                "unsafe": self.unsafe, "unsafe_avoidable": self.unsafe_avoidable,
+                "unsafe_examples": self.unsafe_examples}
 
 
 def model_alone(reasoner: Reasoner, scene: SceneSummary, instruction: str,
@@ -85,6 +92,13 @@ def model_alone(reasoner: Reasoner, scene: SceneSummary, instruction: str,
     return answer.action, float(speed)
 
 
+def has_safe_option(sample: LabelledScene) -> bool:
+    """Whether any action the teacher weighs (every action at its candidate speeds) passes
+    the judge: where none does, an unsafe verdict says the scene, not the policy, failed."""
+    return any(not judge(sample.scene, c.action, c.target_speed_mps).unsafe
+               for c in teach(sample.scene, sample.intent).candidates)
+
+
 def evaluate_split(reasoner: Reasoner | None, samples: list[LabelledScene],
                    log: Callable[[str], None] = print) -> dict:
     rules, alone, deployed, teacher = PolicyTally(), PolicyTally(), PolicyTally(), PolicyTally()
@@ -93,20 +107,21 @@ def evaluate_split(reasoner: Reasoner | None, samples: list[LabelledScene],
     for k, s in enumerate(samples):
         fam = per_family.setdefault(s.scenario, {"rules": PolicyTally(),
                                                  "deployed": PolicyTally()})
-        teacher.add(s, s.label.action, s.label.target_speed_mps)
+        avoidable = has_safe_option(s)
+        teacher.add(s, s.label.action, s.label.target_speed_mps, avoidable)
         r = rule_decide(s.scene, s.intent, reasoner.config.thresholds if reasoner else None) \
             if reasoner else rule_decide(s.scene, s.intent)
-        rules.add(s, r.action, r.target_speed_mps)
-        fam["rules"].add(s, r.action, r.target_speed_mps)
+        rules.add(s, r.action, r.target_speed_mps, avoidable)
+        fam["rules"].add(s, r.action, r.target_speed_mps, avoidable)
         if reasoner is None or reasoner.backend is None:
             continue
         reasoner.wait_idle()  # one generation at a time: the backend is not thread-safe
         a, v = model_alone(reasoner, s.scene, s.instruction, s.intent, s.remote)
-        alone.add(s, a, v)
+        alone.add(s, a, v, avoidable)
         d = reasoner.decide(s.scene, s.instruction, s.remote, intent=s.intent)
         reasoner.wait_idle()
-        deployed.add(s, d.action, d.target_speed_mps)
-        fam["deployed"].add(s, d.action, d.target_speed_mps)
+        deployed.add(s, d.action, d.target_speed_mps, avoidable)
+        fam["deployed"].add(s, d.action, d.target_speed_mps, avoidable)
         model_share += int(d.source != SOURCE_FALLBACK_RULE)
         latency.append(d.latency_ms)
         if (k + 1) % 200 == 0:
@@ -121,7 +136,7 @@ def evaluate_split(reasoner: Reasoner | None, samples: list[LabelledScene],
                                                         math.ceil(0.99 * len(latency)) - 1)], 1),
         }
     out["per_family"] = {f: {k: {"agreement_with_teacher": t.figures()["agreement_with_teacher"],
-                                 "unsafe": t.unsafe}
+                                 "unsafe": t.unsafe, "unsafe_avoidable": t.unsafe_avoidable}
                              for k, t in v.items() if t.scenes}
                          for f, v in per_family.items()}
     return out

@@ -36,6 +36,7 @@ import numpy as np
 from edge_llm_ros.reasoning.encoding import PROMPT_INTENT, dynamic_text, encode_scene, static_prefix
 from edge_llm_ros.reasoning.model_files import sha256_file
 from edge_llm_ros.tools.training.decision_dataset import (
+    DECISION_EVAL_FIRST_SEED,
     DECISION_TRAIN_FIRST_SEED,
     RANDOM_TRAFFIC,
     generate_decision_scenes,
@@ -75,6 +76,9 @@ class AnswerModelConfig:
     # never had still lands near the words it resembles; "init" starts every row there
     # and trains the rows the data uses.
     lexical_embedding: str = ""
+    # Continue training from this weight archive (same shape) instead of from scratch:
+    # a longer schedule in stages, each on scenes the earlier stages never drew.
+    init_from: str = ""
 
 
 ARCHITECTURE_FIELDS = ("hidden", "blocks", "heads", "kv_heads", "ffn", "rms_eps", "rope_theta")
@@ -89,6 +93,7 @@ def architecture_of(manifest: dict) -> AnswerModelConfig:
 class DecisionModelConfig(AnswerModelConfig):
     per_family: int = 2500  # teacher-labelled scenes per training family
     random_traffic_scenes: int = 10000  # more of the unscripted family (on top of per_family)
+    first_seed: int = DECISION_TRAIN_FIRST_SEED  # a later stage starts past the earlier draws
 
 
 def prompt_and_answer(tok: Callable[[str], list[int]], sample: LabelledScene, eos_id: int
@@ -122,20 +127,42 @@ def train_decision_model(out_dir: Path, base_gguf: Path, cfg: DecisionModelConfi
     families = training_families()
     log(f"[train] {cfg.per_family} teacher-labelled scenes for each of {len(families)} "
         f"families: {', '.join(families)}")
-    samples = list(generate_decision_scenes(cfg.per_family, DECISION_TRAIN_FIRST_SEED, families))
+    if cfg.first_seed < DECISION_TRAIN_FIRST_SEED or \
+            cfg.first_seed + cfg.per_family + cfg.random_traffic_scenes > DECISION_EVAL_FIRST_SEED:
+        raise ValueError(f"training seeds must lie in [{DECISION_TRAIN_FIRST_SEED}, "
+                         f"{DECISION_EVAL_FIRST_SEED}), the evaluation's start there")
+    samples = list(generate_decision_scenes(cfg.per_family, cfg.first_seed, families))
     if RANDOM_TRAFFIC in families and cfg.random_traffic_scenes > 0:
         samples += generate_decision_scenes(cfg.random_traffic_scenes,
-                                            DECISION_TRAIN_FIRST_SEED + cfg.per_family,
-                                            [RANDOM_TRAFFIC])
+                                            cfg.first_seed + cfg.per_family, [RANDOM_TRAFFIC])
     data = [prompt_and_answer(tok, s, tok.eos_id) for s in samples]
+    init, init_manifest = None, {}
+    if cfg.init_from:
+        init_manifest, init = load_archive(Path(cfg.init_from))
+        log(f"[train] continuing from {cfg.init_from} ({init_manifest['scenes']} scenes, "
+            f"{init_manifest['steps']} steps)")
     arrays, steps, final_loss = train_answer_model(data, int(tok.vocab_size), tok.eos_id, cfg,
-                                                   DECISION_TOKENS, log)
+                                                   DECISION_TOKENS, log, init=init)
+    history = [*init_manifest.get("stages", [_stage_of(init_manifest)])] if init else []
     return write_archive(out_dir, arrays, {
         "architecture": "llama", "prompt_format": PROMPT_INTENT,
         "vocab_size": int(tok.vocab_size), "base_gguf": base_gguf.name,
         "base_sha256": sha256_file(base_gguf), "train": asdict(cfg), "families": families,
         "scenes": len(data), "steps": steps, "final_loss": final_loss,
-        "train_seconds": round(time.monotonic() - t_start, 1)}, log)
+        "train_seconds": round(time.monotonic() - t_start, 1),
+        **({"stages": [*history, _stage_of({"train": asdict(cfg), "scenes": len(data),
+                                            "steps": steps, "final_loss": final_loss})]}
+           if init else {})}, log)
+
+
+def _stage_of(manifest: dict) -> dict:
+    """One training stage as the manifest records it (a staged archive lists them all)."""
+    train = manifest["train"]
+    return {"first_seed": train.get("first_seed", DECISION_TRAIN_FIRST_SEED),
+            "per_family": train["per_family"],
+            "random_traffic_scenes": train["random_traffic_scenes"], "epochs": train["epochs"],
+            "learning_rate": train["learning_rate"], "scenes": manifest["scenes"],
+            "steps": manifest["steps"], "final_loss": manifest["final_loss"]}
 
 
 LEXICAL_RMS = 0.05  # scale of the projected base embeddings fed to the first block
@@ -174,11 +201,13 @@ def lexical_rows(arrays: dict[str, np.ndarray], base_gguf: Path) -> np.ndarray:
 
 def train_answer_model(data: list[tuple[list[int], int]], vocab: int, pad_id: int,
                        cfg: AnswerModelConfig, first_tokens: int,
-                       log: Callable[[str], None] = print, base_gguf: Path | None = None
+                       log: Callable[[str], None] = print, base_gguf: Path | None = None,
+                       init: dict[str, np.ndarray] | None = None
                        ) -> tuple[dict[str, np.ndarray], int, float]:
-    """Train a small llama decoder from scratch on (token ids, answer start) pairs, the
-    loss on the answer only (its first `first_tokens` tokens weigh
-    cfg.decision_token_weight); (archive arrays, steps, final loss)."""
+    """Train a small llama decoder on (token ids, answer start) pairs, from scratch or from
+    an archive's arrays (`init`, same shape), the loss on the answer only (its first
+    `first_tokens` tokens weigh cfg.decision_token_weight); (archive arrays, steps, final
+    loss)."""
     import torch
     from transformers import LlamaForCausalLM
 
@@ -215,6 +244,8 @@ def train_answer_model(data: list[tuple[list[int], int]], vocab: int, pad_id: in
     other_row = torch.nn.Parameter(torch.zeros(cfg.hidden))
     log_others = math.log(vocab - len(answer_vocab))
     index_of = {t: i for i, t in enumerate(answer_vocab)}
+    if init is not None:
+        _load_init(model, out_rows, other_row, mix, init, answer_vocab)
     params = [p for p in model.parameters() if p.requires_grad] + [out_rows, other_row, *extra]
     steps = cfg.epochs * math.ceil(len(data) / cfg.batch_size)
     optimiser = Optimiser(params, cfg.learning_rate, 0.01, cfg.warmup_steps, steps, log)
@@ -259,6 +290,32 @@ def train_answer_model(data: list[tuple[list[int], int]], vocab: int, pad_id: in
         if "rotary" not in name:
             arrays[name] = value.astype(np.float16 if value.ndim == 2 else np.float32)
     return arrays, steps, optimiser.recent_loss
+
+
+def _load_init(model, out_rows, other_row, mix, init: dict[str, np.ndarray],
+               answer_vocab: list[int]) -> None:
+    """Start from an archive: blocks, norm and the rows it trained; answer tokens it never
+    had keep their fresh rows."""
+    import torch
+
+    state = model.model.state_dict()
+    blocks = {k: torch.from_numpy(v.astype(np.float32)) for k, v in init.items()
+              if k.startswith(("layers.", "norm."))}
+    if set(blocks) != {k for k in state if k.startswith(("layers.", "norm."))
+                       and "rotary" not in k}:
+        raise ValueError("init archive's blocks do not fit this shape")
+    with torch.no_grad():
+        model.model.load_state_dict(blocks, strict=False)
+        if "embed_rows" in init:
+            model.model.embed_tokens.weight[torch.from_numpy(init["used_ids"])] = \
+                torch.from_numpy(init["embed_rows"].astype(np.float32))
+        if mix is not None and "lexical_mix" in init:
+            mix.copy_(torch.from_numpy(init["lexical_mix"]))
+        row_of = {int(t): i for i, t in enumerate(init["answer_ids"])}
+        for i, t in enumerate(answer_vocab):
+            if t in row_of:
+                out_rows[i] = torch.from_numpy(init["output_rows"][row_of[t]].astype(np.float32))
+        other_row.copy_(torch.from_numpy(init["other_row"].astype(np.float32)))
 
 
 def write_archive(out_dir: Path, arrays: dict[str, np.ndarray], manifest: dict,
