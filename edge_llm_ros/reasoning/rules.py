@@ -253,9 +253,15 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
     if intent.pull_over:
         if PULL_OVER not in env.forbidden:
             return RuleDecision(PULL_OVER, 0.0, (), "operator asked to pull over")
-        # Asked to pull over, but the right side is taken: slow and let it clear first.
-        return RuleDecision(SLOW_DOWN, round(max(ego_v - 3.0, 0.0)), env.blockers(PULL_OVER),
-                            "pull over waits: " + env.why(PULL_OVER))
+        # Asked to pull over, but the right side is taken: slow and let it clear first,
+        # no faster than a lead that needs following.
+        waiting = RuleDecision(SLOW_DOWN, round(max(ego_v - 3.0, 0.0)), env.blockers(PULL_OVER),
+                               "pull over waits: " + env.why(PULL_OVER))
+        following = _follow(in_lane, ego_v, cruise, th)
+        if following is not None and (following.action == STOP or following.critical or
+                                      following.target_speed_mps < waiting.target_speed_mps):
+            return replace(following, rationale="pull over waits; " + following.rationale)
+        return waiting
 
     if stopped:
         o = stopped[0]
@@ -274,27 +280,40 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
                             describe_object(o, "stopped in lane at") + ", no lane to change to",
                             critical=need > th.closing_decel_mps2)
 
+    following = _follow(in_lane, ego_v, cruise, th)
+    if following is not None:
+        return following
+
+    if ego_v > cap + th.speed_tolerance_mps:
+        why = "above the operator's speed" if cap < limit or limit <= 0.0 else "above the limit"
+        return RuleDecision(SLOW_DOWN, round(cap), (), why)
+    return RuleDecision(KEEP_LANE, round(cruise), (), "path clear")
+
+
+def _follow(in_lane: list[TrackedObject], ego_v: float, cruise: float, th: RuleThresholds
+            ) -> RuleDecision | None:
+    """Slowing for the nearest ego-lane lead that closes too fast, too near or too soon."""
+    def ttc(o: TrackedObject) -> float:
+        t = o.time_to_collision_s
+        return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
+
     follow = [o for o in in_lane
               if ttc(o) < th.slow_ttc_s
               or (time_gap_s(o.distance_m, ego_v) < th.headway_s
                   and _finite(o.relative_speed_mps, 0.0) > 0.5)
               or closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
                                     th.stop_distance_m) > th.closing_decel_mps2]
-    if follow:
-        o = follow[0]
-        target = min(max(_speed_of(o, ego_v), 0.0), cruise)
-        need = closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
-                                  th.stop_distance_m)
-        # Closing faster than gentle braking absorbs is inside the envelope: the model may
-        # brake harder, never less.
-        critical = need > th.closing_decel_mps2
-        if need > th.slow_down_decel_mps2:  # gentle braking no longer keeps the gap
-            return RuleDecision(STOP, 0.0, (o.track_id,), describe_object(o, "closing ahead at"),
-                                critical=critical)
-        return RuleDecision(SLOW_DOWN, round(target), (o.track_id,),
-                            describe_object(o, "closing ahead at"), critical=critical)
-
-    if ego_v > cap + th.speed_tolerance_mps:
-        why = "above the operator's speed" if cap < limit or limit <= 0.0 else "above the limit"
-        return RuleDecision(SLOW_DOWN, round(cap), (), why)
-    return RuleDecision(KEEP_LANE, round(cruise), (), "path clear")
+    if not follow:
+        return None
+    o = follow[0]
+    target = min(max(_speed_of(o, ego_v), 0.0), cruise)
+    need = closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
+                              th.stop_distance_m)
+    # Closing faster than gentle braking absorbs is inside the envelope: the model may
+    # brake harder, never less.
+    critical = need > th.closing_decel_mps2
+    if need > th.slow_down_decel_mps2:  # gentle braking no longer keeps the gap
+        return RuleDecision(STOP, 0.0, (o.track_id,), describe_object(o, "closing ahead at"),
+                            critical=critical)
+    return RuleDecision(SLOW_DOWN, round(target), (o.track_id,),
+                        describe_object(o, "closing ahead at"), critical=critical)

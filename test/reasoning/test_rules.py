@@ -179,3 +179,17 @@ def test_a_pull_over_stops_first_for_a_standing_vehicle_it_cannot_reach_the_shou
     calm = rule_decide(scene(8.0, obj(15, "truck", 60.0, 8.0), lane_index=0),
                        OperatorIntent(pull_over=True))
     assert calm.action == "pull_over"
+
+
+def test_a_pull_over_that_waits_still_follows_the_lead() -> None:
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    # Asked to pull over, a pedestrian on the right verge blocks it, and a car 22 m ahead
+    # goes 6 m/s: waiting at "ego speed - 3" (10 m/s) would run into it (held-out
+    # dense_one_threat scene 5000032); the wait follows the lead instead.
+    s = road_scene(12.7, [Actor(41, "car", 22.0, 0.0, 6.2),
+                          Actor(62, "pedestrian", 9.0, -7.75, 1.5)], limit_mps=16.7)
+    d = rule_decide(s, OperatorIntent(pull_over=True, avoid_lane_change=True))
+    assert "pull_over" in d.forbidden
+    assert (d.action, d.driver_object_ids) == ("slow_down", (41,))
+    assert d.target_speed_mps <= 6.5 and d.critical
