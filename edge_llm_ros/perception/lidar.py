@@ -24,8 +24,12 @@ clusters, so a 120k-point sweep takes ~12 ms on one core; see bench.py):
    two shape cues (how long the top third is: a rider or a head is short, a
    cabin long; how many low points lie on the outline: a car body is hollow,
    bushes and parked motorcycles are not) and a top cut off by the sensor's
-   highest beam (a pole, not a pedestrian). Partly seen cars are completed to
-   a typical car away from the sensor, so their centre is where the car is.
+   highest beam (a pole, not a pedestrian). With `beam_gap_deg`, a far object's
+   height may be short of its real one by the gap between two beams at its range
+   (a car whose roof fell between beams is still a car). Partly seen cars are
+   completed to a typical car away from the sensor, so their centre is where the
+   car is; with `car_fragment_margin_m`, small pieces inside a vehicle's box are
+   dropped, and with `reflector_min_intensity` retroreflective posts and signs.
 
 Frame: everything stays in the input (lidar) frame; `transform_objects` moves
 results to a target frame whose z axis is up (base_link, odom, map).
@@ -144,12 +148,20 @@ class LidarDetectorConfig:
     # parameters, which cannot be None): not judged.
     sensor_top_elevation_deg: float | None = _d("sensor_top_elevation_deg")
     truncation_margin_deg: float = 0.6  # a top this close to the highest beam is cut off
+    # Vertical gap between neighbouring beams (HDL-64E upper block: ~0.4 degrees): a far
+    # object's top may lie up to range * tan(gap) above its highest return, so the class
+    # priors' height minima are judged against the height plus that. 0: not judged.
+    beam_gap_deg: float = 0.0
     min_class_points: int = 15  # fewer points than this cannot be told apart: "unknown"
     edge_band_m: float = 0.2  # "near the outline" for the edge-fraction shape cue
     # A car seen only from one side or end is completed to this length and width,
     # growing away from the sensor, so its centre is where the car is, not its visible face.
     complete_car_boxes: bool = _d("complete_car_boxes")
     car_typical_size_m: tuple[float, float] = (3.9, 1.65)  # KITTI mean car length, width
+    # A smaller object (not a car or truck) whose centre lies inside a car's (completed) or
+    # a truck's box grown by this much is a piece of that vehicle split off by occlusion,
+    # and is dropped. 0: kept.
+    car_fragment_margin_m: float = 0.0
     return_point_indices: bool = False  # fill Object3D.point_indices (costs ~1 ms)
 
     # Drivable corridor and static structure. The road is the smooth ground connected to
@@ -181,6 +193,10 @@ class LidarDetectorConfig:
     structure_min_points: int = 30  # an unknown object with fewer returns is clutter ...
     structure_min_points_range_m: float = 15.0  # ... at this range (fewer farther out)
     on_road_classes: tuple[str, ...] = ("unknown",)  # need the road itself, not its margin
+    # A small pedestrian-, cyclist- or unknown-shaped object whose mean return intensity
+    # reaches this is street furniture with retroreflective sheeting (bollards, posts,
+    # signs). The intensity scale is the sensor's (KITTI's reflectance: 0..1). 0: off.
+    reflector_min_intensity: float = 0.0
     # Learned road-user gate: logistic regression on `CLUSTER_FEATURES` (weights then
     # bias, features standardised by `gate_mean`/`gate_scale`); clusters scoring below
     # `gate_threshold` are dropped. Empty: no gate. Trained per sensor (the HDL-64E
@@ -302,10 +318,33 @@ def classify_sizes(sizes_m: np.ndarray, priors: dict[str, ClassPrior] | None = N
     names = list(priors)
     if not names or sizes_m.shape[0] == 0:
         return ["unknown"] * sizes_m.shape[0], np.zeros(sizes_m.shape[0])
-    cols = []
+    scores = class_prior_scores(sizes_m, priors, top_fraction, truncated, edge_fraction)
+    best = np.argmax(scores, axis=1)
+    best_score = scores[np.arange(len(best)), best]
+    known = best_score >= min_score
+    classes = [names[b] if k else "unknown" for b, k in zip(best, known, strict=True)]
+    return classes, np.where(known, best_score, 1.0 - best_score)
+
+
+def class_prior_scores(sizes_m: np.ndarray, priors: dict[str, ClassPrior],
+                       top_fraction: np.ndarray | None = None,
+                       truncated: np.ndarray | None = None,
+                       edge_fraction: np.ndarray | None = None,
+                       height_slack_m: np.ndarray | None = None) -> np.ndarray:
+    """(K, len(priors)) membership of each box in each class prior (`classify_sizes`).
+
+    `height_slack_m` (per box) is how much of an object's top the beams may miss (a
+    beam gap at the object's range): the height ranges' minima are lowered by it."""
+    sizes_m = np.asarray(sizes_m, dtype=np.float64).reshape(-1, 3)
+    names = list(priors)
+    cols: list[np.ndarray] = []
+    height = sizes_m[:, 2]
+    if height_slack_m is not None:  # judge the height the object may have had
+        height = height + np.asarray(height_slack_m, dtype=np.float64)
     for n in names:
         pr = priors[n]
-        h_member = _trapezoid(sizes_m[:, 2], pr.height)
+        h_member = _trapezoid(np.minimum(height, np.maximum(sizes_m[:, 2], pr.height[2])),
+                              pr.height)
         if truncated is not None and pr.may_be_truncated:  # height is only a lower bound
             h_member = np.where(truncated & (sizes_m[:, 2] <= pr.height[2]),
                                 np.maximum(h_member, 1.0), h_member)
@@ -318,12 +357,7 @@ def classify_sizes(sizes_m: np.ndarray, priors: dict[str, ClassPrior] | None = N
         if not pr.may_be_truncated and truncated is not None:
             sc = np.where(truncated, 0.0, sc)
         cols.append(sc)
-    scores = np.stack(cols, axis=1)
-    best = np.argmax(scores, axis=1)
-    best_score = scores[np.arange(len(best)), best]
-    known = best_score >= min_score
-    classes = [names[b] if k else "unknown" for b, k in zip(best, known, strict=True)]
-    return classes, np.where(known, best_score, 1.0 - best_score)
+    return np.stack(cols, axis=1) if cols else np.zeros((sizes_m.shape[0], 0))
 
 
 def _segment_bounds(labels: np.ndarray, n: int, *values: np.ndarray) -> np.ndarray:
@@ -409,6 +443,23 @@ def _complete_car_boxes(centers: np.ndarray, sizes: np.ndarray, yaw: np.ndarray,
             centers[j, 1] += axis[1] * shift
         sizes[j, 0] = max(length, full_len)
         sizes[j, 1] = max(width, full_wid)
+
+
+def _car_fragments(centers: np.ndarray, sizes: np.ndarray, yaw: np.ndarray,
+                   classes: list[str], kept: np.ndarray, margin_m: float) -> np.ndarray:
+    """Per object: a smaller object other than a vehicle whose centre lies inside a kept
+    car's or truck's box grown by `margin_m` (a mirror, a wheel, a part split off by
+    occlusion)."""
+    cls = np.array(classes)
+    car = np.flatnonzero(kept & np.isin(cls, ("car", "truck")))
+    if car.size == 0:
+        return np.zeros(len(classes), dtype=bool)
+    d = centers[None, :, :2] - centers[car, None, :2]  # (cars, objects, 2)
+    c, s = np.cos(yaw[car])[:, None], np.sin(yaw[car])[:, None]
+    u = np.abs(d[..., 0] * c + d[..., 1] * s)
+    v = np.abs(-d[..., 0] * s + d[..., 1] * c)
+    inside = (u <= sizes[car, 0:1] / 2 + margin_m) & (v <= sizes[car, 1:2] / 2 + margin_m)
+    return inside.any(axis=0) & ~np.isin(cls, ("car", "truck")) & (sizes[:, 0] < 2.0)
 
 
 class LidarDetector:
@@ -728,9 +779,21 @@ class LidarDetector:
         marks.append(time.perf_counter())
 
         # ---- classify
-        classes, scores = classify_sizes(sizes, cfg.class_priors, cfg.min_class_score,
-                                         top_fraction=top_frac, truncated=truncated,
-                                         edge_fraction=edge_frac)
+        slack = None
+        if cfg.beam_gap_deg > 0.0:  # a far object's top may fall between two beams
+            slack = np.hypot(centers[:, 0], centers[:, 1]) * math.tan(
+                math.radians(cfg.beam_gap_deg))
+        prior = class_prior_scores(sizes, cfg.class_priors, top_frac, truncated, edge_frac,
+                                   slack)
+        names = list(cfg.class_priors)
+        if names:
+            best = np.argmax(prior, axis=1)
+            best_score = prior[np.arange(k), best]
+            known = best_score >= cfg.min_class_score
+            classes = [names[b] if ok else "unknown" for b, ok in zip(best, known, strict=True)]
+            scores = np.where(known, best_score, 1.0 - best_score)
+        else:
+            classes, scores = ["unknown"] * k, np.zeros(k)
         few = n_pts[keep_lab] < cfg.min_class_points
         for j in np.flatnonzero(few):
             if classes[j] != "unknown":
@@ -741,10 +804,6 @@ class LidarDetector:
                                 lo[keep_lab, 2] - ground_z[keep_lab], q_int[psel],
                                 q_road[psel], classes, scores, top_pt)
                  if want_features else None)
-        if cfg.complete_car_boxes:
-            is_car = np.array([c == "car" for c in classes])
-            if is_car.any():
-                _complete_car_boxes(centers, sizes, box_yaw, is_car, cfg.car_typical_size_m)
         long_ok = length <= cfg.max_object_length_m
         if cfg.reject_structure:
             n_sel = np.maximum(np.bincount(pl, minlength=k), 1)
@@ -775,10 +834,25 @@ class LidarDetector:
                                  * cfg.structure_min_points_range_m ** 2 / r2)
             clutter = unknown & ((small & (height < cfg.structure_clutter_max_height_m))
                                  | (n_pts[keep_lab] < min_pts))
-            long_ok &= ~(off_road | thin | hanging | pole | clutter)
+            # bollards, delineator posts, signs: retroreflective sheeting returns far more
+            # of the beam than skin, cloth or a bicycle do
+            signs = np.zeros(k, dtype=bool)
+            if cfg.reflector_min_intensity > 0.0:
+                i_mean = np.bincount(pl, weights=q_int[psel], minlength=k) / n_sel
+                signs = (np.isin(cls, ("pedestrian", "cyclist", "unknown"))
+                         & (length < cfg.structure_pole_footprint_m * 1.5)
+                         & (i_mean >= cfg.reflector_min_intensity))
+            long_ok &= ~(off_road | thin | hanging | pole | clutter | signs)
         if cfg.gate_weights and feats is not None:
             gated = np.isin(np.array(classes), list(cfg.gate_classes))
             long_ok &= ~gated | (gate_probability(feats, cfg) >= cfg.gate_threshold)
+        if cfg.complete_car_boxes:
+            is_car = np.array([c == "car" for c in classes]) & long_ok
+            if is_car.any():
+                _complete_car_boxes(centers, sizes, box_yaw, is_car, cfg.car_typical_size_m)
+        if cfg.car_fragment_margin_m > 0.0:
+            long_ok &= ~_car_fragments(centers, sizes, box_yaw, classes, long_ok,
+                                       cfg.car_fragment_margin_m)
         members: list[np.ndarray | None] = [None] * k
         if cfg.return_point_indices:
             o = np.argsort(pl, kind="stable")

@@ -15,9 +15,12 @@ import numpy as np
 import pytest
 
 from edge_llm_ros.perception.lidar import (
+    DEFAULT_CLASS_PRIORS,
     STAGES,
     LidarDetector,
     LidarDetectorConfig,
+    _car_fragments,
+    class_prior_scores,
     classify_sizes,
     fit_lshape_yaw,
     transform_objects,
@@ -467,3 +470,50 @@ def test_corridor_holds_the_road_and_drops_what_is_off_it(ground: GroundPlane) -
     everything = LidarDetector(_config(reject_structure=False)).detect(
         sweep.points).objects
     assert _nearest(everything, (20.0, -14.0))[1] < 1.0
+
+
+# ------------------------------------------------------------------ beams, pieces, reflectors
+
+def test_height_slack_lets_a_car_whose_roof_fell_between_beams_be_a_car() -> None:
+    names = list(DEFAULT_CLASS_PRIORS)
+    far_car = np.array([[3.6, 1.6, 0.95]])  # roof missed: only 0.95 m seen
+    assert class_prior_scores(far_car, DEFAULT_CLASS_PRIORS)[0, names.index("car")] < 0.3
+    slack = class_prior_scores(far_car, DEFAULT_CLASS_PRIORS, height_slack_m=np.array([0.3]))
+    assert slack[0, names.index("car")] == pytest.approx(1.0)
+    # the slack only lowers the minima: a tall pedestrian is judged as it was
+    tall = np.array([[0.6, 0.5, 2.1]])
+    i = names.index("pedestrian")
+    assert class_prior_scores(tall, DEFAULT_CLASS_PRIORS, height_slack_m=np.array([0.5]))[
+        0, i] == pytest.approx(class_prior_scores(tall, DEFAULT_CLASS_PRIORS)[0, i])
+    # classify_sizes still gives what the scores say
+    assert classify_sizes(far_car)[0] == ["unknown"]
+
+
+def test_pieces_of_a_car_are_dropped_and_neighbours_kept() -> None:
+    centers = np.array([[10.0, 0.0, 0.0], [11.5, 0.9, 0.0], [10.0, 2.0, 0.0],
+                        [30.0, 0.0, 0.0]])
+    sizes = np.array([[3.9, 1.65, 1.5], [0.5, 0.3, 1.2], [0.6, 0.5, 1.7], [0.5, 0.3, 1.2]])
+    yaw = np.zeros(4)
+    classes = ["car", "pedestrian", "pedestrian", "unknown"]
+    kept = np.ones(4, dtype=bool)
+    # the mirror-sized piece 0.1 m outside the car's side is part of it; the person 1.2 m
+    # beside it and the far object are not
+    assert _car_fragments(centers, sizes, yaw, classes, kept, 0.5).tolist() == [
+        False, True, False, False]
+    # a car already dropped takes nothing with it
+    assert not _car_fragments(centers, sizes, yaw, classes, np.array([False, True, True, True]),
+                              0.5).any()
+
+
+def test_retroreflective_posts_are_dropped_when_asked() -> None:
+    person = place("pedestrian", 12.0, -2.0)
+    posts = [box_solid(14.0, 2.0, -1.8, 0.4, 0.4, -0.6, 0.0, 0.9),  # striped barrier post
+             box_solid(16.0, -3.0, -1.8, 0.4, 0.4, -0.6, 0.0, 0.3)]  # the same, matt
+    sweep = simulate_sweep([person], ground=FLAT, clutter=posts, seed=7)
+    plain = LidarDetector(_config(reject_structure=True)).detect(sweep.points).objects
+    assert _nearest(plain, (14.0, 2.0))[1] < 0.6
+    kept = LidarDetector(_config(reflector_min_intensity=0.6)).detect(sweep.points).objects
+    assert all(math.hypot(o.center_m[0] - 14.0, o.center_m[1] - 2.0) > 1.0 for o in kept)
+    assert _nearest(kept, (16.0, -3.0))[1] < 0.6
+    found, dist = _nearest(kept, (12.0, -2.0))
+    assert dist < 0.6 and found.class_name == "pedestrian"

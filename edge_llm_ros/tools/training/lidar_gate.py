@@ -24,6 +24,7 @@ import numpy as np
 from edge_llm_ros.perception.kitti import parse_kitti_calib, project_velo_to_image, read_kitti_bin
 from edge_llm_ros.perception.lidar import CLUSTER_FEATURES, LidarDetector, LidarDetectorConfig
 from edge_llm_ros.tools.evaluation.perception import (
+    SCORED_CLASSES,
     kitti_frame_ids,
     points_in_box,
     read_kitti_labels,
@@ -36,7 +37,8 @@ GATE_THRESHOLD = 0.3  # the shipped config's gate_threshold
 def cluster_dataset(kitti_dir: Path, config: LidarDetectorConfig,
                     frames: Sequence[str] | None = None, match_m: float = 2.0,
                     min_points: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features (M, F), label 1 = road user / 0 = background, frame index) over frames."""
+    """(features (M, F), label, frame index) over frames; label 0 is background, 1 + i a
+    road user of class `SCORED_CLASSES[i]` (car, truck, pedestrian, cyclist)."""
     kitti_dir = Path(kitti_dir)
     frames = list(frames) if frames is not None else kitti_frame_ids(kitti_dir)
     detector = LidarDetector(replace(config, gate="", gate_weights=(), gate_mean=(),
@@ -62,7 +64,7 @@ def cluster_dataset(kitti_dir: Path, config: LidarDetectorConfig,
             if d <= match_m and i not in used_t and j not in used_d:
                 used_t.add(i)
                 used_d.add(j)
-                label[j] = 1.0
+                label[j] = 1.0 + SCORED_CLASSES.index(truth[i].class_name)
         uv, depth = project_velo_to_image(np.array([o.center_m for o in objects]), calib)
         keep = np.ones(len(objects), dtype=bool)
         for j in range(len(objects)):
@@ -112,7 +114,7 @@ def train_gate(kitti_dir: Path, config: LidarDetectorConfig,
                ) -> dict[str, tuple[float, ...]]:
     """Fit the gate on the given labelled frames (all of them by default)."""
     x, y, _ = cluster_dataset(kitti_dir, config, frames)
-    return fit_gate(x, y, l2)
+    return fit_gate(x, (y > 0).astype(np.float64), l2)
 
 
 def write_gates_module(path: Path, gates: dict[str, dict[str, tuple[float, ...]]],
@@ -140,10 +142,22 @@ def frame_split(frames: Sequence[str]) -> list[list[str]]:
     return [[f for f in frames if int(f) % 2 == 0], [f for f in frames if int(f) % 2 == 1]]
 
 
+def leave_one_frame_out(frames: Sequence[str]) -> list[list[str]]:
+    """One fold per frame: each frame is scored by a gate fitted on the ten others."""
+    return [[f] for f in frames]
+
+
+SPLITS = {"even_odd": (frame_split, "train on even frame numbers, report on odd, and the "
+                       "other way round"),
+          "leave_one_frame_out": (leave_one_frame_out, "each frame reported by a gate fitted "
+                                  "on all the other frames")}
+
+
 def cross_validate_gate(kitti_dir: Path, config: LidarDetectorConfig, l2: float = GATE_L2,
-                        threshold: float = GATE_THRESHOLD) -> dict[str, Any]:
-    """Held-out figures: for each fold, a gate fitted on the other fold's frames is
-    evaluated on this fold's; counts are summed over folds."""
+                        threshold: float = GATE_THRESHOLD,
+                        split: str = "even_odd") -> dict[str, Any]:
+    """Held-out figures: for each fold (`SPLITS`), a gate fitted on the other folds'
+    frames is evaluated on this fold's; counts are summed over folds."""
     from edge_llm_ros.tools.evaluation.perception import evaluate_kitti_labelled
 
     frames = kitti_frame_ids(kitti_dir)
@@ -151,10 +165,11 @@ def cross_validate_gate(kitti_dir: Path, config: LidarDetectorConfig, l2: float 
     sums = {"road_users": 0, "found": 0, "in_view_true": 0, "in_view_false": 0,
             "class_ok": 0}
     per_class: dict[str, dict[str, int]] = {}
-    folds = frame_split(frames)
+    make_folds, description = SPLITS[split]
+    folds = make_folds(frames)
     for held_out in folds:
         train = np.isin(f, [i for i, fr in enumerate(frames) if fr not in held_out])
-        gate = fit_gate(x[train], y[train], l2)
+        gate = fit_gate(x[train], (y[train] > 0).astype(np.float64), l2)
         r = evaluate_kitti_labelled(kitti_dir, replace(config, gate_threshold=threshold,
                                                        **gate),
                                     frames=held_out, timing_repeats=0)
@@ -172,7 +187,7 @@ def cross_validate_gate(kitti_dir: Path, config: LidarDetectorConfig, l2: float 
             acc["class_ok"] += ok
     seen = sums["in_view_true"] + sums["in_view_false"]
     return {
-        "split": "train on even frame numbers, report on odd, and the other way round",
+        "split": description,
         "folds": folds, "l2": l2, "threshold": threshold,
         "road_users": sums["road_users"], "found": sums["found"],
         "recall": round(sums["found"] / sums["road_users"], 3) if sums["road_users"] else None,

@@ -67,11 +67,13 @@ def test_kitti_labels_land_in_the_lidar_frame(tmp_path: Path) -> None:
 
 def test_perception_on_labelled_kitti_frames(kitti_labelled_dir: Path) -> None:
     """What `bench perception --kitti` reports on the eleven labelled frames (the shipped
-    gate was fitted on them: in-sample; held out by frame it reached 0.87 / 0.53 / 0.69)."""
+    gate was fitted on them: in-sample; held out by frame, recall / precision in view /
+    class accuracy are 0.90 / 0.60 / 0.74 even against odd frames, 0.90 / 0.62 / 0.74 one
+    frame left out at a time; test/tools/training/test_lidar_gate.py)."""
     r = evaluate_kitti_labelled(kitti_labelled_dir, timing_repeats=0)
     assert r["road_users"] == 30 and len(r["frames"]) == 11
     assert r["recall"] >= 0.9
     assert r["precision_in_view"] >= 0.6  # 0.14 before corridor, structure rules and gate
-    assert r["class_accuracy"] >= 0.65
+    assert r["class_accuracy"] >= 0.7  # 0.67 before the beam-gap slack and the +2.5 deg top
     assert r["per_class"]["car"]["recall"] >= 0.9
     assert r["center_error_m_median"] < 0.3

@@ -14,6 +14,7 @@ from edge_llm_ros.tools.training.lidar_gate import (
     cross_validate_gate,
     fit_gate,
     frame_split,
+    leave_one_frame_out,
     write_gates_module,
 )
 
@@ -47,6 +48,7 @@ def test_shipped_gate_loads_by_name_and_bad_gates_are_refused() -> None:
 
 def test_frame_split_is_even_against_odd() -> None:
     assert frame_split(["000000", "000001", "000002"]) == [["000000", "000002"], ["000001"]]
+    assert leave_one_frame_out(["000000", "000001"]) == [["000000"], ["000001"]]
 
 
 def test_gate_held_out_by_frame(kitti_labelled_dir: Path) -> None:
@@ -56,4 +58,8 @@ def test_gate_held_out_by_frame(kitti_labelled_dir: Path) -> None:
                      gate_scale=())
     r = cross_validate_gate(kitti_labelled_dir, config)
     assert r["road_users"] == 30
-    assert r["recall"] >= 0.85 and r["precision_in_view"] >= 0.5
+    assert r["recall"] >= 0.85 and r["precision_in_view"] >= 0.55
+    lofo = cross_validate_gate(kitti_labelled_dir, config, split="leave_one_frame_out")
+    assert len(lofo["folds"]) == 11
+    assert lofo["recall"] >= 0.85 and lofo["precision_in_view"] >= 0.55
+    assert lofo["class_accuracy"] >= 0.7
