@@ -76,9 +76,11 @@ CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2
 
 def envelope_overrules(rule: RuleDecision, action: str, speed_mps: float) -> bool:
     """Whether the rules' decision must replace an answer: a forbidden manoeuvre; anything
-    but the escape when the rules' answer is one; in a critical scene, anything less
-    cautious or faster than the rules."""
+    but the escape when the rules' answer is one; staying in lane faster than a slower lead
+    allows; in a critical scene, anything less cautious or faster than the rules."""
     if action in rule.forbidden or (rule.binding and action != rule.action):
+        return True
+    if action in (KEEP_LANE, SLOW_DOWN) and speed_mps > rule.lane_speed_cap_mps + 0.5:
         return True
     return rule.critical and (CAUTION[action] < CAUTION[rule.action]
                               or speed_mps > rule.target_speed_mps + 0.5)

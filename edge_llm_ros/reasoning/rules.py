@@ -123,6 +123,9 @@ class RuleDecision:
     rationale: str
     critical: bool = False  # inside the safety envelope: nothing may override it
     binding: bool = False  # an escape, the one safe answer here: no other action stands
+    # No faster than this while staying in the lane (a slower lead ahead that cruising
+    # would close on); a lane change is not bound by it.
+    lane_speed_cap_mps: float = math.inf
     forbidden: frozenset[str] = frozenset()  # manoeuvres the envelope rules out in this scene
 
 
@@ -287,7 +290,27 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
     if ego_v > cap + th.speed_tolerance_mps:
         why = "above the operator's speed" if cap < limit or limit <= 0.0 else "above the limit"
         return RuleDecision(SLOW_DOWN, round(cap), (), why)
+    lead_cap, lead = _lead_cap(in_lane, ego_v, cruise, th)
+    if lead is not None:
+        return RuleDecision(KEEP_LANE, float(round(lead_cap)), (lead.track_id,),
+                            describe_object(lead, "slower lead at") + ", no faster than it",
+                            lane_speed_cap_mps=lead_cap)
     return RuleDecision(KEEP_LANE, round(cruise), (), "path clear")
+
+
+def _lead_cap(in_lane: list[TrackedObject], ego_v: float, cruise: float, th: RuleThresholds
+              ) -> tuple[float, TrackedObject | None]:
+    """(speed cap, lead): cruising up to `cruise` behind a slower ego-lane lead closes the
+    gap; near enough that it would be down to the headway within fallback.slow_ttc_s, hold
+    whichever is faster, the lead or the ego now (inf, None when no lead binds)."""
+    for o in in_lane:
+        lead_v = max(_speed_of(o, ego_v), 0.0)
+        if lead_v >= cruise - 0.5:
+            continue
+        reach = (cruise - lead_v) * th.slow_ttc_s + th.headway_s * cruise + th.stop_distance_m
+        if o.distance_m < reach:
+            return min(max(lead_v, ego_v), cruise), o
+    return math.inf, None
 
 
 def _follow(in_lane: list[TrackedObject], ego_v: float, cruise: float, th: RuleThresholds

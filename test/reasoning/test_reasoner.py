@@ -86,7 +86,7 @@ def test_the_tuned_model_decides_in_time_and_reuses_the_static_prefix(
     r = Reasoner(tuned_backend, ReasonerConfig(deadline_ms=1000.0, publish_on_action=False))
     r.warm_up()
     try:
-        d = r.decide(scene(10.0, obj(3, "car", 40.0, 1.0)))  # nothing critical: no override
+        d = r.decide(scene(10.0, obj(3, "car", 60.0, 1.0)))  # nothing critical: no override
         assert d.source == 0 and d.settled_ms < d.latency_ms <= 1000.0 + WAKE_SLACK_MS
         r.wait_idle()
         stats = r.last_stats

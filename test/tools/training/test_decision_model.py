@@ -92,3 +92,25 @@ def test_a_tampered_archive_or_another_tokenizer_is_refused(archive: Path, base:
     other.write_bytes(b"GGUF" + b"\0" * 64)
     with pytest.raises(ModelLoadError, match="tokenizer source"):
         export_gguf(archive, other, tmp_path / "x.gguf", log=lambda _m: None)
+
+
+def test_a_later_stage_continues_from_the_archive_on_scenes_it_never_drew(
+        archive: Path, base: Path, tmp_path: Path) -> None:
+    first_manifest, first = load_archive(archive)
+    cfg = DecisionModelConfig(per_family=2, random_traffic_scenes=2, epochs=1, batch_size=16,
+                              warmup_steps=1, learning_rate=1e-9, init_from=str(archive),
+                              first_seed=DECISION_TRAIN_FIRST_SEED + 50_000)
+    manifest = train_decision_model(tmp_path / "stage2", base, cfg, log=lambda _m: None)
+    _, second = load_archive(tmp_path / "stage2")
+    # A learning rate of ~0: the continued network is the one it started from.
+    for name in ("layers.0.self_attn.q_proj.weight", "norm.weight", "other_row"):
+        np.testing.assert_allclose(second[name].astype(np.float32),
+                                   first[name].astype(np.float32), atol=1e-3)
+    stages = manifest["stages"]
+    assert [s["first_seed"] for s in stages] == [DECISION_TRAIN_FIRST_SEED,
+                                                 DECISION_TRAIN_FIRST_SEED + 50_000]
+    assert stages[0]["steps"] == first_manifest["steps"]
+    with pytest.raises(ValueError, match="evaluation"):  # training never reaches eval seeds
+        train_decision_model(tmp_path / "bad", base, DecisionModelConfig(
+            first_seed=5_000_000 - 10, per_family=20, random_traffic_scenes=0),
+            log=lambda _m: None)
