@@ -561,6 +561,16 @@ def _show(value: Any) -> str:
 # ------------------------------------------------------------------ loading
 
 
+def road_context(scenario: Scenario) -> tuple[float, int]:
+    """(speed limit m/s, lanes left of the ego lane that go our way): what a map would tell
+    scene_fusion on this road. -1 lanes (unknown) when the ego's script changes lanes, since
+    fusion takes the count as a fixed parameter."""
+    if scenario.ego.lane_changes:
+        return scenario.road.speed_limit_mps, -1
+    our_way = scenario.road.num_lanes - scenario.road.oncoming_lanes
+    return scenario.road.speed_limit_mps, max(our_way - 1 - scenario.ego.lane, 0)
+
+
 def list_scenarios() -> list[str]:
     """Names of the scenarios packaged with edge_llm_ros."""
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))

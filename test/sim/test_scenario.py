@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,14 @@ from edge_llm_ros.sim import (
     load_scenario,
     scenario_from_dict,
 )
-from edge_llm_ros.sim.scenario import SCENARIO_DIR, KeyframePath, LanePath, Road, SpeedProfile
+from edge_llm_ros.sim.scenario import (
+    SCENARIO_DIR,
+    KeyframePath,
+    LaneChange,
+    LanePath,
+    Road,
+    SpeedProfile,
+)
 
 REQUIRED = {"clear_road", "car_braking_ahead", "pedestrian_crossing", "cyclist_overtaking",
             "stopped_vehicle_in_lane", "mixed_traffic"}
@@ -263,3 +271,16 @@ def test_instruction_is_optional_and_read_when_given() -> None:
     with pytest.raises(ScenarioError, match="instruction"):
         data = yaml.safe_load((SCENARIO_DIR / "clear_road.yaml").read_text())
         scenario_from_dict(data | {"instruction": 5})
+
+
+def test_the_road_context_a_map_would_give_fusion() -> None:
+    from edge_llm_ros.sim.scenario import road_context
+
+    # Four lanes, the leftmost oncoming, the ego in lane 1: one lane our way to its left.
+    assert road_context(load_scenario("mixed_traffic")) == (13.9, 1)
+    clear = load_scenario("clear_road")  # three lanes one way
+    assert road_context(clear) == (13.9, 3 - 1 - clear.ego.lane)
+    # An ego whose script changes lanes has no one count: unknown.
+    changing = dataclasses.replace(clear, ego=dataclasses.replace(
+        clear.ego, lane_changes=(LaneChange(5.0, 3.0, 1 if clear.ego.lane == 0 else 0),)))
+    assert road_context(changing) == (13.9, -1)

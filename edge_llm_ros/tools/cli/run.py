@@ -86,6 +86,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return run_with_pipeline(args, kinds, files, overrides, "simulator", plan)
 
 
+def simulator_road_params(overrides: Overrides, files: list[Path], given: list[str]
+                          ) -> list[str]:
+    """scene_fusion's road context (speed limit, lanes to the left that go our way) from the
+    simulated scenario, as a map would give it on a vehicle; a value given on the command
+    line wins."""
+    from edge_llm_ros.sim.scenario import load_scenario, road_context
+    from edge_llm_ros.tools.offline.node_configs import node_params
+
+    scenario = node_params("simulator", files, overrides.get("simulator", {}))["scenario"]
+    limit, lanes_left = road_context(load_scenario(str(scenario)))
+    out = []
+    for name, value in (("speed_limit_mps", limit), ("lanes_left_our_way", lanes_left)):
+        if not any(p.startswith(f"scene_fusion.{name}=") for p in given):
+            out.append(f"scene_fusion.{name}={value}")
+    return out
+
+
 def run_with_pipeline(args: argparse.Namespace, kinds: list[str], files: list[Path],
                       overrides: Overrides, source: str, plan: list[Path]) -> int:
     """A sensor source (the simulator, or a bag replayed as live data) in this process and
@@ -99,7 +116,9 @@ def run_with_pipeline(args: argparse.Namespace, kinds: list[str], files: list[Pa
     # decision back in one executor's queue.
     groups = [["camera_detector"], ["lidar_detector", "scene_fusion"],
               ["reasoner", "instruction_interpreter"]]
-    onboard_params = ["reasoner.print_decisions=true", *args.pipeline_param]
+    onboard_params = ["reasoner.print_decisions=true",
+                      *(simulator_road_params(overrides, files, args.pipeline_param)
+                        if source == "simulator" else []), *args.pipeline_param]
     if args.remote:
         # The remote host's planner in a process of its own, as on another machine; the
         # compute plan gives it what the vehicle's pipeline leaves over.

@@ -78,3 +78,17 @@ def test_sim_list_names_the_packaged_scenarios(cli) -> None:
     code, out, _ = cli("sim", "--list")
     assert code == 0
     assert [line.split()[0] for line in out.splitlines()] == list(list_scenarios())
+
+
+def test_a_simulated_run_tells_fusion_the_scenarios_road() -> None:
+    from edge_llm_ros.paths import config_file
+    from edge_llm_ros.tools.cli.run import simulator_road_params
+
+    files = [config_file("simulator.yaml")]
+    # The default scenario (mixed_traffic: 13.9 m/s, one lane our way to the left).
+    assert simulator_road_params({}, files, []) == [
+        "scene_fusion.speed_limit_mps=13.9", "scene_fusion.lanes_left_our_way=1"]
+    # --scenario picks the road; what the user sets on the command line wins.
+    got = simulator_road_params({"simulator": {"scenario": "stopped_vehicle_in_lane"}}, files,
+                                ["scene_fusion.lanes_left_our_way=0"])
+    assert [p.split("=")[0] for p in got] == ["scene_fusion.speed_limit_mps"]
