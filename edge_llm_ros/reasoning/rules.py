@@ -138,6 +138,12 @@ def _finite(x: float, default: float) -> float:
     return x if isinstance(x, (int, float)) and math.isfinite(x) else default
 
 
+def _ttc(o: TrackedObject) -> float:
+    """Time to collision, inf when unknown or not closing."""
+    t = o.time_to_collision_s
+    return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
+
+
 def _speed_of(obj: TrackedObject, ego_speed: float) -> float:
     """The object's speed along the ego path (ego speed minus closing speed)."""
     return ego_speed - _finite(obj.relative_speed_mps, 0.0)
@@ -198,10 +204,6 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
     cruise = cap if math.isfinite(cap) else ego_v
     objs = [o for o in scene.objects if math.isfinite(_finite(o.distance_m, math.nan))]
 
-    def ttc(o: TrackedObject) -> float:
-        t = o.time_to_collision_s
-        return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
-
     # A road user coming at us in our own lane: we are in its lane (passing through the
     # oncoming lane) or it is in ours. Stopping there only waits for it; get back to the
     # right while that side is clear.
@@ -214,19 +216,19 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
                             describe_object(o, "oncoming in our lane at") + ", right lane clear",
                             critical=True, binding=True)
 
-    critical = [o for o in objs if ttc(o) < th.stop_ttc_s
+    critical = [o for o in objs if _ttc(o) < th.stop_ttc_s
                 or (o.lane_relation == LANE_EGO and 0.0 <= o.distance_m < th.stop_distance_m
                     and ego_v > th.stopped_speed_mps)]
     if critical:
-        o = min(critical, key=ttc)
+        o = min(critical, key=_ttc)
         return RuleDecision(STOP, 0.0, tuple(c.track_id for c in critical),
                             describe_object(o, "ahead on the path at"), critical=True)
 
     vru = [o for o in objs if o.class_name in VULNERABLE_CLASSES
-           and (ttc(o) < th.yield_ttc_s
+           and (_ttc(o) < th.yield_ttc_s
                 or (o.lane_relation == LANE_EGO and 0.0 <= o.distance_m < th.yield_distance_m))]
     if vru:
-        o = min(vru, key=lambda v: (ttc(v), v.distance_m))
+        o = min(vru, key=lambda v: (_ttc(v), v.distance_m))
         target = min(ego_v, max(_speed_of(o, ego_v), 0.0), 3.0)
         return RuleDecision(YIELD, round(target), tuple(v.track_id for v in vru),
                             describe_object(o, "crossing or ahead at"), critical=True)
@@ -243,11 +245,8 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
                      key=lambda o: o.distance_m)
     standing = [o for o in in_lane if abs(_speed_of(o, ego_v)) < th.stopped_speed_mps]
     stopped = [o for o in standing if o.distance_m < th.lane_change_distance_m]
-    # Braking for something stopped in our lane, and how hard: beyond what slowing down
-    # does, stop; beyond gentle braking, the model may brake harder, never less.
-    stop_need = closing_decel_mps2(standing[0].distance_m, ego_v, th.stop_distance_m) \
-        if standing else 0.0
-    if intent.pull_over and stop_need > th.slow_down_decel_mps2:
+    if intent.pull_over and standing and closing_decel_mps2(
+            standing[0].distance_m, ego_v, th.stop_distance_m) > th.slow_down_decel_mps2:
         o = standing[0]  # the shoulder is not reached before it: stop in lane first
         return RuleDecision(STOP, 0.0, (o.track_id,),
                             describe_object(o, "stopped in lane at") + ", pull over after",
@@ -277,6 +276,7 @@ def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds
                 return RuleDecision(CHANGE_LANE_RIGHT, round(min(ego_v, cruise)), (o.track_id,),
                                     describe_object(o, "stopped in lane at") + ", right lane clear")
         # Slowing down is gentle braking; when that no longer stops us short of it, stop.
+        # Beyond gentle braking it is inside the envelope: the model may brake harder only.
         need = closing_decel_mps2(o.distance_m, ego_v, th.stop_distance_m)
         action = STOP if need > th.slow_down_decel_mps2 else SLOW_DOWN
         return RuleDecision(action, 0.0, (o.track_id,),
@@ -316,12 +316,8 @@ def _lead_cap(in_lane: list[TrackedObject], ego_v: float, cruise: float, th: Rul
 def _follow(in_lane: list[TrackedObject], ego_v: float, cruise: float, th: RuleThresholds
             ) -> RuleDecision | None:
     """Slowing for the nearest ego-lane lead that closes too fast, too near or too soon."""
-    def ttc(o: TrackedObject) -> float:
-        t = o.time_to_collision_s
-        return t if isinstance(t, (int, float)) and not math.isnan(t) and t >= 0 else math.inf
-
     follow = [o for o in in_lane
-              if ttc(o) < th.slow_ttc_s
+              if _ttc(o) < th.slow_ttc_s
               or (time_gap_s(o.distance_m, ego_v) < th.headway_s
                   and _finite(o.relative_speed_mps, 0.0) > 0.5)
               or closing_decel_mps2(o.distance_m, _finite(o.relative_speed_mps, 0.0),
