@@ -47,14 +47,12 @@ class InstructionInterpreterNode(ManagedEdgeNode):
 
     def configure_node(self) -> None:
         p = self.params
-        backend = None
-        if p["model.backend"] == "llama_cpp":
-            from edge_llm_ros.reasoning.factory import instruction_backend
-            try:
-                backend = instruction_backend(str(p["model.path"]), int(p["model.threads"]),
-                                              self.get_logger().info)
-            except ModelLoadError as exc:
-                raise ConfigError(f"node '{self.get_name()}': model: {exc}") from exc
+        from edge_llm_ros.reasoning.factory import instruction_reader
+        try:
+            backend = instruction_reader(str(p["model.backend"]), str(p["model.path"]),
+                                         int(p["model.threads"]), self.get_logger().info)
+        except ModelLoadError as exc:
+            raise ConfigError(f"node '{self.get_name()}': model: {exc}") from exc
         self.interpreter = InstructionInterpreter(backend, int(p["cache_size"]))
         self.interpreter.warm_up()
         self._current = " ".join(str(p["instruction"]).split())
@@ -65,8 +63,7 @@ class InstructionInterpreterNode(ManagedEdgeNode):
                                         daemon=True)
         self._thread.start()
         self.get_logger().info(
-            "instruction interpreter ready: "
-            + (backend.model_id if backend is not None else "keyword parser only"))
+            f"instruction interpreter ready: {self.interpreter.model_id}")
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         result = super().on_activate(state)  # the publisher is on from here

@@ -463,12 +463,14 @@ SCENE_PLAYER: tuple[ParamSpec, ...] = COMMON + (
 
 INSTRUCTION_INTERPRETER: tuple[ParamSpec, ...] = _common(
     slow_processing_ms=500.0, late_latency_ms=2000.0) + LIFECYCLE + (
-    ParamSpec("model.backend", "llama_cpp", "Reader of free-text instructions: llama_cpp (the "
-              "instruction model, quantized GGUF on the CPU) or rules (the keyword parser "
-              "only).", choices=("llama_cpp", "rules")),
-    ParamSpec("model.path", INSTRUCTION_GGUF_NAME, "GGUF file of the instruction model (a bare "
-              "name is looked up in the package's models folder; setup builds "
-              f"{INSTRUCTION_GGUF_NAME}). Empty: that model."),
+    ParamSpec("model.backend", "encoder", "Reader of free-text instructions: encoder (the "
+              "intent reader: a multilingual sentence encoder with heads trained here), "
+              "llama_cpp (the small instruction language model, quantized GGUF on the CPU) "
+              "or rules (the keyword parser only).", choices=("encoder", "llama_cpp", "rules")),
+    ParamSpec("model.path", "", "The model: for encoder a folder with heads.npz and "
+              "manifest.json, for llama_cpp a GGUF file (a bare name is looked up in the "
+              "package's models folder). Empty: the shipped one (intent_reader, or "
+              f"{INSTRUCTION_GGUF_NAME} that setup builds)."),
     ParamSpec("model.threads", 1, "CPU threads for the instruction model (it reads one "
               "instruction at a time, off the decision deadline).", min_value=1,
               max_value=256),

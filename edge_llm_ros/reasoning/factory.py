@@ -10,6 +10,7 @@ from typing import Any
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.reasoning.backend import ModelLoadError, ReasonerBackend
+from edge_llm_ros.reasoning.interpreter import IntentReader
 from edge_llm_ros.reasoning.model_files import DECISION_GGUF_NAME
 
 BACKENDS = ("llama_cpp", "tensorrt_edgellm", "rules")
@@ -78,6 +79,31 @@ def make_backend(s: BackendSettings, log: Callable[[str], None] = print
                                           max_input_len=min(s.context_tokens, 1024), log=log)
         return EdgeLlmBackend(engine_dir, log=log)
     raise ModelLoadError(f"unknown backend {s.backend!r}; known: {', '.join(BACKENDS)}")
+
+
+INSTRUCTION_BACKENDS = ("encoder", "llama_cpp", "rules")
+
+
+def instruction_reader(backend: str, path_text: str, threads: int,
+                       log: Callable[[str], None] = print) -> IntentReader | ReasonerBackend | None:
+    """The instruction stage's model by the node's `model.backend`: the intent reader
+    (encoder), the instruction GGUF under llama.cpp, or None (keyword parser only)."""
+    if backend == "rules":
+        return None
+    if backend == "llama_cpp":
+        return instruction_backend(path_text, threads, log)
+    if backend == "encoder":
+        from edge_llm_ros.paths import model_file
+        from edge_llm_ros.reasoning.intent_reader import EncoderIntentReader
+        from edge_llm_ros.reasoning.model_files import INTENT_READER_DIR_NAME
+
+        folder = resolve_model_path(path_text) if path_text else \
+            model_file(INTENT_READER_DIR_NAME)
+        reader = EncoderIntentReader(folder, threads=threads)
+        log(f"instruction reader {folder.name} loaded ({threads} thread(s))")
+        return reader
+    raise ModelLoadError(f"unknown instruction backend {backend!r}; known: "
+                         f"{', '.join(INSTRUCTION_BACKENDS)}")
 
 
 def instruction_backend(path_text: str, threads: int, log: Callable[[str], None] = print

@@ -3,9 +3,11 @@
 It runs off the per-scene deadline (an instruction arrives seldom and the vehicle keeps
 driving on the keyword parser's reading meanwhile), so it may take tens of
 milliseconds; readings are cached by text, so a repeated instruction costs nothing.
-The model's answer is generated under a grammar and parsed strictly; anything
-unusable (no model, a load or runtime error, an unparsable answer) falls back to the
-keyword parser and says why.
+Two kinds of model read: the intent reader (a multilingual sentence encoder with heads
+trained here, reasoning/intent_reader.py; the default) answers an InstructionIntent
+directly; a language model (the instruction GGUF) answers a tag line generated under a
+grammar and parsed strictly. Anything unusable (no model, a load or runtime error, an
+unparsable answer) falls back to the keyword parser and says why.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Protocol
 
 from edge_llm_ros.reasoning.backend import GenerationRequest, ReasonerBackend
 from edge_llm_ros.reasoning.instruction import (
@@ -26,8 +29,21 @@ from edge_llm_ros.reasoning.instruction import (
     clean_instruction,
     instruction_prompt,
     intent_from_text,
+    intent_to_text,
     regex_intent,
 )
+
+
+class IntentReader(Protocol):
+    """A model that reads an instruction straight into an intent (EncoderIntentReader)."""
+
+    model_id: str
+
+    def warm_up(self) -> None: ...
+
+    def read(self, text: str) -> InstructionIntent: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -42,18 +58,26 @@ class Interpretation:
 
 
 class InstructionInterpreter:
-    """Thread-safe; one model call at a time. `backend` None: keyword parser only."""
+    """Thread-safe; one model call at a time. `backend`: an IntentReader, a language model
+    answering tag lines, or None (keyword parser only)."""
 
-    def __init__(self, backend: ReasonerBackend | None, cache_size: int = 64) -> None:
+    def __init__(self, backend: IntentReader | ReasonerBackend | None,
+                 cache_size: int = 64) -> None:
         self.backend = backend
         self._cache: OrderedDict[str, Interpretation] = OrderedDict()
         self._cache_size = max(1, cache_size)
         self._lock = threading.Lock()
         self._grammar = answer_grammar()
 
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id if self.backend is not None else "keyword parser only"
+
     def warm_up(self) -> None:
-        if self.backend is not None:
+        if isinstance(self.backend, ReasonerBackend):
             self.backend.warm_up(instruction_prompt("")[0])
+        elif self.backend is not None:
+            self.backend.warm_up()
 
     def interpret(self, text: str) -> Interpretation:
         key = clean_instruction(text)
@@ -76,6 +100,8 @@ class InstructionInterpreter:
         if self.backend is None:
             return Interpretation(text, regex_intent(text), SOURCE_REGEX, 0.0,
                                   note="no instruction model loaded")
+        if not isinstance(self.backend, ReasonerBackend):
+            return self._read_direct(self.backend, text)
         static, dynamic = instruction_prompt(text)
         pieces: list[str] = []
         t0 = time.perf_counter()
@@ -95,6 +121,19 @@ class InstructionInterpreter:
             return Interpretation(text, regex_intent(text), SOURCE_REGEX, elapsed_ms, answer,
                                   note=f"unusable answer: {exc}")
         return Interpretation(text, intent, SOURCE_MODEL, elapsed_ms, answer)
+
+    @staticmethod
+    def _read_direct(reader: IntentReader, text: str) -> Interpretation:
+        t0 = time.perf_counter()
+        try:
+            intent = reader.read(text)
+        except Exception as exc:  # noqa: BLE001 - any runtime failure: keep driving on keywords
+            return Interpretation(text, regex_intent(text), SOURCE_REGEX,
+                                  (time.perf_counter() - t0) * 1e3,
+                                  note=f"instruction reader failed: {type(exc).__name__}: "
+                                       f"{exc}")
+        return Interpretation(text, intent, SOURCE_MODEL, (time.perf_counter() - t0) * 1e3,
+                              intent_to_text(intent))
 
     def close(self) -> None:
         if self.backend is not None:

@@ -19,6 +19,9 @@ DECISION_GGUF_NAME = "decision-model.Q8_0.gguf"
 # The instruction model (free text -> structured intent), built the same way.
 INSTRUCTION_ARCHIVE_DIR_NAME = "instruction_model"
 INSTRUCTION_GGUF_NAME = "instruction-model.Q8_0.gguf"
+# The instruction reader's trained heads (the default instruction model): heads.npz and
+# manifest.json; the sentence encoder under them comes from its pip package.
+INTENT_READER_DIR_NAME = "intent_reader"
 
 
 def base_gguf_path() -> Path:

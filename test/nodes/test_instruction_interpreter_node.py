@@ -69,10 +69,10 @@ def test_a_missing_instruction_model_stops_the_node_at_start_up(
         run_edge: Callable[..., Any]) -> None:
     code, output = run_edge("run", "--nodes", "instruction_interpreter", "--params-file",
                             "config/vehicle.yaml", "-p",
-                            "instruction_interpreter.model.path=/nonexistent/instr.gguf",
+                            "instruction_interpreter.model.path=/nonexistent/intent_reader",
                             "--duration", "20")
     assert code == 2, output
-    assert "instruction model" in output and "/nonexistent/instr.gguf" in output
+    assert "instruction reader" in output and "/nonexistent/intent_reader" in output
 
 
 def test_the_keyword_parser_alone_still_publishes_intents(

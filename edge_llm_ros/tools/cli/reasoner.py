@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,18 +94,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _eval_instructions(args: argparse.Namespace) -> int:
     from edge_llm_ros.params.specs import default_of
     from edge_llm_ros.reasoning.backend import ModelLoadError
-    from edge_llm_ros.reasoning.factory import instruction_backend
+    from edge_llm_ros.reasoning.factory import instruction_reader
     from edge_llm_ros.reasoning.interpreter import InstructionInterpreter
     from edge_llm_ros.tools.evaluation.instruction import evaluate_instructions, format_table
 
-    backend = None
-    if not args.rules_only:
-        try:
-            threads = args.threads or default_of("instruction_interpreter", "model.threads")
-            backend = instruction_backend(str(args.instruction_model or ""), threads,
-                                          progress(args.json))
-        except ModelLoadError as exc:
-            return fail(str(exc))
+    reader_backend = "rules" if args.rules_only else \
+        args.instruction_reader or default_of("instruction_interpreter", "model.backend")
+    try:
+        threads = args.threads or default_of("instruction_interpreter", "model.threads")
+        backend = instruction_reader(reader_backend, str(args.instruction_model or ""),
+                                     threads, progress(args.json))
+    except ModelLoadError as exc:
+        return fail(str(exc))
     interpreter = InstructionInterpreter(backend, cache_size=1)
     try:
         figures = evaluate_instructions(interpreter, per_language=args.per_language)
@@ -176,6 +177,20 @@ def cmd_train_instruction_model(args: argparse.Namespace) -> int:
     )
     return _train_answer_model(args, "per_language", InstructionModelConfig,
                                train_instruction_model)
+
+
+def cmd_train_intent_reader(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from edge_llm_ros.tools.training.intent_reader import IntentReaderConfig, train_intent_reader
+
+    cfg = IntentReaderConfig(phrase_bank=not args.no_phrase_bank)
+    for name in ("per_language", "epochs", "seed"):
+        if getattr(args, name) is not None:
+            cfg = replace(cfg, **{name: getattr(args, name)})
+    manifest = train_intent_reader(args.output, cfg, log=lambda m: print(m, file=sys.stderr))
+    print(json.dumps(manifest["training"]))
+    return 0
 
 
 def train_config(args: argparse.Namespace) -> TrainConfig:
@@ -278,9 +293,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--per-language", type=int, default=300,
                    help="instructions: held-out instructions per language (a quarter as many "
                    "of the training templates, new seeds)")
+    p.add_argument("--instruction-reader", choices=["encoder", "llama_cpp"], default=None,
+                   help="instructions: which instruction model to score (default: the "
+                   "instruction_interpreter node's model.backend)")
     p.add_argument("--instruction-model", type=Path, default=None,
-                   help="instructions: GGUF of the instruction model (default: the one setup "
-                   "builds)")
+                   help="instructions: its folder (encoder) or GGUF (llama_cpp); default: "
+                   "the shipped one")
     p.add_argument("--seeds", type=int, default=10, help="closed-loop: runs per scenario")
     p.add_argument("--scenarios", default="",
                    help="closed-loop: comma-separated scenarios (default: every packaged one)")
@@ -383,3 +401,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_train_instruction_model)
+
+    p = add_verb(sub, "train-intent-reader",
+                 help="train the instruction reader's heads (free text -> intent, the "
+                 "instruction stage's default model)",
+                 description="Generate English, Chinese and German instructions from the "
+                 "training phrase templates and the training-only phrase bank (the held-out "
+                 "templates stay out, for `eval instructions`), embed their clauses with the "
+                 "multilingual sentence encoder (frozen) and train the intent heads on the "
+                 "CPU: how models/intent_reader was made.",
+                 examples=["edge-llm-ros train-intent-reader -o models/intent_reader",
+                           "edge-llm-ros train-intent-reader -o out/ir --per-language 2000 "
+                           "--epochs 5"])
+    p.add_argument("-o", "--output", type=Path, required=True, help="heads folder")
+    p.add_argument("--per-language", type=int, default=None,
+                   help="training instructions per language")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--no-phrase-bank", action="store_true",
+                   help="train on the templates alone (the bank's effect, measured)")
+    p.set_defaults(func=cmd_train_intent_reader)

@@ -360,31 +360,48 @@ def _speed(lang: str, rng: random.Random) -> tuple[str, str, int, str]:
     return said, rng.choice(UNITS[lang][unit]), value, unit
 
 
-def _clause(kind: str, lang: str, split: str, rng: random.Random
+BANK_SHARE = 0.5  # of training clauses drawn from the phrase bank, when it is asked for
+
+
+def _phrasings(table_name: str, lang: str, split: str, rng: random.Random, extra: bool,
+               reason: str = "") -> list[str]:
+    """The split's templates of one list or, for a BANK_SHARE of training draws when asked,
+    the training-only phrase bank's phrasings of the same thing (the bank has no held-out
+    part). Without the bank the random draws are exactly those of the templates alone."""
+    table = CAUTION[reason] if table_name == "CAUTION" else globals()[table_name]
+    if extra and split == SPLIT_TRAIN and rng.random() < BANK_SHARE:
+        from edge_llm_ros.tools.training import instruction_phrasebank as bank
+        more = getattr(bank, f"BANK_{table_name}")
+        return (more[reason] if reason else more)[lang]
+    return in_split(table[lang], split)
+
+
+def _clause(kind: str, lang: str, split: str, rng: random.Random, extra: bool = False
             ) -> tuple[str, dict]:
     """One clause of `kind` and the intent fields it sets."""
     if kind == "cap":
         said, unit_text, value, unit = _speed(lang, rng)
-        text = rng.choice(in_split(CAP[lang], split))
+        text = rng.choice(_phrasings("CAP", lang, split, rng, extra))
         sep = rng.choice(("", " ")) if unit_text.isascii() else ""  # zh: "60公里", "60 km/h"
         text = text.replace("{v}{u}", "{v}" + sep + "{u}")
         return (text.format(v=said, u=unit_text),
                 {"speed_cap_value": value, "speed_cap_unit": unit})
     if kind == "lane":
         side = rng.randrange(2)
-        text = rng.choice(in_split(LANE[lang], split))
+        text = rng.choice(_phrasings("LANE", lang, split, rng, extra))
         return (text.format(**{k: v[side] for k, v in SIDES[lang].items()}),
                 {"change_lane": ("left", "right")[side]})
     if kind.startswith("caution:"):
         reason = kind.split(":", 1)[1]
-        return rng.choice(in_split(CAUTION[reason][lang], split)), {"caution_reason": reason}
-    table, fields = {
-        "pull": (PULL, {"pull_over": True}), "stop": (STOP, {"stop": True}),
-        "stay": (STAY, {"stay_in_lane": True}), "hurry": (HURRY, {"hurry": True}),
-        "override": (OVERRIDE, {"override_attempt": True}),
-        "unsafe": (UNSAFE, {"unsafe_request": True}), "none": (NONE, {}),
+        return (rng.choice(_phrasings("CAUTION", lang, split, rng, extra, reason)),
+                {"caution_reason": reason})
+    table_name, fields = {
+        "pull": ("PULL", {"pull_over": True}), "stop": ("STOP", {"stop": True}),
+        "stay": ("STAY", {"stay_in_lane": True}), "hurry": ("HURRY", {"hurry": True}),
+        "override": ("OVERRIDE", {"override_attempt": True}),
+        "unsafe": ("UNSAFE", {"unsafe_request": True}), "none": ("NONE", {}),
     }[kind]
-    text = rng.choice(in_split(table[lang], split))
+    text = rng.choice(_phrasings(table_name, lang, split, rng, extra))
     return text.replace("{n}", str(rng.randrange(2, 60))), fields
 
 
@@ -462,22 +479,25 @@ def _surface(text: str, lang: str, rng: random.Random) -> str:
 
 
 def generate_instructions(count: int, split: str, seed: int,
-                          languages: tuple[str, ...] = LANGUAGES) -> Iterator[InstructionSample]:
-    """`count` samples per language from the templates of `split` (reproducible by seed)."""
+                          languages: tuple[str, ...] = LANGUAGES,
+                          extra_phrasings: bool = False) -> Iterator[InstructionSample]:
+    """`count` samples per language from the templates of `split` (reproducible by seed);
+    `extra_phrasings` adds the training-only phrase bank (training split only)."""
     for lang in languages:
         rng = random.Random(f"{seed}:{lang}:{split}")
         for _ in range(count):
             kinds = _kinds(rng)
             clauses, fields = [], {}
             for kind in kinds:
-                text, set_fields = _clause(kind, lang, split, rng)
+                text, set_fields = _clause(kind, lang, split, rng, extra_phrasings)
                 clauses.append(text)
                 fields.update(set_fields)
             joiners = in_split(JOINERS[lang], split)
             text = clauses[0]
             for clause in clauses[1:]:
                 text += rng.choice(joiners) + clause
-            text = rng.choice(in_split(WRAPPERS[lang], split)).format(text)
+            text = rng.choice(_phrasings("WRAPPERS", lang, split, rng, extra_phrasings)
+                              ).format(text)
             text = _surface(text, lang, rng)
             typo = rng.random() < TYPO_SHARE
             if typo:
