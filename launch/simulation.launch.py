@@ -2,6 +2,7 @@
 
     ros2 launch edge_llm_ros simulation.launch.py
     ros2 launch edge_llm_ros simulation.launch.py scenario:=my_scenario.yaml seed:=7
+    ros2 launch edge_llm_ros simulation.launch.py foxglove:=true  # live view, Foxglove
 
 The simulator publishes the vehicle's sensor topics, ground truth and sim time on
 /clock; the pipeline runs on that clock (use_sim_time:=true). This is

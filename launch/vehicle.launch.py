@@ -3,6 +3,7 @@
     ros2 launch edge_llm_ros vehicle.launch.py namespace:=car1
     ros2 launch edge_llm_ros vehicle.launch.py sensor_source:=simulator seed:=3
     ros2 launch edge_llm_ros vehicle.launch.py record:=true record_path:=/data/run1
+    ros2 launch edge_llm_ros vehicle.launch.py foxglove:=true  # Foxglove: ws://127.0.0.1:8765
     ros2 launch edge_llm_ros vehicle.launch.py vehicle_id:=car1 offload:=false
     ros2 launch edge_llm_ros vehicle.launch.py read_instructions:=false  # the remote reads them
     ros2 launch edge_llm_ros vehicle.launch.py autostart:=false   # a lifecycle manager takes over
@@ -203,6 +204,18 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
             )
         )
 
+    if as_bool("foxglove", LaunchConfiguration("foxglove").perform(context)):
+        # A live view of the run; its host, port, ... come from config's foxglove_viz section.
+        pipeline.append(
+            Node(
+                package="edge_llm_ros",
+                executable="foxglove_viz",
+                name="foxglove_viz",
+                parameters=[config],
+                output="screen",
+            )
+        )
+
     return [
         GroupAction(
             [
@@ -219,7 +232,8 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription(
         [
             *declare_shared_arguments(
-                "config", "namespace", "autostart", "record", "record_path", "bag_config"
+                "config", "namespace", "autostart", "record", "record_path", "bag_config",
+                "foxglove",
             ),
             DeclareLaunchArgument(
                 "use_sim_time",

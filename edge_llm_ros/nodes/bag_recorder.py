@@ -2,7 +2,8 @@
 to a rosbag2 bag, MCAP by default, without the ROS 2 CLI.
 
 Subscriptions take serialized bytes (no conversion) with a QoS that matches
-the publishers found, as `ros2 bag record` does; the timestamp of each message
+the publishers found, as `ros2 bag record` does, and the bag keeps the QoS they
+offered (a replay re-offers /tf_static latched); the timestamp of each message
 is its receive time on the node's clock.
 """
 
@@ -11,13 +12,35 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from rclpy.duration import Duration
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from edge_llm_ros.bag import BagError, BagRecorder, build_typestore
+from edge_llm_ros.bag import BagError, BagRecorder, build_typestore, offered_qos_yaml
+from edge_llm_ros.bag import QosProfile as RecordedQos
 from edge_llm_ros.nodes.base import EdgeNode
 from edge_llm_ros.nodes.msgtypes import import_message_type
 from edge_llm_ros.params import ConfigError
+
+#: rmw's infinite duration (deadline, lifespan, lease), which a bag writes as "infinite".
+_INFINITE_NS = 2**63 - 1
+
+
+def _duration_ns(duration: Duration) -> int | None:
+    return None if duration.nanoseconds >= _INFINITE_NS else int(duration.nanoseconds)
+
+
+def recorded_qos(qos: Any) -> RecordedQos:
+    """A discovered publisher's QoS (rclpy) as a bag's offered_qos_profiles entry. Discovery
+    does not carry history and depth, so those read unknown and 0, as in `ros2 bag record`."""
+    return RecordedQos(
+        history=qos.history.name.lower(), depth=int(qos.depth),
+        reliability=qos.reliability.name.lower(), durability=qos.durability.name.lower(),
+        deadline_ns=_duration_ns(qos.deadline), lifespan_ns=_duration_ns(qos.lifespan),
+        liveliness=qos.liveliness.name.lower(),
+        liveliness_lease_duration_ns=_duration_ns(qos.liveliness_lease_duration),
+        avoid_ros_namespace_conventions=bool(qos.avoid_ros_namespace_conventions))
 
 
 @dataclass
@@ -93,8 +116,10 @@ class BagRecorderNode(EdgeNode):
     def _subscribe(self, topic: str, msgtype: str) -> None:
         try:
             msg_class = import_message_type(msgtype)
+            offered = [recorded_qos(i.qos_profile)
+                       for i in self.get_publishers_info_by_topic(topic)]
             with self._lock:
-                self.recorder.add_topic(topic, msgtype)
+                self.recorder.add_topic(topic, msgtype, offered_qos_yaml(offered))
         except (ImportError, ValueError, BagError) as exc:
             self._refused.add(topic)
             self.report_error("unrecordable_topic", f"{topic} ({msgtype}): {exc}")

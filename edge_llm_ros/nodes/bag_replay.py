@@ -74,6 +74,9 @@ class BagReplayNode(SourceNode):
             )
             for topic in self.topics
         }
+        # Latched topics (/tf_static): their messages reach subscribers that come later.
+        self.latched_topics = {t for t, pub in self.publishers_by_topic.items()
+                               if pub.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL}
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if p["publish_clock"] else None
         # Topics whose stamps restamp rewrites: those whose type starts with a Header.
         self.restamped_topics: set[str] = set()
@@ -105,10 +108,14 @@ class BagReplayNode(SourceNode):
             )
             wait_s = float(p["wait_for_subscribers_s"])
             if wait_s > 0:
+                # A latched topic needs no subscriber yet while other topics keep the replay
+                # running (nothing in a pipeline may want the recorded /tf_static).
+                waited = ([pub for t, pub in self.publishers_by_topic.items()
+                           if t not in self.latched_topics]
+                          or list(self.publishers_by_topic.values()))
                 deadline = time.monotonic() + wait_s
                 while (not self._stop.is_set() and time.monotonic() < deadline
-                       and any(pub.get_subscription_count() == 0
-                               for pub in self.publishers_by_topic.values())):
+                       and any(pub.get_subscription_count() == 0 for pub in waited)):
                     self._stop.wait(0.05)
             if self._stop.wait(float(p["start_delay_s"])):
                 return

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import Point, Quaternion, Vector3
+from geometry_msgs.msg import Point, Quaternion, Transform, TransformStamped, Vector3
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2, PointField
 from std_msgs.msg import Header
@@ -109,6 +109,18 @@ def xyzi_to_pointcloud2(points_xyzi: np.ndarray, header: Header) -> PointCloud2:
 
 def yaw_to_quaternion(yaw_rad: float) -> Quaternion:
     return Quaternion(x=0.0, y=0.0, z=math.sin(yaw_rad / 2.0), w=math.cos(yaw_rad / 2.0))
+
+
+def transform_stamped_msg(parent_frame: str, child_frame: str, translation_m: Sequence[float],
+                          quaternion_xyzw: Sequence[float], stamp_ns: int) -> TransformStamped:
+    """One /tf_static edge: the child frame's pose in the parent frame (tf2_msgs/TFMessage
+    itself is built by the caller, as tf2_msgs is no PyPI wheel and may be missing)."""
+    tx, ty, tz = (float(v) for v in translation_m)
+    qx, qy, qz, qw = (float(v) for v in quaternion_xyzw)
+    return TransformStamped(
+        header=make_header(stamp_ns, parent_frame), child_frame_id=child_frame,
+        transform=Transform(translation=Vector3(x=tx, y=ty, z=tz),
+                            rotation=Quaternion(x=qx, y=qy, z=qz, w=qw)))
 
 
 def odometry_msg(

@@ -1,20 +1,24 @@
 """simulator node: the built-in MuJoCo driving simulator on ROS topics.
 
 Publishes what a real vehicle's drivers would (camera image and info, lidar
-sweep, odometry) plus ground truth and /clock. Stamps are sim time counted
-from the wall-clock moment the node started, so nodes with and without
-use_sim_time see consistent stamps when realtime_factor is 1.
+sweep, odometry, the sensors' mounting on /tf_static, latched) plus ground truth
+and /clock. Stamps are sim time counted from the wall-clock moment the node
+started, so nodes with and without use_sim_time see consistent stamps when
+realtime_factor is 1.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from nav_msgs.msg import Odometry
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 
 from edge_llm_ros import msg
+from edge_llm_ros.fusion.tf_tree import StaticTransform, transform_from_matrix
 from edge_llm_ros.nodes.base import SourceNode
 from edge_llm_ros.nodes.convert import (
     camera_info_msg,
@@ -24,8 +28,10 @@ from edge_llm_ros.nodes.convert import (
     object3d_msg,
     odometry_msg,
     rgb_image_to_msg,
+    transform_stamped_msg,
     xyzi_to_pointcloud2,
 )
+from edge_llm_ros.nodes.msgtypes import import_message_type
 from edge_llm_ros.params import ConfigError
 from edge_llm_ros.sim import (
     CameraConfig,
@@ -35,6 +41,11 @@ from edge_llm_ros.sim import (
     Simulator,
     load_scenario,
 )
+from edge_llm_ros.sim.tf_static import sensor_transforms
+
+#: What tf2's static broadcaster offers: published once, kept for late subscribers.
+TF_STATIC_LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                   durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class SimulatorNode(SourceNode):
@@ -63,6 +74,12 @@ class SimulatorNode(SourceNode):
         self.clock_pub = (
             self.create_publisher(Clock, "/clock", 10) if p["publish_clock"] else None
         )
+        # The mounts the sensor models use (a disabled sensor's default mount included).
+        self.sensor_transforms: list[StaticTransform] = sensor_transforms(
+            self.frames["base_link"], self.frames["lidar"], self.frames["camera"],
+            lidar_mount_xyz_m=(lidar or LidarConfig()).mount_xyz_m,
+            camera_mount_xyz_m=(camera or CameraConfig()).mount_xyz_m)
+        self.tf_static_pub, self._tf_message_type = self._create_tf_static_publisher()
         self.time_origin_ns = time.time_ns()
         self.ticks = 0
         self._init_source("simulator")
@@ -70,6 +87,25 @@ class SimulatorNode(SourceNode):
             f"scenario '{self.scenario.name}' ({self.scenario.duration_s:.0f} s, seed {p['seed']}) "
             f"at {p['rate_hz']} Hz, realtime factor {p['realtime_factor']}"
         )
+
+    def _create_tf_static_publisher(self) -> tuple[Any, type | None]:
+        """/tf_static, latched; none where tf2_msgs is missing (it is no PyPI wheel; setup
+        builds a stand-in), with a warning: the sensor topics still go out."""
+        try:
+            tf_message_type = import_message_type("tf2_msgs/msg/TFMessage")
+        except ImportError as exc:
+            self.get_logger().warning(f"not publishing /tf_static: no tf2_msgs here ({exc})")
+            return None, None
+        return (self.create_source_publisher(tf_message_type, "/tf_static",
+                                             TF_STATIC_LATCHED_QOS), tf_message_type)
+
+    def publish_tf_static(self, stamp_ns: int) -> None:
+        """The sensors' mounting, once: the latched message reaches later subscribers too."""
+        if self.tf_static_pub is None or self._tf_message_type is None:
+            return
+        transforms = [transform_stamped_msg(e.parent, e.child, *transform_from_matrix(
+            e.parent_from_child), stamp_ns) for e in self.sensor_transforms]
+        self.tf_static_pub.publish(self._tf_message_type(transforms=transforms))
 
     def _run(self) -> None:
         factor = float(self.params["realtime_factor"])
@@ -80,6 +116,8 @@ class SimulatorNode(SourceNode):
         self.time_origin_ns = time.time_ns()
         sim_elapsed_s = 0.0
         try:
+            # Stamped with the first tick, so it is never later than the sensor data.
+            self.publish_tf_static(self.time_origin_ns)
             while not self._stop.is_set():
                 if self.sim.done:
                     if not self.params["loop"]:

@@ -77,11 +77,16 @@ SHARED_ARGUMENTS: dict[str, SharedArgument] = {a.name: a for a in (
                    "Empty: edge_llm_ros_<date>-<time> in the working directory."),
     SharedArgument("bag_config", "Parameter file of bag_replay and bag_recorder.",
                    share_default=("config", "bag.yaml")),
+    SharedArgument("foxglove", "Start foxglove_viz: a live Foxglove WebSocket view of the run "
+                   "(connect Foxglove to ws://<host>:<port>; host, port and the rest are its "
+                   "parameters, from the /**/foxglove_viz section of `config`).",
+                   default="false"),
 )}
 
 #: What a launch file that includes vehicle.launch.py declares and passes on to it.
 PIPELINE_ARGUMENTS: tuple[str, ...] = (
     "config", "namespace", "use_sim_time", "autostart", "record", "record_path", "bag_config",
+    "foxglove",
 )
 
 #: Parameters a launch file gives a managed node it starts as launch_ros

@@ -170,7 +170,9 @@ BAG_REPLAY: tuple[ParamSpec, ...] = COMMON + (
               min_value=0.0, max_value=3600.0),
     ParamSpec("wait_for_subscribers_s", 0.0, "Before the first message, wait up to this long "
               "until every replayed topic has a subscriber (start a replay before the "
-              "pipeline is up); 0 does not wait, seconds.", min_value=0.0, max_value=3600.0),
+              "pipeline is up); a latched topic (/tf_static) reaches later subscribers, so it "
+              "is waited for only when nothing else is replayed; 0 does not wait, seconds.",
+              min_value=0.0, max_value=3600.0),
     ParamSpec("restamp", False, "Play the bag as live data on the wall clock: every header "
               "stamp (and /clock) is shifted so a message recorded t after the playback start "
               "is stamped now + t/rate, keeping each stamp's offset from its recording time. "

@@ -576,6 +576,58 @@ def test_launch_checker_leaves_other_packages_includes_alone() -> None:
     assert check_launch_source(source) == []
 
 
+def switched_nodes(source: str) -> dict[str, list[NodeRef]]:
+    """{launch argument: the nodes started under `if as_bool(argument, ...):`}: the optional
+    nodes a true/false argument switches on (record:=true -> bag_recorder, ...)."""
+    found: dict[str, list[NodeRef]] = {}
+    for node in ast.walk(ast.parse(source)):
+        test = getattr(node, "test", None)
+        if not (isinstance(node, ast.If) and isinstance(test, ast.Call)
+                and _call_name(test) == "as_bool"):
+            continue
+        argument = _literal_str(_arg(test, 0, "argument"))
+        body = analyse_launch_source(ast.unparse(ast.Module(body=node.body, type_ignores=[])))
+        if argument is not None:
+            found.setdefault(argument, []).extend(body.nodes)
+    return found
+
+
+def test_foxglove_argument_starts_foxglove_viz_from_the_config() -> None:
+    """foxglove:=true (default false, as `edge-llm-ros sim` without --foxglove) adds the
+    foxglove_viz node to the pipeline, with the parameter file every on-board node gets, the
+    way record:=true adds bag_recorder; the files that include vehicle.launch.py pass it on."""
+    vehicle_source = (REPO / "launch" / "vehicle.launch.py").read_text()
+    vehicle = analyse_launch_source(vehicle_source)
+    default = _literal_str(_argument_default(vehicle.declared["foxglove"]))
+    assert default is not None and launch_args.as_bool("foxglove", default) is False
+    switched = switched_nodes(vehicle_source)
+    assert [n.executable for n in switched["record"]] == ["bag_recorder"]  # not vacuous
+    [viz] = switched["foxglove"]
+    assert (viz.package, viz.executable, viz.name, viz.action) == (
+        PACKAGE, "foxglove_viz", "foxglove_viz", "Node")
+    assert viz.call is not None
+    parameters = _arg(viz.call, None, "parameters")
+    assert [ast.unparse(e) for e in getattr(parameters, "elts", [])] == ["config"]
+    assert "foxglove" in launch_args.PIPELINE_ARGUMENTS
+    for name in ("simulation.launch.py", "replay.launch.py", "gazebo.launch.py"):
+        info = analyse_launch_source((REPO / "launch" / name).read_text())
+        assert "foxglove" in info.declared, name
+        [include] = [i for i in info.includes if i.target == "launch/vehicle.launch.py"]
+        assert ast.unparse(include.arguments["foxglove"]) == "LaunchConfiguration('foxglove')"
+
+
+def test_a_foxglove_viz_section_in_the_config_is_checked(tmp_path: Path) -> None:
+    """What foxglove:=true reads from `config`: the node's own parameters, range-checked."""
+    good = tmp_path / "viz.yaml"
+    good.write_text("/**/foxglove_viz:\n  ros__parameters:\n    host: 0.0.0.0\n"
+                    "    port: 8770\n")
+    check_parameter_file(good)
+    bad = tmp_path / "bad_viz.yaml"
+    bad.write_text("/**/foxglove_viz:\n  ros__parameters:\n    port: 70000\n")
+    with pytest.raises(ConfigError, match="above the maximum 65535"):
+        check_parameter_file(bad)
+
+
 def test_cmake_installs_launch_config_and_worlds() -> None:
     """`ros2 launch edge_llm_ros X.launch.py` finds launch files, configs and worlds only
     when they are installed as share/edge_llm_ros/{launch,config,worlds}."""

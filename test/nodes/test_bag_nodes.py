@@ -49,6 +49,48 @@ def test_sim_recording_holds_every_sensor_topic(
     assert any(o.class_name == "car" for o in truth[-1].objects)
 
 
+def test_sim_recording_keeps_tf_static_latched(
+    sim_bag: Path, listener: Any, start_edge: Callable[..., Any]
+) -> None:
+    """The simulator's /tf_static is in the recording with the QoS it was offered with
+    (transient local), so a replay re-offers it latched and a tf2-style subscriber, which
+    matches no volatile publisher, still gets the mounting."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from tf2_msgs.msg import TFMessage
+
+    topic = open_bag(sim_bag).topic("/tf_static")
+    assert topic is not None and topic.message_count == 1
+    assert {p.durability for p in topic.offered_qos} == {"transient_local"}
+    assert {p.reliability for p in topic.offered_qos} == {"reliable"}
+    recorded = [m.rawdata for m in iter_messages(sim_bag, ["/tf_static"])]
+    tf = deserialize(build_typestore(), recorded[0], "tf2_msgs/msg/TFMessage")
+    assert {(t.header.frame_id, t.child_frame_id) for t in tf.transforms} == {
+        ("base_link", "lidar"), ("base_link", "camera_optical")}
+
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    listener.subscribe("/tf_static", TFMessage, latched, raw=True)
+    replay = start_edge("replay", str(sim_bag), "--topics", "/tf_static",
+                        "-p", "bag_replay.wait_for_subscribers_s=20")
+    assert replay.wait(120) == 0, replay.output
+    assert [bytes(r) for r in listener.get("/tf_static")] == recorded
+
+
+def test_replay_does_not_wait_for_a_subscriber_of_the_latched_tf_static(
+    sim_bag: Path, listener: Any, start_edge: Callable[..., Any]
+) -> None:
+    """`replay --pipeline` waits for subscribers, and no on-board node but scene_fusion with
+    extrinsics_source tf reads /tf_static: the recorded tree must not hold the replay back
+    (it still reaches a subscriber that comes later, being latched)."""
+    from edge_llm_ros.msg import Object3DArray
+
+    listener.subscribe("/ground_truth/objects", Object3DArray, _best_effort(), raw=True)
+    replay = start_edge("replay", str(sim_bag), "--topics", "/tf_static",
+                        "/ground_truth/objects", "-p", "bag_replay.wait_for_subscribers_s=300")
+    assert replay.wait(60) == 0, replay.output  # the bag is 6 s long
+    assert len(listener.get("/ground_truth/objects")) == len(expected_stamps(sim_bag))
+
+
 def test_replay_publishes_the_bag_bytes_with_clock(
     sim_bag: Path, listener: Any, start_edge: Callable[..., Any]
 ) -> None:

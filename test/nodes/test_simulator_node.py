@@ -98,6 +98,46 @@ def test_simulator_publishes_consistent_sensor_topics(listener, start_edge) -> N
     assert {kv.key for kv in ours[-1].values} >= {"frames", "processing_time_ms_median"}
 
 
+def test_tf_static_reaches_a_late_subscriber(listener, start_edge) -> None:  # noqa: ANN001
+    """/tf_static is latched, as tf2's static broadcaster offers it: a subscriber that
+    joins once the sensors are streaming still gets the mounting, once."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import PointCloud2
+    from tf2_msgs.msg import TFMessage
+
+    from edge_llm_ros.fusion.tf_tree import StaticTfTree, matrix_from_transform
+    from edge_llm_ros.sim import rig
+
+    listener.subscribe("/lidar/points", PointCloud2, _best_effort())
+    sim = start_edge("sim", "--scenario", "clear_road", "-p", "simulator.camera.enabled=false",
+                     "-p", "simulator.frames.lidar=roof_lidar", "--duration", "30")
+    listener.wait_for(lambda: len(listener.get("/lidar/points")) >= 3, 60, "lidar sweeps")
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    listener.subscribe("/tf_static", TFMessage, latched)
+    listener.wait_for(lambda: listener.get("/tf_static"), 20, "the latched /tf_static")
+    sweeps = len(listener.get("/lidar/points"))
+    listener.wait_for(lambda: len(listener.get("/lidar/points")) >= sweeps + 5, 30, "more sweeps")
+    assert sim.stop() == 0, sim.output
+    assert len(listener.get("/tf_static")) == 1, "published once, not per tick"
+
+    message = listener.get("/tf_static")[0]
+    tree = StaticTfTree()
+    for t in message.transforms:
+        v, q = t.transform.translation, t.transform.rotation
+        tree.set(t.header.frame_id, t.child_frame_id,
+                 matrix_from_transform((v.x, v.y, v.z), (q.x, q.y, q.z, q.w)))
+    # Frames as the parameters name them; the camera's mount is there with the camera off.
+    assert {(t.header.frame_id, t.child_frame_id) for t in message.transforms} == {
+        ("base_link", "roof_lidar"), ("base_link", "camera_optical")}
+    np.testing.assert_allclose(tree.lookup("camera_optical", "roof_lidar"),
+                               rig.camera_from_lidar(), atol=1e-9)
+    np.testing.assert_allclose(tree.lookup("base_link", "roof_lidar"), rig.base_from_lidar(),
+                               atol=1e-9)
+    first_sweep = listener.get("/lidar/points")[0]
+    assert _stamp_ns(message.transforms[0].header) <= _stamp_ns(first_sweep.header)
+
+
 def test_incompatible_subscriber_qos_is_reported(listener, start_edge) -> None:  # noqa: ANN001
     """The classic 'nothing is published': a RELIABLE subscriber on a
     best-effort sensor stream. The source says so in /diagnostics."""

@@ -87,8 +87,8 @@ def test_the_copy_holds_every_recorded_message_plus_the_viz_topics(
     counts = {t.name: t.message_count for t in dst.topics}
     for topic in src.topics:  # the recording, unchanged
         assert counts[topic.name] == topic.message_count, topic.name
-    # the simulator's recording has no frame tree: the copy adds the sensors' mounting
-    assert set(counts) == set(src.topic_names) | set(VIZ) | {"/tf_static"}
+    # the simulator puts its sensors' mounting on /tf_static: the copy keeps that tree
+    assert set(counts) == set(src.topic_names) | set(VIZ)
     assert counts["/tf_static"] == 1
     have = {t.name: t.message_count for t in src.topics}
     # one marker array per scene, decision, lidar sweep and ground-truth tick
@@ -102,7 +102,7 @@ def test_the_copy_holds_every_recorded_message_plus_the_viz_topics(
     det_stamps = {_stamp(deserialize(build_typestore(), m.rawdata, m.msgtype))
                   for m in iter_messages(pipeline_bag, ["/perception/detections_2d"])}
     assert counts["/viz/image_annotated"] == len(image_stamps & det_stamps) > 0
-    assert summary["viz_topics"] == {t: counts[t] for t in (*VIZ, "/tf_static")}
+    assert summary["viz_topics"] == {t: counts[t] for t in VIZ}  # no second tree
 
 
 def test_the_frame_tree_is_the_simulated_rig_offered_latched(
