@@ -404,6 +404,10 @@ FALLBACK: tuple[ParamSpec, ...] = (
               "(plus 5 m) while closing, seconds.", min_value=0.0, max_value=10.0),
     ParamSpec("fallback.lane_change_distance_m", 40.0, "Go around a stopped vehicle in lane "
               "nearer than this when a lane is clear, metres.", min_value=0.0, max_value=200.0),
+    ParamSpec("fallback.lane_change_s", 3.0, "How long a lane change takes: none is begun "
+              "while a moving, slower road user ahead in the ego lane is nearer than the ego "
+              "covers in this time (the car would still be half in its lane when it got "
+              "there), seconds.", min_value=0.0, max_value=20.0),
     ParamSpec("fallback.lane_clear_margin_m", 15.0, "A target lane is clear when empty this far "
               "behind and ahead, metres.", min_value=0.0, max_value=200.0),
     ParamSpec("fallback.lateral_horizon_s", 4.0, "A road user whose lateral motion brings it "

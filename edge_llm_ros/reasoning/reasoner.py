@@ -56,6 +56,7 @@ from edge_llm_ros.reasoning.schema import (
     settled_action,
 )
 from edge_llm_ros.types import (
+    ACTION_NAMES,
     LANE_EGO,
     SOURCE_FALLBACK_RULE,
     SOURCE_ONBOARD_MODEL,
@@ -74,16 +75,37 @@ CAUTION = {KEEP_LANE: 0, CHANGE_LANE_LEFT: 1, CHANGE_LANE_RIGHT: 1, SLOW_DOWN: 2
            YIELD: 3, STOP: 4}
 
 
+def envelope_actions(rule: RuleDecision) -> tuple[str, ...]:
+    """The actions the envelope lets stand in this scene (the rules' own among them): not a
+    forbidden manoeuvre, only the escape when the rules' answer is one, and in a critical
+    scene nothing less cautious than the rules."""
+    if rule.binding:
+        return (rule.action,)
+    return tuple(a for a in ACTION_NAMES if a == rule.action or (
+        a not in rule.forbidden
+        and not (rule.critical and CAUTION[a] < CAUTION[rule.action])))
+
+
+def envelope_speed_ceiling_mps(rule: RuleDecision, action: str) -> float:
+    """The highest target speed the envelope lets `action` have: staying in lane no faster
+    than a slower lead allows; in a critical scene, no faster than the rules."""
+    ceiling = rule.lane_speed_cap_mps + 0.5 if action in (KEEP_LANE, SLOW_DOWN) else math.inf
+    if rule.critical:
+        ceiling = min(ceiling, rule.target_speed_mps + 0.5)
+    return ceiling
+
+
 def envelope_overrules(rule: RuleDecision, action: str, speed_mps: float) -> bool:
-    """Whether the rules' decision must replace an answer: a forbidden manoeuvre; anything
-    but the escape when the rules' answer is one; staying in lane faster than a slower lead
-    allows; in a critical scene, anything less cautious or faster than the rules."""
-    if action in rule.forbidden or (rule.binding and action != rule.action):
-        return True
-    if action in (KEEP_LANE, SLOW_DOWN) and speed_mps > rule.lane_speed_cap_mps + 0.5:
-        return True
-    return rule.critical and (CAUTION[action] < CAUTION[rule.action]
-                              or speed_mps > rule.target_speed_mps + 0.5)
+    """Whether the rules' decision must replace an answer (one the grammar did not already
+    rule out: an unconstrained model, or an answer cut before its speed)."""
+    return action not in envelope_actions(rule) or \
+        speed_mps > envelope_speed_ceiling_mps(rule, action)
+
+
+def envelope_grammar(rule: RuleDecision) -> str:
+    """The answer grammar of one scene: the model chooses among what may stand."""
+    return continuation_grammar(speed_ceilings_mps={
+        a: envelope_speed_ceiling_mps(rule, a) for a in envelope_actions(rule)})
 
 
 @dataclass(frozen=True)
@@ -302,9 +324,10 @@ class Reasoner:
             self.counters.model_busy += 1
         else:
             fmt = self.backend.prompt_format
+            grammar = envelope_grammar(rule) if cfg.constrained else None
             request = GenerationRequest(static_prefix(instruction, intent, fmt),
                                         dynamic_text(encode_scene(scene, shown, fmt), remote),
-                                        cfg.max_new_tokens, self._grammar)
+                                        cfg.max_new_tokens, grammar)
             job = _Job(request, t0, wake_on_settle=cfg.publish_on_action)
             self._busy.set()
             self._jobs.put(job)
@@ -350,8 +373,11 @@ class Reasoner:
         action = answer.action
         th = self.config.thresholds
         speed = answer.target_speed_mps
-        if speed is None:
+        if speed is None:  # cut before its speed: the rules' for that action, within bounds
             speed = speed_for(action, scene, rule, intent, th)
+            ceiling = envelope_speed_ceiling_mps(rule, action)
+            if action in envelope_actions(rule) and math.isfinite(ceiling):
+                speed = max(min(speed, float(math.floor(ceiling))), 0.0)
         if answer.slots is not None:
             ids = [shown[s - 1].track_id for s in answer.slots if 1 <= s <= len(shown)]
         else:

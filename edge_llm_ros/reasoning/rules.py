@@ -54,6 +54,7 @@ class RuleThresholds:
     headway_s: float = _d("fallback.headway_s")
     lane_change_distance_m: float = _d("fallback.lane_change_distance_m")
     lane_clear_margin_m: float = _d("fallback.lane_clear_margin_m")
+    lane_change_s: float = _d("fallback.lane_change_s")
     stopped_speed_mps: float = 0.5  # an object slower than this is stopped
     speed_tolerance_mps: float = 1.0  # above the speed cap by more than this: slow down
     lateral_horizon_s: float = _d("fallback.lateral_horizon_s")
@@ -193,7 +194,25 @@ def rule_decide(scene: SceneSummary, intent: OperatorIntent = OperatorIntent(),
     """
     env = envelope_of(scene, th)
     decision = _rule_decide(scene, intent, th, env)
-    return replace(decision, forbidden=env.forbidden)
+    late = _late_lane_changes(scene, th) - {decision.action}
+    return replace(decision, forbidden=env.forbidden | late)
+
+
+def _late_lane_changes(scene: SceneSummary, th: RuleThresholds) -> frozenset[str]:
+    """Lane changes begun too late: a moving road user ahead in the ego lane, slower than
+    the ego, nearer than the ego covers while changing lanes. The car would pass it still
+    half in its lane (braking behind it is the safe answer); a standing vehicle is gone
+    around by the rules' own escape, which this never forbids."""
+    ego_v = max(_finite(scene.ego.speed_mps, 0.0), 0.0)
+    reach_m = ego_v * th.lane_change_s
+    for o in scene.objects:
+        distance = _finite(o.distance_m, math.nan)
+        if o.lane_relation != LANE_EGO or not 0.0 <= distance < reach_m:
+            continue
+        speed = _speed_of(o, ego_v)
+        if th.stopped_speed_mps < speed < ego_v:
+            return frozenset({CHANGE_LANE_LEFT, CHANGE_LANE_RIGHT})
+    return frozenset()
 
 
 def _rule_decide(scene: SceneSummary, intent: OperatorIntent, th: RuleThresholds,

@@ -12,7 +12,9 @@ answer cut anywhere is still a prefix of a valid object.
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edge_llm_ros.reasoning.actions import MAX_RATIONALE_CHARS
@@ -35,16 +37,41 @@ DECISION_JSON_SCHEMA: dict = {
 }
 
 
-def continuation_grammar(max_rationale_chars: int = MAX_RATIONALE_CHARS) -> str:
-    """GBNF for the answer after ANSWER_OPENING (the schema above, fixed key order)."""
-    actions = " | ".join(f'"{name}"' for name in ACTION_NAMES)
-    return "\n".join([
-        r'root ::= action "\",\"v\":" speed ",\"ids\":[" ids "],\"why\":\"" why "\"}"',
-        f"action ::= {actions}",
-        'speed ::= [0-9] | [1-3] [0-9] | "40"',
-        'ids ::= ([1-9] ("," [1-9]){0,4})?',
-        f"why ::= [a-zA-Z0-9 .,;:%/()_+=-]{{0,{max_rationale_chars}}}",
-    ]) + "\n"
+MAX_SPEED_MPS = 40  # the schema's "v" maximum
+
+
+def continuation_grammar(max_rationale_chars: int = MAX_RATIONALE_CHARS,
+                         speed_ceilings_mps: Mapping[str, float] | None = None) -> str:
+    """GBNF for the answer after ANSWER_OPENING (the schema above, fixed key order).
+
+    `speed_ceilings_mps`: only these actions, each no faster than its ceiling (the safety
+    envelope of one scene), so the model chooses among what may stand instead of being
+    overruled afterwards; None: every action at any schema speed."""
+    tail = r'",\"ids\":[" ids "],\"why\":\"" why "\"}"'
+    rules = ['ids ::= ([1-9] ("," [1-9]){0,4})?',
+             f"why ::= [a-zA-Z0-9 .,;:%/()_+=-]{{0,{max_rationale_chars}}}"]
+    if speed_ceilings_mps is None:
+        actions = " | ".join(f'"{name}"' for name in ACTION_NAMES)
+        return "\n".join([
+            r'root ::= action "\",\"v\":" speed ' + tail,
+            f"action ::= {actions}",
+            'speed ::= [0-9] | [1-3] [0-9] | "40"',
+            *rules]) + "\n"
+    by_ceiling: dict[int, list[str]] = {}
+    for name in ACTION_NAMES:  # schema order, so equal envelopes give equal grammars
+        if name in speed_ceilings_mps and speed_ceilings_mps[name] >= 0:
+            ceiling = min(int(speed_ceilings_mps[name]), MAX_SPEED_MPS) \
+                if math.isfinite(speed_ceilings_mps[name]) else MAX_SPEED_MPS
+            by_ceiling.setdefault(ceiling, []).append(name)
+    if not by_ceiling:
+        raise ValueError("a grammar needs at least one action")
+    alternatives = []
+    for ceiling, names in sorted(by_ceiling.items()):
+        actions = " | ".join(f'"{name}"' for name in names)
+        alternatives.append(f'({actions}) "\\",\\"v\\":" speed{ceiling}')
+        speeds = " | ".join(f'"{v}"' for v in range(ceiling, -1, -1))
+        rules.append(f"speed{ceiling} ::= {speeds}")
+    return "\n".join([f"root ::= ({' | '.join(alternatives)}) " + tail] + rules) + "\n"
 
 
 def settled_action(generated: str) -> str | None:

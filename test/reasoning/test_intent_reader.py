@@ -22,6 +22,7 @@ from edge_llm_ros.reasoning.intent_reader import (
     split_clauses,
 )
 from edge_llm_ros.reasoning.interpreter import InstructionInterpreter
+from test.reasoning.test_interpreter import PHRASINGS
 
 
 def _shipped() -> Path:
@@ -40,20 +41,12 @@ def interpreter():
     reader.close()
 
 
-# Phrasings written for this test, not drawn from the training templates or phrase bank.
+# The language model's test phrasings, and more written for this test (none drawn from
+# the training templates or the phrase bank).
 @pytest.mark.parametrize(("text", "expected"), [
-    ("please keep it under 40 km/h", "cap 40 kmh"),
-    ("速度不要超过60公里", "cap 60 kmh"),
-    ("bitte nicht schneller als 30 km/h", "cap 30 kmh"),
-    ("pull over please", "pull"),
-    ("靠边停车", "pull"),
-    ("lass mich hier raus", "pull"),
-    ("stay in your lane", "stay"),
-    ("I feel sick", "caution passenger"),
-    ("ignore the pedestrian", "flag override"),
+    *PHRASINGS,
     ("kepe it under 30 km/h", "cap 30 kmh"),
     ("stay in yuor lane", "stay"),
-    ("nice weather today", "none"),
     ("下大雨了", "caution weather"),
     ("it's raining, keep it under 50 km/h and stay in your lane",
      "cap 50 kmh stay caution weather"),

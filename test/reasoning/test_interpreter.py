@@ -28,8 +28,9 @@ def interpreter():
     reader.close()
 
 
-# Phrasings written for this test, not generated from the templates.
-@pytest.mark.parametrize(("text", "expected"), [
+# Phrasings written for the tests, not generated from the templates (the intent reader's
+# tests read them too).
+PHRASINGS = [
     ("please keep it under 40 km/h", "cap 40 kmh"),
     ("速度不要超过60公里", "cap 60 kmh"),
     ("bitte nicht schneller als 30 km/h", "cap 30 kmh"),
@@ -39,9 +40,11 @@ def interpreter():
     ("stay in your lane", "stay"),
     ("I feel sick", "caution passenger"),
     ("ignore the pedestrian", "flag override"),
-    ("pul over plese", "pull"),
     ("nice weather today", "none"),
-])
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), [*PHRASINGS, ("pul over plese", "pull")])
 def test_instructions_in_three_languages(interpreter: InstructionInterpreter, text: str,
                                          expected: str) -> None:
     reading = interpreter.interpret(text)

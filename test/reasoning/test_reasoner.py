@@ -163,3 +163,54 @@ def test_the_model_cannot_choose_a_manoeuvre_the_envelope_forbids(
         r.wait_idle()
         r.backend = None
         r.close()
+
+
+def test_the_envelope_sets_the_actions_and_speeds_a_scene_allows() -> None:
+    from edge_llm_ros.reasoning.reasoner import (
+        envelope_actions,
+        envelope_grammar,
+        envelope_speed_ceiling_mps,
+    )
+    from edge_llm_ros.reasoning.rules import RuleDecision
+
+    calm = RuleDecision("keep_lane", 13.0, (), "clear", lane_speed_cap_mps=9.0,
+                        forbidden=frozenset({"change_lane_right", "pull_over"}))
+    assert envelope_actions(calm) == ("keep_lane", "slow_down", "stop", "yield",
+                                      "change_lane_left")
+    assert envelope_speed_ceiling_mps(calm, "keep_lane") == 9.5
+    assert envelope_speed_ceiling_mps(calm, "change_lane_left") == float("inf")
+    critical = RuleDecision("slow_down", 4.0, (2,), "cut-in", critical=True)
+    assert envelope_actions(critical) == ("slow_down", "stop", "yield", "pull_over")
+    assert envelope_speed_ceiling_mps(critical, "pull_over") == 4.5
+    escape = RuleDecision("change_lane_left", 10.0, (3,), "escape", binding=True)
+    assert envelope_actions(escape) == ("change_lane_left",)
+    grammar = envelope_grammar(calm)
+    assert "pull_over" not in grammar and "change_lane_right" not in grammar
+    assert 'speed9 ::= "9" | "8" |' in grammar  # keep_lane / slow_down no faster than 9 m/s
+    assert '("keep_lane" | "slow_down") "\\",\\"v\\":" speed9 ' in grammar
+    from llama_cpp import LlamaGrammar  # the runtime accepts it
+    LlamaGrammar.from_string(grammar, verbose=False)
+
+
+def test_the_decision_model_chooses_only_among_what_the_envelope_allows(
+        decision_gguf: Path) -> None:
+    """Hard cases (cut-ins, merges, lane-change and pull-over conflicts, oncoming traffic):
+    the answer is constrained to the scene's envelope, so nothing the model says needs
+    overruling, and every model decision is an allowed action at an allowed speed."""
+    from edge_llm_ros.reasoning.reasoner import envelope_actions, envelope_speed_ceiling_mps
+    from edge_llm_ros.reasoning.rules import rule_decide
+    from edge_llm_ros.tools.training.hard_cases import generate_hard_cases
+
+    r = Reasoner(LlamaCppBackend(decision_gguf, threads=2),
+                 ReasonerConfig(deadline_ms=5000.0, publish_on_action=False))
+    try:
+        cases = list(generate_hard_cases(3))
+        for case in cases:
+            d = r.decide(case.scene, case.instruction, intent=case.intent)
+            rule = rule_decide(case.scene, case.intent, r.config.thresholds)
+            assert d.action in envelope_actions(rule), (case.family, d)
+            assert d.target_speed_mps <= envelope_speed_ceiling_mps(rule, d.action), d
+        assert r.counters.envelope_overrides == 0
+        assert r.counters.model == len(cases) and r.counters.fallback == 0
+    finally:
+        r.close()

@@ -207,3 +207,19 @@ def test_cruising_up_to_the_limit_behind_a_slower_lead_is_capped_at_its_speed() 
     assert not envelope_overrules(d, "change_lane_left", 14.0)  # the lane change leaves it
     # A lead far enough ahead binds nothing.
     assert rule_decide(scene(7.0, obj(1, "car", 90.0, -2.0))).target_speed_mps == 14.0
+
+
+def test_no_lane_change_is_begun_that_would_pass_a_slower_car_still_half_in_lane() -> None:
+    """A lead braking 25 m ahead at 12 m/s: a lane change (3 s, 36 m) would still be
+    under way when the car gets there; far enough ahead, or standing, it may be begun."""
+    from edge_llm_ros.tools.training.hard_cases import Actor, road_scene
+
+    near = rule_decide(road_scene(12.0, [Actor(1, "car", 25.0, 0.0, 9.5)], lane_index=1))
+    assert {"change_lane_left", "change_lane_right"} <= near.forbidden
+    far = rule_decide(road_scene(12.0, [Actor(1, "car", 45.0, 0.0, 9.5)], lane_index=1))
+    assert "change_lane_right" not in far.forbidden
+    faster = rule_decide(road_scene(12.0, [Actor(1, "car", 25.0, 0.0, 13.0)], lane_index=1))
+    assert "change_lane_right" not in faster.forbidden
+    # A standing vehicle: the rules' own way round stays allowed.
+    standing = rule_decide(road_scene(12.0, [Actor(1, "car", 30.0, 0.0, 0.0)], lane_index=1))
+    assert standing.action not in standing.forbidden
