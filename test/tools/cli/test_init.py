@@ -9,6 +9,7 @@ from edge_llm_ros.tools.cli import GROUPS, build_parser
 
 VERBS = {"run", "sim", "replay", "record", "info", "perceive", "train-detector", "decide",
          "eval", "train-reasoner", "train-decision-model", "train-instruction-model",
+         "train-intent-reader",
          "build-reasoner", "bench",
          "build-engine", "dds-profile", "report", "params-files", "view", "import"}
 TARGETS = {"bench": {"perception", "reasoner", "offload", "system"},
