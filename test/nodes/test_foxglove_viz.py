@@ -142,11 +142,21 @@ def test_scenes_and_decisions_show_as_boxes_and_text(start_edge: Callable[..., A
               for raw in seen.messages["/scene/summary"]]
     arrays = [ts.deserialize_cdr(raw, "visualization_msgs/msg/MarkerArray")
               for raw in seen.messages["/viz/objects"]]
-    # each scene forwarded is followed by its boxes: one cube per tracked object
-    for scene, array in zip(scenes, arrays, strict=False):
+    # each scene's boxes, one cube per tracked object, found by the scene's stamp (the
+    # client's first messages on the two topics need not be of the same scene)
+    by_stamp = {(sc.header.stamp.sec, sc.header.stamp.nanosec): sc for sc in scenes}
+    matched = 0
+    for array in arrays:
         cubes = [m for m in array.markers if m.type == CUBE and m.action != DELETEALL]
+        if not cubes:
+            continue
+        scene = by_stamp.get((cubes[0].header.stamp.sec, cubes[0].header.stamp.nanosec))
+        if scene is None:
+            continue
+        matched += 1
         assert [v for c in cubes for v in (c.pose.position.x, c.pose.position.y)] == \
             pytest.approx([v for o in scene.objects for v in (o.position_m.x, o.position_m.y)])
+    assert matched >= 3, (len(scenes), len(arrays))
     decisions = [ts.deserialize_cdr(raw, "visualization_msgs/msg/MarkerArray").markers[1].text
                  for raw in seen.messages["/viz/decision"]]
     assert all(" m/s | fallback" in text for text in decisions), decisions[:3]
