@@ -150,7 +150,7 @@ def _numbers(text: str) -> list[tuple[int, int]]:
 def unit_after(text: str) -> tuple[str, int] | None:
     """(unit, its surface's edit distance) for the unit that starts `text`, if any."""
     head = text.lstrip(" -").lower()
-    best: tuple[float, int, str] | None = None
+    best: tuple[float, int, str, int] | None = None
     for unit, surfaces in UNIT_SURFACES.items():
         for surface in surfaces:
             allowed = 0 if len(surface) <= 4 else 1 if len(surface) <= 9 else 2
@@ -161,12 +161,10 @@ def unit_after(text: str) -> tuple[str, int] | None:
             if dist > allowed:
                 continue
             # Prefer the closest, then the longest surface (most specific).
-            key = (dist / len(surface), -len(surface), unit)
+            key = (dist / len(surface), -len(surface), unit, dist)
             if best is None or key < best:
                 best = key
-    if best is None:
-        return None
-    return best[2], round(best[0] * -best[1])
+    return None if best is None else (best[2], best[3])
 
 
 def read_speed(text: str) -> tuple[int, str] | None:

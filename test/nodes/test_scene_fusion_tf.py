@@ -30,6 +30,22 @@ CAR_SIZE_M = (4.2, 1.8, 1.5)
 WIDTH_PX, HEIGHT_PX = 1242, 375
 
 
+def _fusion_on_tf(start_edge: Callable[..., Any], listener: Any, *params: str) -> Any:
+    """scene_fusion taking its extrinsics from /tf_static, up and publishing; its
+    camera_from_lidar parameter is the identity, a mounting that would never see the car."""
+    identity = np.eye(4).ravel().tolist()
+    fusion = start_edge("run", "--nodes", "scene_fusion",
+                        "-p", "scene_fusion.extrinsics_source=tf",
+                        "-p", f"scene_fusion.camera_from_lidar={identity}",
+                        "-p", "scene_fusion.confirm_hits=1", *params)
+    listener.wait_for(lambda: listener.node.count_publishers("/scene/summary") > 0
+                      or fusion.popen.poll() is not None, 30, "scene_fusion to come up")
+    if fusion.popen.poll() is not None:
+        fusion.wait(5)
+        pytest.fail(f"scene_fusion exited at start:\n{fusion.output}")
+    return fusion
+
+
 def _status(listener: Any, node: str) -> tuple[str, dict[str, str]]:
     message, values = "", {}
     for array in listener.get("/diagnostics"):
@@ -58,17 +74,7 @@ def test_camera_is_fused_once_tf_static_joins_the_frames(
 
     listener.subscribe("/scene/summary", msg.SceneSummary)
     listener.subscribe("/diagnostics", DiagnosticArray)
-    # camera_from_lidar identity: the parameter's mounting would never see the car.
-    fusion = start_edge("run", "--nodes", "scene_fusion",
-                        "-p", "scene_fusion.extrinsics_source=tf",
-                        "-p", f"scene_fusion.camera_from_lidar={np.eye(4).ravel().tolist()}",
-                        "-p", "scene_fusion.confirm_hits=1",
-                        "-p", "scene_fusion.diagnostics_period_s=0.2")
-    listener.wait_for(lambda: listener.node.count_publishers("/scene/summary") > 0
-                      or fusion.popen.poll() is not None, 30, "scene_fusion to come up")
-    if fusion.popen.poll() is not None:
-        fusion.wait(5)
-        pytest.fail(f"scene_fusion exited at start:\n{fusion.output}")
+    fusion = _fusion_on_tf(start_edge, listener, "-p", "scene_fusion.diagnostics_period_s=0.2")
 
     node = listener.node
     objects_pub = node.create_publisher(msg.Object3DArray, "/perception/objects_3d", 10)
@@ -173,16 +179,8 @@ def test_fusion_takes_the_extrinsics_from_the_simulators_tf_static(
                      "-p", f"simulator.camera.height_px={height_px}", "--duration", "90")
     listener.wait_for(lambda: listener.get("/lidar/points"), 60, "the simulator's sweeps")
     identity = np.eye(4).ravel().tolist()
-    fusion = start_edge("run", "--nodes", "scene_fusion",
-                        "-p", "scene_fusion.extrinsics_source=tf",
-                        "-p", f"scene_fusion.camera_from_lidar={identity}",
-                        "-p", f"scene_fusion.base_from_lidar={identity}",
-                        "-p", "scene_fusion.confirm_hits=1")
-    listener.wait_for(lambda: listener.node.count_publishers("/scene/summary") > 0
-                      or fusion.popen.poll() is not None, 30, "scene_fusion to come up")
-    if fusion.popen.poll() is not None:
-        fusion.wait(5)
-        pytest.fail(f"scene_fusion exited at start:\n{fusion.output}")
+    fusion = _fusion_on_tf(start_edge, listener,
+                           "-p", f"scene_fusion.base_from_lidar={identity}")
 
     node = listener.node
     objects_pub = node.create_publisher(msg.Object3DArray, "/perception/objects_3d", 10)

@@ -360,6 +360,9 @@ def _speed(lang: str, rng: random.Random) -> tuple[str, str, int, str]:
     return said, rng.choice(UNITS[lang][unit]), value, unit
 
 
+_TABLES = {"CAP": CAP, "PULL": PULL, "STOP": STOP, "STAY": STAY, "LANE": LANE,
+           "HURRY": HURRY, "OVERRIDE": OVERRIDE, "UNSAFE": UNSAFE, "NONE": NONE,
+           "WRAPPERS": WRAPPERS}
 BANK_SHARE = 0.5  # of training clauses drawn from the phrase bank, when it is asked for
 
 
@@ -368,7 +371,7 @@ def _phrasings(table_name: str, lang: str, split: str, rng: random.Random, extra
     """The split's templates of one list or, for a BANK_SHARE of training draws when asked,
     the training-only phrase bank's phrasings of the same thing (the bank has no held-out
     part). Without the bank the random draws are exactly those of the templates alone."""
-    table = CAUTION[reason] if table_name == "CAUTION" else globals()[table_name]
+    table = CAUTION[reason] if table_name == "CAUTION" else _TABLES[table_name]
     if extra and split == SPLIT_TRAIN and rng.random() < BANK_SHARE:
         from edge_llm_ros.tools.training import instruction_phrasebank as bank
         more = getattr(bank, f"BANK_{table_name}")
