@@ -119,6 +119,14 @@ build_archive_model decision_model --decision models/decision_model \
 build_archive_model instruction_model --instruction models/instruction_model \
   models/instruction-model.Q8_0.gguf
 
+# 4d. A COCO camera detector for region-of-interest fusion on real data (npm package,
+#     hash-checked; optional: without npm or its registry the KITTI camera figures and
+#     their tests skip, naming this step).
+mkdir -p log
+if ! scripts/fetch_coco_centernet.sh >/dev/null 2>log/setup-coco-centernet.txt; then
+  log "warning: no COCO CenterNet ($(tail -n 1 log/setup-coco-centernet.txt)); camera-fused KITTI figures will skip"
+fi
+
 # 5. colcon build: messages, the package and its share files into install/.
 #    --symlink-install keeps installed Python files linked to the sources.
 # With --symlink-install, edits to installed files are live: only the set of

@@ -68,6 +68,18 @@ def kitti_labelled_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def coco_centernet() -> Path:
+    """The COCO camera detector setup fetches from npm (scripts/fetch_coco_centernet.sh)."""
+    from edge_llm_ros.paths import model_file
+
+    path = model_file("coco_centernet/centernet.json")
+    if not path.is_file():
+        pytest.skip(f"COCO CenterNet not present at {path}: setup's step 4d "
+                    "(scripts/fetch_coco_centernet.sh) needs npm and its registry")
+    return path
+
+
 # The real models: the base GGUF from its wheel, the tuned one built at setup.
 @pytest.fixture(scope="session")
 def base_gguf() -> Path:

@@ -86,6 +86,8 @@ class FusionConfig:
     class_groups: tuple[frozenset[str], ...] = DEFAULT_CLASS_GROUPS
     class_aliases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASS_ALIASES))
     camera_class_weight: float = 3.0  # a camera label counts this much more than a lidar guess
+    camera_confirm_range_m: float = _d("camera_confirm_range_m")  # 0: off
+    camera_confirm_corridor_m: float = _d("camera_confirm_corridor_m")
 
     # --- measurement noise (1 sigma)
     lidar_position_std_m: float = 0.25  # cluster centre noise
@@ -142,7 +144,8 @@ class FusionConfig:
             base_from_lidar = np.eye(4)
         names = ("camera_freshness_ms", "lidar_freshness_ms", "odometry_freshness_ms",
                  "sync_tolerance_ms", "max_future_ms", "association_min_iou", "confirm_hits",
-                 "max_misses", "ego_front_m", "ego_width_m", "lane_width_m", "max_objects")
+                 "camera_confirm_range_m", "camera_confirm_corridor_m", "max_misses",
+                 "ego_front_m", "ego_width_m", "lane_width_m", "max_objects")
         return cls(T_camera_from_lidar=camera_from_lidar, T_base_from_lidar=base_from_lidar,
                    **{name: params[name] for name in names}, **core)
 
@@ -165,7 +168,8 @@ class FusionConfig:
         non_negative = ("sync_tolerance_ms", "max_future_ms", "camera_range_rel_std",
                         "class_mismatch_cost", "corridor_margin_m", "curvature_min_speed_mps",
                         "max_curvature_1pm", "min_closing_speed_mps", "min_lateral_speed_mps",
-                        "camera_class_weight", "time_jump_reset_ms")
+                        "camera_class_weight", "time_jump_reset_ms", "camera_confirm_range_m",
+                        "camera_confirm_corridor_m")
         for name in non_negative:
             v = getattr(self, name)
             if not (math.isfinite(v) and v >= 0.0):

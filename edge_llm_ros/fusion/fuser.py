@@ -40,6 +40,7 @@ from edge_llm_ros.fusion.association import (
     fuse_labels,
     normalize_class,
 )
+from edge_llm_ros.fusion.camera_confirmation import ConfirmationConfig, confirm_with_camera
 from edge_llm_ros.fusion.config import FusionConfig
 from edge_llm_ros.fusion.egomotion import EgoMotion
 from edge_llm_ros.fusion.projection import ground_points_from_pixels, project_boxes
@@ -78,6 +79,11 @@ class _LidarFrame:
     scores: np.ndarray
     processing_time_ms: float
     received_ns: int | None
+
+    def subset(self, keep: np.ndarray) -> _LidarFrame:
+        return _LidarFrame(self.stamp_ns, self.centers[keep], self.sizes[keep], self.yaws[keep],
+                           [c for c, k in zip(self.classes, keep, strict=True) if k],
+                           self.scores[keep], self.processing_time_ms, self.received_ns)
 
 
 @dataclass
@@ -140,7 +146,7 @@ class SceneFuser:
             self._stats = dict.fromkeys(
                 ("frames_fused", "frames_lidar_only", "frames_camera_only",
                  "camera_frames_paired", "camera_detections_unmatched",
-                 "camera_detections_no_range"), 0)
+                 "camera_detections_no_range", "lidar_objects_unconfirmed_dropped"), 0)
 
     def rejected_counts(self) -> dict[str, int]:
         """Input rejected since start, by reason (for diagnostics)."""
@@ -366,6 +372,13 @@ class SceneFuser:
             li, di = res.matches[:, 0], res.matches[:, 1]
             seen_cam[li] = True
             weight[li] = cfg.camera_class_weight * np.maximum(cam.scores[di], 0.05)
+            if cfg.camera_confirm_range_m > 0.0:
+                keep = self._confirm(boxes, f, cam, centers_b, classes, seen_cam)
+                f = f.subset(keep)
+                centers_b, conf, weight = centers_b[keep], conf[keep], weight[keep]
+                classes = [c for c, k in zip(classes, keep, strict=True) if k]
+                seen_cam = seen_cam[keep]
+                n = len(classes)
             self._stats["camera_frames_paired"] += 1
             self._stats["camera_detections_unmatched"] += len(res.unmatched_detections)
         self._stats["frames_fused" if cam is not None else "frames_lidar_only"] += 1
@@ -383,6 +396,22 @@ class SceneFuser:
             seen_by_camera=seen_cam, seen_by_lidar=np.ones(n, bool))
         self.tracker.update(f.stamp_ns, meas)
         self._lidar_used = f
+
+    def _confirm(self, boxes: np.ndarray, f: _LidarFrame, cam: _CameraFrame,
+                 centers_b: np.ndarray, classes: list[str], seen_cam: np.ndarray) -> np.ndarray:
+        """Which lidar objects stay under camera confirmation (camera_confirmation);
+        a covered object the one-to-one association left unpaired takes its cover's class."""
+        cfg = self.config
+        res = confirm_with_camera(
+            boxes, f.classes, centers_b[:, 0], centers_b[:, 1], self._scaled_boxes(cam),
+            cam.classes, ConfirmationConfig(cfg.camera_confirm_range_m,
+                                            cfg.camera_confirm_corridor_m,
+                                            cfg.association_min_iou), cfg.class_groups)
+        for i in np.flatnonzero(res.covered & ~seen_cam):
+            classes[i] = res.covering_class[i] or classes[i]
+        seen_cam |= res.covered
+        self._stats["lidar_objects_unconfirmed_dropped"] += int(res.drop.sum())
+        return ~res.drop
 
     def camera_measurements(self, boxes_px: np.ndarray, classes: Sequence[str],
                             scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,

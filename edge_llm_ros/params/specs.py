@@ -270,7 +270,10 @@ CAMERA_DETECTOR: tuple[ParamSpec, ...] = (
     _common(slow_processing_ms=150.0) + LIFECYCLE + _stamp_checks(1000.0) + (_budget(110.0),)
 ) + (
     ParamSpec("model_path", "", "YOLO model; its extension picks the runtime: .pt (PyTorch), "
-              ".onnx (ONNX Runtime), .engine (TensorRT). A path, or a bare name looked up in "
+              ".onnx (ONNX Runtime), .engine (TensorRT), or .json: a TF.js MB3-CenterNet "
+              "graph model (COCO, CPU only; coco_centernet/centernet.json, fetched by setup, "
+              "for machines without Ultralytics weights). A path (relative ones also under "
+              "the package's models/), or a bare name looked up in "
               "the package's models/ and ~/.cache/edge_llm_ros/weights; a bare name "
               "Ultralytics publishes (yolo11n.pt, yolov8s.pt, ...) is downloaded there by "
               "Ultralytics when missing. Empty: the packaged simulator-trained model "
@@ -347,6 +350,15 @@ SCENE_FUSION: tuple[ParamSpec, ...] = _common(slow_processing_ms=20.0) + (_budge
               "in /tf_static (the frame fusion's geometry is in: x forward, z up, on the road)."),
     ParamSpec("association_min_iou", 0.3, "A projected lidar box and a camera box match only "
               "above this IoU.", min_value=0.0, max_value=1.0),
+    ParamSpec("camera_confirm_range_m", 0.0, "Region-of-interest confirmation: in the camera's "
+              "view and up to this far ahead, a lidar object that no camera box of a "
+              "compatible class covers is dropped, except in the ego corridor "
+              "(camera_confirm_corridor_m) or where a nearer object hides it in the image; "
+              "0 turns it off. For cameras whose detector knows "
+              "road users (a COCO model); metres.", min_value=0.0, max_value=200.0),
+    ParamSpec("camera_confirm_corridor_m", 1.5, "Objects within this lateral distance of "
+              "base_link's x axis are never dropped by camera confirmation, metres.",
+              min_value=0.0, max_value=20.0),
     ParamSpec("confirm_hits", 3, "A track is reported after this many updates.", min_value=1,
               max_value=100),
     ParamSpec("max_misses", 5, "A track dies after this many missed frames.", min_value=1,

@@ -188,6 +188,14 @@ class KittiCalib:
         t[:3, :] = self.Tr_velo_to_cam
         return r @ t
 
+    def t_camera_from_velo(self, camera: int = 2) -> np.ndarray:
+        """4x4: lidar -> rectified camera `camera` (P = K [I | t]: its centre is offset by t
+        from rectified camera 0), so that K @ (T @ X) is P @ R0_rect @ Tr_velo_to_cam @ X."""
+        P = self.projection(camera)
+        t = np.eye(4)
+        t[:3, 3] = np.linalg.solve(P[:, :3], P[:, 3])
+        return t @ self.t_rect_from_velo
+
     def projection(self, camera: int) -> np.ndarray:
         """3x4 projection matrix P<camera> of rectified camera 0..3."""
         if camera not in (0, 1, 2, 3):

@@ -252,3 +252,30 @@ def test_camera_class_classifies_the_associated_lidar_cluster(
     assert truck.class_name == "truck" and truck.seen_by_camera
     assert walker.class_name == "pedestrian" and not walker.seen_by_camera
     assert all(o.seen_by_lidar for o in s.objects)
+
+
+def test_camera_confirmation_drops_what_the_camera_rules_out(
+        make_fuser: Callable[..., SceneFuser]) -> None:
+    """camera_confirm_range_m: in view and in range, a cluster no camera box covers is
+    dropped (a pole, a bush), unless it is in the ego corridor or beyond the range; a
+    road user the camera sees stays. Off (0), everything stays."""
+    world = World([Actor(20.0, -4.0, 0.0, 0.0, "car", (4.5, 1.8, 1.5))])
+    clutter = [  # lidar-only clusters: beside the road, in the corridor, far
+        replace(world.lidar_objects(0.0)[0], center_m=np.array(xyz), class_name="pedestrian",
+                size_m=np.array([0.5, 0.5, 1.6]))
+        for xyz in ((12.0, 5.0, 0.8), (12.0, 0.5, 0.8), (55.0, 6.0, 0.8))]
+
+    def run(**cfg: float) -> tuple[list[tuple[int, int]], dict[str, int]]:
+        fuser = make_fuser(**cfg)
+        for k in range(8):
+            stamp = world.feed(fuser, k, lidar=False)
+            fuser.add_lidar(stamp, [*world.lidar_objects(k * 0.1), *clutter])
+            s = fuser.summarize(stamp + 20 * MS)
+        return sorted((round(o.position_m[0]), round(o.position_m[1])) for o in s.objects), \
+            fuser.stats()
+
+    kept_off, _ = run()
+    assert len(kept_off) == 4
+    kept_on, stats = run(camera_confirm_range_m=30.0)
+    assert (12, 5) not in kept_on and stats["lidar_objects_unconfirmed_dropped"] >= 8
+    assert {(20, -4), (12, 0), (55, 6)} <= set(kept_on)

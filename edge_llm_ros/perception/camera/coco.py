@@ -136,3 +136,24 @@ def map_coco_detections(detections: Sequence[Detection2D],
             out.append(Detection2D(det.class_id, name, float(det.score),
                                    tuple(float(v) for v in det.box_px)))
     return out
+
+
+def suppress_renamed(detections: Sequence[Detection2D], iou_threshold: float
+                     ) -> list[Detection2D]:
+    """One detection per object after renaming: of two with one name whose boxes overlap
+    by `iou_threshold` or more, the higher score stays (a detector that scores every class
+    at a peak reports a bus and a truck there; both are 'truck')."""
+    kept: list[Detection2D] = []
+    for d in sorted(detections, key=lambda d: -float(d.score)):
+        if all(k.class_name != d.class_name or _iou(k.box_px, d.box_px) < iou_threshold
+               for k in kept):
+            kept.append(d)
+    return kept
+
+
+def _iou(a: Box, b: Box) -> float:
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(iw, 0.0) * max(ih, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return float(inter / union) if union > 0 else 0.0

@@ -1,9 +1,11 @@
-"""2D object detection on camera images with an Ultralytics YOLO model.
+"""2D object detection on camera images with an Ultralytics YOLO model (or MB3-CenterNet).
 
 The model file picks the runtime, so the same code serves a laptop, CI and a
 vehicle: `.pt` runs on PyTorch, `.onnx` on ONNX Runtime, `.engine` on TensorRT
 (built on the target GPU by `engine.build_engine`). Ultralytics does the
-letterboxing, inference and NMS for all three; this module adds what a ROS
+letterboxing, inference and NMS for all three. A `.json` is a TensorFlow.js
+MB3-CenterNet graph model (COCO; `centernet`), run on the CPU with torch, for machines
+that cannot download Ultralytics weights. This module adds what a ROS
 node needs around it: image decoding from raw `sensor_msgs/Image` bytes
 without cv_bridge, clear errors for bad models and images, class renaming
 (a COCO-trained model's names onto this package's classes by default, see
@@ -25,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from edge_llm_ros.params.specs import default_of
-from edge_llm_ros.perception.camera.coco import COCO_CLASS_MAP, is_coco_names, map_coco_detections
+from edge_llm_ros.perception.camera.coco import (
+    COCO_CLASS_MAP,
+    is_coco_names,
+    map_coco_detections,
+    suppress_renamed,
+)
 from edge_llm_ros.perception.camera.model_source import ModelLoadError
 from edge_llm_ros.perception.camera.ultralytics_env import ultralytics
 from edge_llm_ros.types import Detection2D
@@ -60,7 +67,8 @@ def detector_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
             "max_det": int(params["max_detections"])}
 
 SUPPORTED_ENCODINGS: dict[str, int] = {"rgb8": 3, "bgr8": 3, "mono8": 1}  # encoding: channels
-RUNTIMES: dict[str, str] = {".pt": "pytorch", ".onnx": "onnxruntime", ".engine": "tensorrt"}
+RUNTIMES: dict[str, str] = {".pt": "pytorch", ".onnx": "onnxruntime", ".engine": "tensorrt",
+                            ".json": "tfjs"}
 
 class ImageError(ValueError):
     """Image data that cannot be an image of the stated size (empty, too short, wrong shape)."""
@@ -165,12 +173,14 @@ def _to_bgr(image: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def runtime_for(model_path: str | Path) -> str:
-    """'pytorch' | 'onnxruntime' | 'tensorrt' from the file's extension, else ModelLoadError."""
+    """'pytorch' | 'onnxruntime' | 'tensorrt' | 'tfjs' from the file's extension, else
+    ModelLoadError."""
     suffix = Path(model_path).suffix.lower()
     if suffix not in RUNTIMES:
         raise ModelLoadError(
-            f"unsupported model file '{model_path}': expected .pt (PyTorch), .onnx (ONNX Runtime) "
-            f"or .engine (TensorRT), got '{suffix or 'no extension'}'")
+            f"unsupported model file '{model_path}': expected .pt (PyTorch), .onnx (ONNX Runtime), "
+            f".engine (TensorRT) or .json (a TF.js MB3-CenterNet graph model), got "
+            f"'{suffix or 'no extension'}'")
     return RUNTIMES[suffix]
 
 
@@ -201,7 +211,8 @@ def load_yolo(model_path: str | Path) -> Any:
 
 
 class CameraDetector:
-    """YOLO detector; the model file's extension picks PyTorch, ONNX Runtime or TensorRT.
+    """YOLO detector; the model file's extension picks PyTorch, ONNX Runtime or TensorRT
+    (a .json: the TF.js MB3-CenterNet, CPU only, COCO names).
 
     `imgsz=None` uses the model's own input size (the `imgsz` recorded in a
     .pt, 640 for the shipped one; the fixed size of an .onnx/.engine).
@@ -235,7 +246,20 @@ class CameraDetector:
         self.max_det = int(max_det)
         self.class_map = dict(class_map) if class_map is not None else None
         self.merge_riders = False  # the default COCO mapping (set once the names are known)
-        self._model = load_yolo(self.model_path)
+        if self.runtime == "tfjs":
+            from edge_llm_ros.perception.camera.centernet import (
+                CenterNetConfig,
+                CenterNetDetector,
+            )
+
+            if str(device).lower() != "cpu":
+                raise ModelLoadError(f"'{self.model_path}' is a TF.js graph model: it runs on "
+                                     f"the CPU (device='cpu'), not {device!r}")
+            self._model = CenterNetDetector(self.model_path, CenterNetConfig(
+                conf_threshold=self.conf_threshold, iou_threshold=self.iou_threshold,
+                max_peaks=self.max_det))
+        else:
+            self._model = load_yolo(self.model_path)
         self._imgsz = imgsz
         self.names: dict[int, str] = {}
         self.inference_size: tuple[int, int] = (0, 0)  # for a 640x480 frame; see input_size()
@@ -271,15 +295,19 @@ class CameraDetector:
         """One prediction on a blank frame: opens the runtime, learns names and input size."""
         blank = np.zeros((480, 640, 3), dtype=np.uint8)
         try:
-            self._model.predict(blank, **self.predict_kwargs())
+            if self.runtime == "tfjs":
+                self._model.detect_bgr(blank)
+            else:
+                self._model.predict(blank, **self.predict_kwargs())
         except Exception as exc:
             raise ModelLoadError(f"cannot run '{self.model_path}' with {self.runtime} on "
                                  f"device {self.device!r}: {type(exc).__name__}: {exc}") from exc
         self._after_setup()
 
     def _after_setup(self) -> None:
-        predictor = self._model.predictor
-        self.names = {int(k): str(v) for k, v in predictor.model.names.items()}
+        names = (self._model.names if self.runtime == "tfjs"
+                 else self._model.predictor.model.names)
+        self.names = {int(k): str(v) for k, v in names.items()}
         self.inference_size = self.input_size(480, 640)
         if self.class_map is None and is_coco_names(self.names.values()):
             self.class_map = dict(COCO_CLASS_MAP)
@@ -308,6 +336,8 @@ class CameraDetector:
         Worked out once per image size by Ultralytics' own letterbox.
         """
         key = (int(height), int(width))
+        if self.runtime == "tfjs":
+            return self._model.input_hw  # each square tile is resized to it
         if key not in self._input_sizes:
             blank = np.zeros((*key, 3), dtype=np.uint8)
             shape = self._model.predictor.pre_transform([blank])[0].shape
@@ -327,6 +357,8 @@ class CameraDetector:
         t0 = time.perf_counter()
         bgr = _to_bgr(image, encoding)
         t1 = time.perf_counter()
+        if self.runtime == "tfjs":
+            return self._detect_tfjs(bgr, t0, t1)
         results = self._model.predict(bgr, **self.predict_kwargs())
         t2 = time.perf_counter()
         if not self.names:
@@ -357,6 +389,24 @@ class CameraDetector:
             "convert_out": (t3 - t2) * 1e3,
             "total": (t3 - t0) * 1e3,
         }
+        h, w = bgr.shape[:2]
+        return CameraDetections(out, timing, int(w), int(h), self.input_size(h, w),
+                                {"runtime": self.runtime})
+
+    def _detect_tfjs(self, bgr: np.ndarray, t0: float, t1: float) -> CameraDetections:
+        raw = self._model.detect_bgr(bgr)
+        t2 = time.perf_counter()
+        if self.merge_riders:
+            out = map_coco_detections(raw, self.class_map or COCO_CLASS_MAP)
+        else:
+            out = [Detection2D(d.class_id, name, d.score, d.box_px) for d in raw
+                   if (name := self._map(d.class_id)) is not None]
+        out = suppress_renamed(out, self.iou_threshold)  # bus and truck at one peak: one truck
+        t3 = time.perf_counter()
+        timing = {"convert_in": (t1 - t0) * 1e3, "preprocess": 0.0,
+                  "inference": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3,
+                  "predict": (t2 - t1) * 1e3, "convert_out": (t3 - t2) * 1e3,
+                  "total": (t3 - t0) * 1e3}
         h, w = bgr.shape[:2]
         return CameraDetections(out, timing, int(w), int(h), self.input_size(h, w),
                                 {"runtime": self.runtime})

@@ -86,7 +86,9 @@ def resolve_model(model_path: str | Path, fetch: bool = True) -> ResolvedModel:
     path = Path(text).expanduser()
     if path.exists():
         return ResolvedModel(path.absolute(), "path")
-    if path.name != text:  # a path with folders that is not there
+    if path.name != text:  # a path with folders that is not there, unless under models/
+        if not path.is_absolute() and model_file(text).exists():
+            return ResolvedModel(model_file(text), "packaged")
         raise ModelLoadError(f"model file not found: {path}")
     packaged = model_file(text)
     if packaged.exists():

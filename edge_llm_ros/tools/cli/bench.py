@@ -25,6 +25,26 @@ from edge_llm_ros.tools.cli.common import (
 DEFAULT_KITTI = Path(__file__).resolve().parents[4] / "shared" / "data" / "kitti"
 
 
+KITTI_CAMERA_DEFAULT = Path("models/coco_centernet/centernet.json")
+
+
+def kitti_camera_model(value: str) -> Path | str:
+    """The camera model for the KITTI fusion figures, or why there are none."""
+    if value.strip().lower() in ("", "none"):
+        return "skipped: --kitti-camera none"
+    from edge_llm_ros.perception.camera.model_source import ModelLoadError, resolve_model
+
+    relative = Path(value)
+    if relative == KITTI_CAMERA_DEFAULT:
+        relative = Path(*relative.parts[1:])  # models/ is where resolve_model looks
+    try:
+        return resolve_model(relative, fetch=False).path
+    except ModelLoadError as exc:
+        hint = (" (scripts/fetch_coco_centernet.sh fetches it)"
+                if Path(value) == KITTI_CAMERA_DEFAULT else "")
+        return f"skipped: {exc}{hint}"
+
+
 def perception_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What `bench perception` measures: frames per timing, the KITTI folder, camera models."""
     from edge_llm_ros.paths import model_file
@@ -67,6 +87,15 @@ def cmd_bench_perception(args: argparse.Namespace) -> int:
         say(f"lidar on the labelled KITTI frames in {kitti} ...")
         figures["lidar_kitti_labelled"] = benchmark_lidar_kitti(kitti)
         say(json.dumps(figures["lidar_kitti_labelled"], indent=2))
+        camera = kitti_camera_model(args.kitti_camera)
+        if isinstance(camera, Path):
+            from edge_llm_ros.tools.bench.perception import benchmark_camera_fusion_kitti
+
+            say(f"lidar + camera ({camera}) on the labelled KITTI frames ...")
+            figures["camera_fused_kitti_labelled"] = benchmark_camera_fusion_kitti(kitti, camera)
+            say(json.dumps(figures["camera_fused_kitti_labelled"], indent=2))
+        else:
+            figures["camera_fused_kitti_labelled"] = camera
     elif kitti.is_dir():
         say(f"lidar on the real KITTI frame in {kitti} ...")
         figures["lidar_kitti_000002"] = evaluate_kitti_000002(kitti)
@@ -180,6 +209,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "camera's view, class accuracy, centre error, time per real scan")
     p.add_argument("--camera-model", type=Path, action="append",
                    help="camera model(s) to benchmark (default: the packaged .onnx and .pt)")
+    p.add_argument("--kitti-camera", default=str(KITTI_CAMERA_DEFAULT),
+                   help="labelled KITTI frames: a COCO camera model for region-of-interest "
+                   "fusion on image_2 (.json TF.js CenterNet or an Ultralytics .pt/.onnx), "
+                   "reported beside the lidar alone; 'none' skips it (default: the CenterNet "
+                   "scripts/fetch_coco_centernet.sh puts in models/, skipped when absent)")
     p.add_argument("--skip-camera", action="store_true", help="skip the camera figures")
     add_params_file(p)
     add_json_flag(p)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge_llm_ros.fusion.association import DEFAULT_CLASS_GROUPS, associate, fuse_labels
+from edge_llm_ros.fusion.camera_confirmation import ConfirmationConfig, confirm_with_camera
+from edge_llm_ros.fusion.projection import project_boxes
+from edge_llm_ros.params.specs import default_of
 from edge_llm_ros.perception.kitti import (
     KittiCalib,
     parse_kitti_calib,
@@ -19,6 +23,7 @@ from edge_llm_ros.perception.kitti import (
     read_kitti_bin,
 )
 from edge_llm_ros.perception.lidar import LidarDetector, LidarDetectorConfig
+from edge_llm_ros.types import Detection2D, Object3D
 
 # KITTI object testing frame 000002 ships without labels. Reference established by
 # inspection (see test/perception/test_kitti.py for how): the clearly visible cars,
@@ -228,6 +233,16 @@ def kitti_frame_ids(kitti_dir: Path) -> list[str]:
                   and (kitti_dir / "calib" / f"{p.stem}.txt").is_file())
 
 
+def _image(kitti_dir: Path, frame: str) -> np.ndarray:
+    import cv2
+
+    path = kitti_dir / "image_2" / f"{frame}.png"
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise FileNotFoundError(f"no readable image {path} for the camera")
+    return img
+
+
 def _image_size(kitti_dir: Path, frame: str) -> tuple[int, int]:
     path = kitti_dir / "image_2" / f"{frame}.png"
     if path.is_file():
@@ -322,11 +337,50 @@ def dxy_z(objects: Sequence[Any]) -> np.ndarray:
     return np.array([o.center_m[:3] for o in objects], dtype=np.float64).reshape(-1, 3)
 
 
+def camera_fused_objects(objects: Sequence[Object3D], detections: Sequence[Detection2D],
+                         calib: KittiCalib, image_size: tuple[int, int],
+                         confirmation: ConfirmationConfig | None,
+                         class_groups: Sequence[frozenset[str]] = DEFAULT_CLASS_GROUPS
+                         ) -> tuple[list[Object3D], int]:
+    """One frame's lidar objects after region-of-interest fusion with camera 2's
+    detections, as scene_fusion does it (association, the camera's class; with
+    `confirmation`, what the camera rules out dropped), and how many were dropped."""
+    if not objects:
+        return [], 0
+    centers = dxy_z(objects)
+    boxes, _ = project_boxes(centers, np.array([o.size_m for o in objects], float).reshape(-1, 3),
+                             np.array([o.yaw_rad for o in objects], float),
+                             calib.t_camera_from_velo(2), calib.projection(2)[:, :3],
+                             image_size[0], image_size[1])
+    lidar_classes = [o.class_name for o in objects]
+    det_boxes = np.array([d.box_px for d in detections], float).reshape(-1, 4)
+    det_classes = [d.class_name for d in detections]
+    min_iou = default_of("scene_fusion", "association_min_iou")
+    res = associate(boxes, lidar_classes, det_boxes, det_classes, min_iou, class_groups)
+    classes, _ = fuse_labels(lidar_classes, np.array([o.score for o in objects], float),
+                             det_classes, np.array([d.score for d in detections], float),
+                             res.matches)
+    keep = np.ones(len(objects), dtype=bool)
+    if confirmation is not None:
+        cf = confirm_with_camera(boxes, lidar_classes, centers[:, 0], centers[:, 1], det_boxes,
+                                 det_classes, confirmation, class_groups)
+        paired = np.zeros(len(objects), dtype=bool)
+        paired[res.matches[:, 0]] = True
+        for i in np.flatnonzero(cf.covered & ~paired):
+            classes[i] = cf.covering_class[i] or classes[i]
+        keep = ~cf.drop
+    out = [replace(o, class_name=c) for o, c, k in zip(objects, classes, keep, strict=True) if k]
+    return out, int((~keep).sum())
+
+
 def evaluate_kitti_labelled(kitti_dir: Path, config: LidarDetectorConfig = KITTI_LIDAR_CONFIG,
                             frames: Sequence[str] | None = None, match_m: float = 2.0,
-                            timing_repeats: int = 3) -> dict[str, Any]:
+                            timing_repeats: int = 3, camera: Any = None,
+                            confirmation: ConfirmationConfig | None = None) -> dict[str, Any]:
     """Recall, precision in the camera's view, class accuracy and centre error over
-    labelled KITTI frames (per class and per frame), and the detector's time per scan."""
+    labelled KITTI frames (per class and per frame), and the detector's time per scan.
+    With a `camera` (a CameraDetector run on image_2), the lidar objects are first fused
+    with its detections (`camera_fused_objects`)."""
     kitti_dir = Path(kitti_dir)
     frames = list(frames) if frames is not None else kitti_frame_ids(kitti_dir)
     if not frames:
@@ -339,6 +393,8 @@ def evaluate_kitti_labelled(kitti_dir: Path, config: LidarDetectorConfig = KITTI
     tp = fp = 0
     times_ms: list[float] = []
     n_points: list[int] = []
+    camera_ms: list[float] = []
+    dropped = 0
     for frame in frames:
         points = read_kitti_bin(kitti_dir / "velodyne" / f"{frame}.bin")
         calib = parse_kitti_calib(kitti_dir / "calib" / f"{frame}.txt")
@@ -348,8 +404,17 @@ def evaluate_kitti_labelled(kitti_dir: Path, config: LidarDetectorConfig = KITTI
         for _ in range(timing_repeats):
             times_ms.append(detector.detect(points).timing_ms["total"])
         n_points.append(int(points.shape[0]))
-        r = evaluate_kitti_frame(points, calib, boxes, dont_care, result.objects,
-                                 _image_size(kitti_dir, frame), match_m=match_m)
+        size = _image_size(kitti_dir, frame)
+        objects = result.objects
+        if camera is not None:
+            image = _image(kitti_dir, frame)
+            seen = camera.detect(image)
+            camera_ms.append(seen.timing_ms["total"])
+            objects, n_dropped = camera_fused_objects(objects, seen.detections, calib, size,
+                                                      confirmation)
+            dropped += n_dropped
+        r = evaluate_kitti_frame(points, calib, boxes, dont_care, objects, size,
+                                 match_m=match_m)
         truth = sum(t.truth for t in r["per_class"].values())
         found = sum(t.found for t in r["per_class"].values())
         for c, t in r["per_class"].items():
@@ -372,7 +437,17 @@ def evaluate_kitti_labelled(kitti_dir: Path, config: LidarDetectorConfig = KITTI
     errors = [e for t in totals.values() for e in t.errors]
     class_ok = sum(t.class_ok for t in totals.values())
     a = np.asarray(times_ms)
-    return {
+    fused: dict[str, Any] = {}
+    if camera is not None:
+        c = np.asarray(camera_ms)
+        fused = {"camera": {"model": str(camera.model_path), "runtime": camera.runtime,
+                            "ms_median": round(float(np.median(c)), 1),
+                            "ms_p99": round(float(np.percentile(c, 99)), 1)},
+                 "confirmation": None if confirmation is None else {
+                     "range_m": confirmation.range_m,
+                     "corridor_half_m": confirmation.corridor_half_m,
+                     "dropped": dropped}}
+    return {**fused,
         "frames": frames, "match_m": match_m, "road_users": truth, "found": found,
         "recall": round(found / truth, 3) if truth else None,
         "precision_in_view": round(tp / (tp + fp), 3) if tp + fp else None,

@@ -74,3 +74,18 @@ def test_offload_settings_are_benchmark_offloads_keyword_arguments() -> None:
     assert settings == {"profile_names": ("1mbit_100ms", "10mbit_50ms"),
                         "seconds_per_profile": 9.0}
     assert set(settings) <= set(inspect.signature(benchmark_offload).parameters)
+
+
+def test_kitti_camera_resolves_the_fetched_centernet_or_says_why_not(tmp_path: Path) -> None:
+    from edge_llm_ros.tools.cli.bench import KITTI_CAMERA_DEFAULT, kitti_camera_model
+
+    assert kitti_camera_model("none") == "skipped: --kitti-camera none"
+    missing = kitti_camera_model(str(tmp_path / "nothing.json"))
+    assert isinstance(missing, str) and missing.startswith("skipped: model file not found")
+    default = kitti_camera_model(str(KITTI_CAMERA_DEFAULT))
+    if isinstance(default, Path):
+        assert default == model_file("coco_centernet/centernet.json")
+    else:
+        assert "fetch_coco_centernet.sh" in default
+    args = build_parser().parse_args(["bench", "perception"])
+    assert args.kitti_camera == str(KITTI_CAMERA_DEFAULT)

@@ -77,3 +77,48 @@ def test_perception_on_labelled_kitti_frames(kitti_labelled_dir: Path) -> None:
     assert r["class_accuracy"] >= 0.7  # 0.67 before the beam-gap slack and the +2.5 deg top
     assert r["per_class"]["car"]["recall"] >= 0.9
     assert r["center_error_m_median"] < 0.3
+
+
+def test_camera_fusion_on_labelled_kitti_frames(kitti_labelled_dir: Path,
+                                                coco_centernet: Path) -> None:
+    """`bench perception --kitti` with the COCO camera (never trained on these frames):
+    its classes on the associated clusters, then camera confirmation ruling out what it
+    does not see (walls, poles, bushes), against the lidar alone on the same frames."""
+    from edge_llm_ros.tools.bench.perception import benchmark_camera_fusion_kitti
+
+    lidar = evaluate_kitti_labelled(kitti_labelled_dir, timing_repeats=0)
+    fused = benchmark_camera_fusion_kitti(kitti_labelled_dir, coco_centernet)
+    classes, confirmed = fused["classes_only"], fused["confirmed"]
+    assert classes["recall"] == lidar["recall"]  # classes only: nothing dropped
+    assert classes["precision_in_view"] == lidar["precision_in_view"]
+    assert classes["class_accuracy"] > lidar["class_accuracy"]
+    assert confirmed["confirmation"]["dropped"] >= 5
+    assert confirmed["precision_in_view"] > lidar["precision_in_view"] + 0.1
+    assert confirmed["recall"] >= lidar["recall"] - 0.05  # hidden objects kept
+    assert confirmed["per_class"]["pedestrian"]["recall"] == 1.0
+    assert confirmed["camera"]["runtime"] == "tfjs"
+
+
+def test_camera_fused_objects_without_camera_boxes(kitti_labelled_dir: Path) -> None:
+    """No detections: classes stay the lidar's; with confirmation, what is in view,
+    in range and off the corridor goes, and nothing else."""
+    from edge_llm_ros.fusion.camera_confirmation import ConfirmationConfig
+    from edge_llm_ros.perception.kitti import parse_kitti_calib, read_kitti_bin
+    from edge_llm_ros.perception.lidar import LidarDetector
+    from edge_llm_ros.tools.evaluation.perception import (
+        KITTI_LIDAR_CONFIG,
+        camera_fused_objects,
+    )
+
+    points = read_kitti_bin(kitti_labelled_dir / "velodyne" / "000001.bin")
+    calib = parse_kitti_calib(kitti_labelled_dir / "calib" / "000001.txt")
+    objects = LidarDetector(KITTI_LIDAR_CONFIG).detect(points).objects
+    same, dropped = camera_fused_objects(objects, [], calib, (1242, 375), None)
+    assert dropped == 0 and [o.class_name for o in same] == [o.class_name for o in objects]
+    kept, dropped = camera_fused_objects(objects, [], calib, (1242, 375),
+                                         ConfirmationConfig(30.0, 1.5, 0.3))
+    assert dropped == len(objects) - len(kept) > 0
+    kept_at = {tuple(np.round(o.center_m, 6)) for o in kept}
+    gone = [o for o in objects if tuple(np.round(o.center_m, 6)) not in kept_at]
+    assert len(gone) == dropped
+    assert all(0.0 < o.center_m[0] <= 30.0 and abs(o.center_m[1]) > 1.5 for o in gone)
