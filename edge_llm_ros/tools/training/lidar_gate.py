@@ -155,9 +155,10 @@ SPLITS = {"even_odd": (frame_split, "train on even frame numbers, report on odd,
 
 def cross_validate_gate(kitti_dir: Path, config: LidarDetectorConfig, l2: float = GATE_L2,
                         threshold: float = GATE_THRESHOLD,
-                        split: str = "even_odd") -> dict[str, Any]:
+                        split: str = "even_odd", **camera: Any) -> dict[str, Any]:
     """Held-out figures: for each fold (`SPLITS`), a gate fitted on the other folds'
-    frames is evaluated on this fold's; counts are summed over folds."""
+    frames is evaluated on this fold's; counts are summed over folds. `camera` and
+    `confirmation` (evaluate_kitti_labelled's) evaluate after camera fusion."""
     from edge_llm_ros.tools.evaluation.perception import evaluate_kitti_labelled
 
     frames = kitti_frame_ids(kitti_dir)
@@ -172,7 +173,7 @@ def cross_validate_gate(kitti_dir: Path, config: LidarDetectorConfig, l2: float 
         gate = fit_gate(x[train], (y[train] > 0).astype(np.float64), l2)
         r = evaluate_kitti_labelled(kitti_dir, replace(config, gate_threshold=threshold,
                                                        **gate),
-                                    frames=held_out, timing_repeats=0)
+                                    frames=held_out, timing_repeats=0, **camera)
         for row in r["per_frame"].values():
             sums["road_users"] += row["truth"]
             sums["found"] += row["found"]
