@@ -463,13 +463,13 @@ def apply_process_compute(nodes: Sequence[EdgeNodeCommon]) -> list[str]:
     return applied
 
 
-def run_single_node(factory: Callable[[], EdgeNodeCommon], args: list[str] | None = None
-                    ) -> int:
+def run_single_node(factory: Callable[[], EdgeNodeCommon], args: list[str] | None = None,
+                    kind: str = "") -> int:
     """main() of a node executable: start, spin, and turn bad configuration
     into one clear line and exit code 2 instead of a traceback."""
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-    ensure_non_blocking_sends()  # before the process's DDS participant exists
+    ensure_non_blocking_sends(node_kinds=[kind])  # before the process's DDS participant
     rclpy.init(args=args)
     node: EdgeNodeCommon | None = None
     try:

@@ -62,4 +62,4 @@ def main_for(executable: str, args: list[str] | None = None) -> int:
 
     kind = Path(executable).name
     cls = node_class(kind)
-    return run_single_node(lambda: cls(), args)
+    return run_single_node(lambda: cls(), args, kind)

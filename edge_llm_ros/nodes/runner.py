@@ -95,7 +95,8 @@ def run_nodes(
         ros_args = ["--ros-args"]
         for path in [*params_files, extra_path]:
             ros_args += ["--params-file", str(path)]
-        ensure_non_blocking_sends()  # a saturated link must not stall this executor
+        # a saturated link must not stall this executor; sensor data needs its buffers
+        ensure_non_blocking_sends(node_kinds=kinds)
         context = Context()
         init_kwargs: dict[str, Any] = {"args": ros_args, "context": context}
         if domain_id is not None:

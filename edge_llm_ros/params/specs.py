@@ -262,6 +262,18 @@ LIDAR_DETECTOR: tuple[ParamSpec, ...] = _common(
     ParamSpec("detector.gate_threshold", 0.3, "Unknown and truck clusters scoring below this "
               "road-user probability are dropped (with a gate).", min_value=0.0,
               max_value=1.0),
+    ParamSpec("detector.beam_gap_deg", 0.0, "Vertical gap between the sensor's upper beams "
+              "(HDL-64E: 0.4): a far object's top may lie that much above its highest "
+              "return when its height is judged; 0: not judged, degrees.", min_value=0.0,
+              max_value=5.0),
+    ParamSpec("detector.car_fragment_margin_m", 0.0, "A smaller object whose centre lies "
+              "inside a car's or truck's box grown by this much is a piece of that vehicle "
+              "(split off by occlusion) and is dropped; 0: kept, metres.", min_value=0.0,
+              max_value=3.0),
+    ParamSpec("detector.reflector_min_intensity", 0.0, "A small pedestrian-, cyclist- or "
+              "unknown-shaped object whose mean return intensity reaches this is street "
+              "furniture with retroreflective sheeting (posts, signs) and is dropped; in the "
+              "sensor's intensity scale (KITTI: 0..1, 0.6); 0: off.", min_value=0.0),
     ParamSpec("detector.complete_car_boxes", True, "Grow a car seen from one side to a typical "
               "car size away from the sensor, so its centre is where the car is."),
 )

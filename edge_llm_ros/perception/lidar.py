@@ -151,7 +151,7 @@ class LidarDetectorConfig:
     # Vertical gap between neighbouring beams (HDL-64E upper block: ~0.4 degrees): a far
     # object's top may lie up to range * tan(gap) above its highest return, so the class
     # priors' height minima are judged against the height plus that. 0: not judged.
-    beam_gap_deg: float = 0.0
+    beam_gap_deg: float = _d("beam_gap_deg")
     min_class_points: int = 15  # fewer points than this cannot be told apart: "unknown"
     edge_band_m: float = 0.2  # "near the outline" for the edge-fraction shape cue
     # A car seen only from one side or end is completed to this length and width,
@@ -161,7 +161,7 @@ class LidarDetectorConfig:
     # A smaller object (not a car or truck) whose centre lies inside a car's (completed) or
     # a truck's box grown by this much is a piece of that vehicle split off by occlusion,
     # and is dropped. 0: kept.
-    car_fragment_margin_m: float = 0.0
+    car_fragment_margin_m: float = _d("car_fragment_margin_m")
     return_point_indices: bool = False  # fill Object3D.point_indices (costs ~1 ms)
 
     # Drivable corridor and static structure. The road is the smooth ground connected to
@@ -196,7 +196,7 @@ class LidarDetectorConfig:
     # A small pedestrian-, cyclist- or unknown-shaped object whose mean return intensity
     # reaches this is street furniture with retroreflective sheeting (bollards, posts,
     # signs). The intensity scale is the sensor's (KITTI's reflectance: 0..1). 0: off.
-    reflector_min_intensity: float = 0.0
+    reflector_min_intensity: float = _d("reflector_min_intensity")
     # Learned road-user gate: logistic regression on `CLUSTER_FEATURES` (weights then
     # bias, features standardised by `gate_mean`/`gate_scale`); clusters scoring below
     # `gate_threshold` are dropped. Empty: no gate. Trained per sensor (the HDL-64E

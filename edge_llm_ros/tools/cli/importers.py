@@ -17,7 +17,7 @@ def cmd_import_kitti(args: argparse.Namespace) -> int:
 
     try:
         report = import_kitti(args.src, args.output, layout=args.layout, rate_hz=args.rate_hz,
-                              max_frames=args.frames,
+                              max_frames=args.frames, hold=args.hold,
                               log=lambda line: print(f"warning: {line}", file=sys.stderr))
     except KittiImportError as exc:
         return fail(str(exc))
@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(default: 10, the Velodyne's rate)")
     k.add_argument("--frames", type=int, default=None, metavar="N",
                    help="import only the first N frames")
+    k.add_argument("--hold", type=int, default=1, metavar="N",
+                   help="object layout: each frame N times in a row (a single instant held, "
+                   "as if standing still, so trackers confirm its objects; default 1)")
     k.add_argument("--json", action="store_true", help="print the import report as one JSON "
                    "object")
     k.set_defaults(func=cmd_import_kitti)

@@ -319,9 +319,9 @@ def write_bag(source: KittiSource, out: str | Path,
 def import_kitti(src: str | Path, out: str | Path,
                  layout: Layout | Literal["auto"] = "auto", rate_hz: float = DEFAULT_RATE_HZ,
                  max_frames: int | None = None,
-                 log: Callable[[str], None] | None = None) -> ImportReport:
+                 log: Callable[[str], None] | None = None, hold: int = 1) -> ImportReport:
     """Read a KITTI folder and write it as a bag (see the module docstring)."""
     out_path = Path(out).expanduser()
     if out_path.exists():
         raise KittiImportError(f"{out_path}: already exists; not overwriting it")
-    return write_bag(read_source(src, layout, rate_hz, max_frames), out_path, log)
+    return write_bag(read_source(src, layout, rate_hz, max_frames, hold), out_path, log)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -165,8 +165,12 @@ def detect_layout(src: Path) -> Layout:
 
 
 def read_source(src: str | Path, layout: Layout | Literal["auto"] = "auto",
-                rate_hz: float = DEFAULT_RATE_HZ, max_frames: int | None = None) -> KittiSource:
-    """The frames of a KITTI folder, in order, at most `max_frames` of them."""
+                rate_hz: float = DEFAULT_RATE_HZ, max_frames: int | None = None,
+                hold: int = 1) -> KittiSource:
+    """The frames of a KITTI folder, in order, at most `max_frames` of them. `hold`
+    (object layout only): each frame `hold` times in a row at `rate_hz`. An object frame
+    is a single instant of an unrelated place; held, a tracker can confirm what is in it,
+    as if the car stood still there."""
     root = Path(src).expanduser()
     if not root.is_dir():
         raise KittiImportError(f"{root}: no such directory")
@@ -174,12 +178,27 @@ def read_source(src: str | Path, layout: Layout | Literal["auto"] = "auto",
         raise KittiImportError(f"rate must be positive, got {rate_hz} Hz")
     if max_frames is not None and max_frames < 1:
         raise KittiImportError(f"--frames must be at least 1, got {max_frames}")
+    if hold < 1:
+        raise KittiImportError(f"--hold must be at least 1, got {hold}")
     chosen = detect_layout(root) if layout == "auto" else layout
     if chosen == "object":
-        return _object_source(root, rate_hz, max_frames)
+        return _held(_object_source(root, rate_hz, max_frames), hold, rate_hz)
+    if hold != 1:
+        raise KittiImportError("--hold is for the object layout (a raw drive is a sequence)")
     if chosen == "raw":
         return _raw_source(root, rate_hz, max_frames)
     raise KittiImportError(f"unknown layout {layout!r} (auto, object or raw)")
+
+
+def _held(source: KittiSource, hold: int, rate_hz: float) -> KittiSource:
+    if hold == 1:
+        return source
+    frames = [f for f in source.frames for _ in range(hold)]
+    stamps = nominal_stamps(len(frames), KITTI_EPOCH_NS, rate_hz)
+    held = tuple(replace(f, lidar_stamp_ns=t, camera_stamp_ns=t)
+                 for f, t in zip(frames, stamps, strict=True))
+    return replace(source, frames=held,
+                   stamps_from=f"{source.stamps_from}, each frame held {hold} times")
 
 
 def _stems(folder: Path, suffix: str) -> dict[str, Path]:

@@ -242,3 +242,24 @@ def test_raw_drive_oxts_becomes_odometry(raw_drive: Any, tmp_path: Path,
         assert np.isclose(2 * np.arctan2(m.pose.pose.orientation.z, m.pose.pose.orientation.w),
                           0.1)
     assert bag["/tf_static"][0][0] <= odom[0][0]
+
+
+def test_object_frames_held_for_trackers(kitti_labelled_dir: Path, tmp_path: Path,
+                                         read_bag: Any) -> None:
+    """--hold N: each object-layout frame N times in a row at the nominal rate (same scan
+    and image, new stamps), so a tracker can confirm what is in it; raw drives refuse."""
+    out = tmp_path / "held"
+    report = import_kitti(kitti_labelled_dir, out, rate_hz=2.0, max_frames=2, hold=3)
+    assert report.frames_written == 6 and "held 3 times" in report.stamps_from
+    bag = read_bag(out)
+    points = bag["/lidar/points"]
+    stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for _, m in points]
+    assert np.allclose(np.diff(stamps), 0.5e9)
+    assert bytes(points[0][1].data) == bytes(points[2][1].data) != bytes(points[3][1].data)
+    with pytest.raises(KittiImportError, match="at least 1"):
+        import_kitti(kitti_labelled_dir, tmp_path / "x", hold=0)
+
+
+def test_hold_is_for_the_object_layout(raw_drive: Any, tmp_path: Path) -> None:
+    with pytest.raises(KittiImportError, match="--hold is for the object layout"):
+        import_kitti(raw_drive.path, tmp_path / "bag", hold=2)
