@@ -21,7 +21,7 @@ import os
 from collections.abc import Iterable, MutableMapping
 
 ENV_VAR = "FASTDDS_BUILTIN_TRANSPORTS"
-CHOSEN_HERE_VAR = "EDGE_LLM_ROS_DDS_TRANSPORTS_DEFAULTED"  # set beside a value chosen here
+CHOSEN_HERE_VAR = "EDGE_LLM_ROS_DDS_TRANSPORTS_DEFAULTED"  # a copy of a value chosen here
 DEFAULT_MODE = "DEFAULT"  # shared memory on one host, UDPv4 between hosts
 OPTION = "non_blocking=true"
 # Processes that move camera images and lidar sweeps: with Fast DDS's default buffers a
@@ -54,11 +54,16 @@ def ensure_non_blocking_sends(env: MutableMapping[str, str] | None = None,
     """Set FASTDDS_BUILTIN_TRANSPORTS in `env` (default: this process's environment, before
     its first DDS participant) for a process hosting `node_kinds`; return the value set."""
     target = os.environ if env is None else env
-    # A value this function set (in this process or a parent) is no user's choice: redo it.
-    given = None if target.get(CHOSEN_HERE_VAR) == "1" else target.get(ENV_VAR)
+    # A value this function set (in this process or a parent, and not changed since) is
+    # no user's choice: redo it for this process's nodes.
+    given = target.get(ENV_VAR)
+    if given is not None and target.get(CHOSEN_HERE_VAR) == given:
+        given = None
     value = with_non_blocking_sends(given,
                                     sensor_data=bool(SENSOR_DATA_NODES & set(node_kinds)))
     if given is None:
-        target[CHOSEN_HERE_VAR] = "1"
+        target[CHOSEN_HERE_VAR] = value
+    else:
+        target.pop(CHOSEN_HERE_VAR, None)
     target[ENV_VAR] = value
     return value
