@@ -39,18 +39,24 @@ class AssociationResult:
     unmatched_detections: np.ndarray  # (M-K,) int
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N,M) intersection over union of boxes a (N,4) and b (M,4), x_min, y_min, x_max, y_max.
-
-    NaN boxes (not visible) get IoU 0.
-    """
+def overlap_areas(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(N,M) intersection areas of boxes a (N,4) and b (M,4), x_min, y_min, x_max, y_max,
+    and the boxes' own areas (N,), (M,)."""
     a = np.asarray(a, dtype=float).reshape(-1, 4)
     b = np.asarray(b, dtype=float).reshape(-1, 4)
     iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
     inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return (inter, (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]),
+            (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,M) intersection over union of boxes a (N,4) and b (M,4), x_min, y_min, x_max, y_max.
+
+    NaN boxes (not visible) get IoU 0.
+    """
+    inter, area_a, area_b = overlap_areas(a, b)
     union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         iou = np.where(union > 0.0, inter / union, 0.0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_llm_ros.fusion.association import class_compatibility, iou_matrix
+from edge_llm_ros.fusion.association import class_compatibility, iou_matrix, overlap_areas
 
 
 @dataclass(frozen=True)
@@ -45,12 +45,7 @@ class Confirmation:
 
 def inside_share(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
     """(N,M) share of each inner box's area that lies inside each outer box."""
-    a = np.asarray(inner, dtype=float).reshape(-1, 4)
-    b = np.asarray(outer, dtype=float).reshape(-1, 4)
-    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
-    area = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    inter, area, _ = overlap_areas(inner, outer)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(area[:, None] > 0.0, inter / area[:, None], 0.0)
     return np.nan_to_num(share, nan=0.0)
