@@ -57,3 +57,14 @@ def test_what_the_camera_could_not_see_is_not_ruled_out() -> None:
                               np.array([4.0, 4.0]), np.array([[398, 148, 522, 262]]), ["car"],
                               CFG)
     assert res.covered.tolist() == [True, False] and not res.drop.any()
+
+
+def test_the_node_parameters_reach_the_fusion_config() -> None:
+    from edge_llm_ros.fusion.config import FusionConfig
+    from edge_llm_ros.params import node_defaults
+
+    params = dict(node_defaults("scene_fusion"))
+    assert params["camera_confirm_range_m"] == 0.0  # off unless asked for
+    params.update(camera_confirm_range_m=30.0, camera_confirm_corridor_m=2.0)
+    config = FusionConfig.from_params(params)
+    assert (config.camera_confirm_range_m, config.camera_confirm_corridor_m) == (30.0, 2.0)
