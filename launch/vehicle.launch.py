@@ -40,6 +40,7 @@ from edge_llm_ros.params.launch_args import (
     as_bool,
     declare_shared_arguments,
     typed_overrides,
+    viewer_extrinsics,
 )
 
 
@@ -205,13 +206,14 @@ def _launch_setup(context: LaunchContext) -> list[GroupAction]:
         )
 
     if as_bool("foxglove", LaunchConfiguration("foxglove").perform(context)):
-        # A live view of the run; its host, port, ... come from config's foxglove_viz section.
+        # A live view of the run; its host, port, ... come from config's foxglove_viz section,
+        # its extrinsics from scene_fusion's (one calibration).
         pipeline.append(
             Node(
                 package="edge_llm_ros",
                 executable="foxglove_viz",
                 name="foxglove_viz",
-                parameters=[config],
+                parameters=[config, viewer_extrinsics(config)],
                 output="screen",
             )
         )

@@ -95,6 +95,19 @@ PIPELINE_ARGUMENTS: tuple[str, ...] = (
 LAUNCH_DRIVES_LIFECYCLE: dict[str, bool] = {"autostart": False}
 
 
+VIEWER_EXTRINSICS = ("camera_from_lidar", "base_from_lidar")
+
+
+def viewer_extrinsics(config: str) -> dict[str, ParamValue]:
+    """foxglove_viz's camera <- lidar and base <- lidar: scene_fusion's in `config`, so a
+    vehicle's calibration is written once (in scene_fusion's section) and the projected
+    boxes in the viewer land where fusion put them."""
+    from edge_llm_ros.params.specs import node_defaults
+
+    fusion = node_defaults("scene_fusion", config or None)
+    return {name: fusion[name] for name in VIEWER_EXTRINSICS}
+
+
 def declare_shared_arguments(*names: str) -> list[Any]:
     """DeclareLaunchArgument actions for SHARED_ARGUMENTS, by name."""
     from launch.actions import DeclareLaunchArgument

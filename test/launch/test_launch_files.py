@@ -607,13 +607,31 @@ def test_foxglove_argument_starts_foxglove_viz_from_the_config() -> None:
         PACKAGE, "foxglove_viz", "foxglove_viz", "Node")
     assert viz.call is not None
     parameters = _arg(viz.call, None, "parameters")
-    assert [ast.unparse(e) for e in getattr(parameters, "elts", [])] == ["config"]
+    assert [ast.unparse(e) for e in getattr(parameters, "elts", [])] == [
+        "config", "viewer_extrinsics(config)"]
     assert "foxglove" in launch_args.PIPELINE_ARGUMENTS
     for name in ("simulation.launch.py", "replay.launch.py", "gazebo.launch.py"):
         info = analyse_launch_source((REPO / "launch" / name).read_text())
         assert "foxglove" in info.declared, name
         [include] = [i for i in info.includes if i.target == "launch/vehicle.launch.py"]
         assert ast.unparse(include.arguments["foxglove"]) == "LaunchConfiguration('foxglove')"
+
+
+def test_the_viewer_takes_scene_fusions_calibration(tmp_path: Path) -> None:
+    """A vehicle's calibration is written once, in scene_fusion's section; foxglove:=true
+    gives foxglove_viz the same extrinsics (before: the simulator's defaults)."""
+    from edge_llm_ros.params import default_of
+
+    calibration = [1.0, 0.0, 0.0, 0.1, 0.0, 1.0, 0.0, 0.2, 0.0, 0.0, 1.0, 0.3, 0.0, 0.0, 0.0,
+                   1.0]
+    config = tmp_path / "vehicle.yaml"
+    config.write_text("/**/scene_fusion:\n  ros__parameters:\n"
+                      f"    camera_from_lidar: {calibration}\n")
+    got = launch_args.viewer_extrinsics(str(config))
+    assert got["camera_from_lidar"] == calibration
+    assert got["base_from_lidar"] == default_of("scene_fusion", "base_from_lidar")
+    assert launch_args.viewer_extrinsics("")["camera_from_lidar"] == default_of(
+        "scene_fusion", "camera_from_lidar")
 
 
 def test_a_foxglove_viz_section_in_the_config_is_checked(tmp_path: Path) -> None:
