@@ -203,3 +203,34 @@ def test_without_a_usable_model_the_pipeline_runs_lidar_only(
     assert all(s.perception_mode in ("lidar_only", "none") and not s.camera_fresh
                for s in tracked)
     assert not any(o.seen_by_camera for s in tracked for o in s.objects)
+
+
+def test_the_coco_centernet_detects_a_real_kitti_image_over_dds(
+    listener: Any, start_edge: Callable[..., Any], coco_centernet: Path,
+    kitti_labelled_dir: Path
+) -> None:
+    """model_path: coco_centernet/centernet.json (runtime tfjs, CPU): a real KITTI image
+    published as bgr8 comes back as COCO-mapped road users with the image's stamp."""
+    import cv2
+
+    from edge_llm_ros.msg import Detection2DArray
+
+    listener.subscribe("/perception/detections_2d", Detection2DArray)
+    start_edge("run", "--nodes", "camera_detector", "--params-file", "config/vehicle.yaml",
+               "-p", "camera_detector.model_path=coco_centernet/centernet.json",
+               "-p", "camera_detector.device=cpu")
+    bgr = cv2.imread(str(kitti_labelled_dir / "image_2" / "000001.png"))
+    pub = listener.node.create_publisher(type(_image(bgr, "bgr8", 1)), "/camera/image_raw",
+                                         _best_effort(5))
+    stamp = time.time_ns()
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and not any(
+            _ns(f.header.stamp) == stamp for f in listener.get("/perception/detections_2d")):
+        stamp = time.time_ns()
+        pub.publish(_image(bgr, "bgr8", stamp))
+        time.sleep(1.0)
+    [frame] = [f for f in listener.get("/perception/detections_2d")
+               if _ns(f.header.stamp) == stamp][:1]
+    assert (frame.image_width_px, frame.image_height_px) == (bgr.shape[1], bgr.shape[0])
+    names = [d.class_name for d in frame.detections]
+    assert names.count("car") >= 2 and set(names) <= {"car", "truck", "pedestrian", "cyclist"}
