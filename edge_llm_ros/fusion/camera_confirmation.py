@@ -42,6 +42,12 @@ class Confirmation:
     covering_class: list[str | None]  # the best covering box's class
     drop: np.ndarray  # (N,) bool: in the ruled part of the view, uncovered, off the corridor
 
+    def relabel(self, classes: list[str], paired: np.ndarray) -> None:
+        """A covered object the one-to-one association left unpaired takes its cover's
+        class (in place): a car fragment under a car box is a car."""
+        for i in np.flatnonzero(self.covered & ~paired):
+            classes[i] = self.covering_class[i] or classes[i]
+
 
 def inside_share(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
     """(N,M) share of each inner box's area that lies inside each outer box."""

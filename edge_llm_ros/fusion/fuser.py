@@ -400,15 +400,14 @@ class SceneFuser:
     def _confirm(self, boxes: np.ndarray, f: _LidarFrame, cam: _CameraFrame,
                  centers_b: np.ndarray, classes: list[str], seen_cam: np.ndarray) -> np.ndarray:
         """Which lidar objects stay under camera confirmation (camera_confirmation);
-        a covered object the one-to-one association left unpaired takes its cover's class."""
+        covered ones take their cover's class (Confirmation.relabel)."""
         cfg = self.config
         res = confirm_with_camera(
             boxes, f.classes, centers_b[:, 0], centers_b[:, 1], self._scaled_boxes(cam),
             cam.classes, ConfirmationConfig(cfg.camera_confirm_range_m,
                                             cfg.camera_confirm_corridor_m,
                                             cfg.association_min_iou), cfg.class_groups)
-        for i in np.flatnonzero(res.covered & ~seen_cam):
-            classes[i] = res.covering_class[i] or classes[i]
+        res.relabel(classes, seen_cam)
         seen_cam |= res.covered
         self._stats["lidar_objects_unconfirmed_dropped"] += int(res.drop.sum())
         return ~res.drop

@@ -366,8 +366,7 @@ def camera_fused_objects(objects: Sequence[Object3D], detections: Sequence[Detec
                                  det_classes, confirmation, class_groups)
         paired = np.zeros(len(objects), dtype=bool)
         paired[res.matches[:, 0]] = True
-        for i in np.flatnonzero(cf.covered & ~paired):
-            classes[i] = cf.covering_class[i] or classes[i]
+        cf.relabel(classes, paired)
         keep = ~cf.drop
     out = [replace(o, class_name=c) for o, c, k in zip(objects, classes, keep, strict=True) if k]
     return out, int((~keep).sum())
